@@ -1,0 +1,139 @@
+"""Configuration options, grouped by the part of the system that reads them.
+
+Every option lives here so that ``oslo-config-generator`` (namespace
+``blockstore``) can produce ``etc/blockstore/blockstore.conf.sample``.
+Backend sections (``[backend-name]`` listed in ``enabled_backends``) use
+``backend_opts``, registered per section by the volume service.
+"""
+
+import os
+import socket
+
+from oslo_config import cfg
+from oslo_db import options as db_options
+from oslo_log import log
+
+CONF = cfg.CONF
+
+DEFAULT_STATE_PATH = os.path.join(os.path.expanduser('~'), '.local', 'share', 'blockstore')
+
+core_opts = [
+    cfg.StrOpt('host', default=socket.gethostname(), sample_default='<hostname>',
+               help='Name of this node; volume services are addressed as host@backend.'),
+    cfg.StrOpt('state_path', default=DEFAULT_STATE_PATH,
+               sample_default='~/.local/share/blockstore',
+               help='Directory for local state: the embedded SQLite database and '
+                    'file-backed volumes.'),
+    cfg.StrOpt('storage_availability_zone', default='nova',
+               help='Availability zone of this node.'),
+    cfg.StrOpt('default_availability_zone',
+               help='Availability zone for new volumes when the request names none; '
+                    'defaults to storage_availability_zone.'),
+    cfg.StrOpt('cluster', help='Name of the Active/Active cluster this volume service belongs to.'),
+    cfg.IntOpt('report_interval', default=10, min=1,
+               help='Seconds between a service\'s heartbeats into the services table.'),
+    cfg.IntOpt('service_down_time', default=60, min=1,
+               help='Seconds without a heartbeat after which a service is considered down.'),
+    cfg.IntOpt('periodic_interval', default=20, min=1,
+               help='Seconds between a volume service\'s capability reports.'),
+    cfg.StrOpt('default_volume_type', default='__DEFAULT__',
+               help='Name of the volume type used when a request names none.'),
+    cfg.ListOpt('enabled_backends', default=[],
+                help='Backend section names; one volume manager runs per backend.'),
+    cfg.StrOpt('volume_topic', default='blockstore-volume', help='RPC topic of volume services.'),
+    cfg.StrOpt('scheduler_topic', default='blockstore-scheduler',
+               help='RPC topic of scheduler services.'),
+    cfg.StrOpt('upgrade_level_release',
+               help='Pin RPC and object versions to this release name (e.g. "0.1") during '
+                    'a rolling upgrade, instead of the minimum found in the services table.'),
+]
+
+api_opts = [
+    cfg.HostAddressOpt('osapi_volume_listen', default='127.0.0.1',
+                       help='Address the API listens on.'),
+    cfg.PortOpt('osapi_volume_listen_port', default=8776, help='Port the API listens on.'),
+    cfg.IntOpt('osapi_volume_threads', default=16, min=1,
+               help='Worker threads of the API\'s WSGI server.'),
+    cfg.StrOpt('auth_strategy', default='noauth', choices=['noauth', 'keystone'],
+               help='noauth trusts X-Auth-Token "user:project" (development); keystone '
+                    'validates tokens with keystonemiddleware.'),
+    cfg.IntOpt('osapi_max_limit', default=1000, min=1,
+               help='Largest number of items a list call returns in one response.'),
+    cfg.IntOpt('max_volume_size', default=16384, min=1, help='Largest volume size in GiB.'),
+]
+
+scheduler_opts = [
+    cfg.ListOpt('scheduler_default_filters',
+                default=['AvailabilityZoneFilter', 'CapacityFilter', 'CapabilitiesFilter'],
+                help='Filters applied to candidate backends, in order.'),
+    cfg.ListOpt('scheduler_default_weighers', default=['CapacityWeigher'],
+                help='Weighers ordering the backends that pass the filters.'),
+    cfg.FloatOpt('capacity_weight_multiplier', default=1.0,
+                 help='Positive spreads volumes to the emptiest backend, negative stacks them.'),
+    cfg.IntOpt('scheduler_max_attempts', default=3, min=1,
+               help='Backends tried for one create before the volume goes to error.'),
+]
+
+backend_opts = [
+    cfg.StrOpt('volume_driver', default='file',
+               help='Driver of this backend: a name from the blockstore.volume.drivers entry '
+                    'point group or a dotted class path.'),
+    cfg.StrOpt('volume_backend_name', help='Backend name reported to the scheduler and '
+                                           'matched by the volume type extra spec.'),
+    cfg.StrOpt('file_volumes_dir',
+               help='File driver: directory holding the sparse volume files; defaults to '
+                    '$state_path/volumes/<backend>.'),
+    cfg.IntOpt('file_capacity_gb', default=1000, min=1,
+               help='File driver: capacity reported to the scheduler, in GiB.'),
+    cfg.FloatOpt('reserved_percentage', default=0, min=0, max=100,
+                 help='Percentage of capacity the scheduler keeps free.'),
+    cfg.FloatOpt('max_over_subscription_ratio', default=20.0, min=1.0,
+                 help='Provisioned capacity allowed per unit of real capacity for thin '
+                      'provisioning.'),
+]
+
+embedded_opts = [
+    cfg.BoolOpt('embedded', default=False,
+                help='Set by blockstore-all: every service in one process.'),
+]
+
+_opts = [
+    (None, core_opts + api_opts + scheduler_opts + embedded_opts),
+    ('backend_defaults', backend_opts),
+]
+
+
+def register_opts(conf=CONF):
+    for group, opts in _opts:
+        conf.register_opts(opts, group=group)
+    db_options.set_defaults(conf)
+
+
+def register_backend_opts(backend, conf=CONF):
+    """Register backend options in the section of one enabled backend."""
+    conf.register_opts(backend_opts, group=backend)
+    return conf[backend]
+
+
+def set_defaults():
+    pass
+
+
+def list_opts():
+    return [(group, list(opts)) for group, opts in _opts]
+
+
+def setup(argv=None, conf=CONF, default_config_files=None, log_name='blockstore'):
+    """Parse the command line and config files and set up logging."""
+    register_opts(conf)
+    try:
+        log.register_options(conf)
+    except cfg.ArgsAlreadyParsedError:  # pragma: no cover - re-entry in tests
+        pass
+    conf(argv if argv is not None else [], project='blockstore',
+         default_config_files=default_config_files)
+    log.setup(conf, log_name)
+    return conf
+
+
+register_opts()

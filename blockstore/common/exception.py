@@ -1,0 +1,137 @@
+"""Errors that carry an HTTP status, rendered by the API in Cinder's error format.
+
+``{"badRequest": {"code": 400, "message": "..."}}`` -- the key is derived from
+``code`` by the API fault middleware.
+"""
+
+
+class BlockstoreException(Exception):
+    msg_fmt = 'An unknown error occurred.'
+    code = 500
+    safe = False  # a 500's message is hidden from users unless safe
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError):
+                message = self.msg_fmt
+        self.msg = str(message)
+        super().__init__(self.msg)
+
+
+class Invalid(BlockstoreException):
+    msg_fmt = 'Invalid input: %(reason)s'
+    code = 400
+    safe = True
+
+
+class InvalidInput(Invalid):
+    msg_fmt = 'Invalid input received: %(reason)s'
+
+
+class InvalidVolume(Invalid):
+    msg_fmt = 'Invalid volume: %(reason)s'
+
+
+class InvalidSnapshot(Invalid):
+    msg_fmt = 'Invalid snapshot: %(reason)s'
+
+
+class InvalidVolumeType(Invalid):
+    msg_fmt = 'Invalid volume type: %(reason)s'
+
+
+class VersionNotFound(Invalid):
+    msg_fmt = 'Version %(version)s is not supported by the API. Minimum is %(min)s and maximum is %(max)s.'
+    code = 406
+
+
+class NotAuthorized(BlockstoreException):
+    msg_fmt = 'Not authorized.'
+    code = 403
+    safe = True
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    msg_fmt = "Policy doesn't allow %(action)s to be performed."
+
+
+class Unauthenticated(BlockstoreException):
+    msg_fmt = 'Authentication required.'
+    code = 401
+    safe = True
+
+
+class NotFound(BlockstoreException):
+    msg_fmt = 'Resource could not be found.'
+    code = 404
+    safe = True
+
+
+class VolumeNotFound(NotFound):
+    msg_fmt = 'Volume %(volume_id)s could not be found.'
+
+
+class SnapshotNotFound(NotFound):
+    msg_fmt = 'Snapshot %(snapshot_id)s could not be found.'
+
+
+class VolumeTypeNotFound(NotFound):
+    msg_fmt = 'Volume type %(volume_type_id)s could not be found.'
+
+
+class VolumeTypeNotFoundByName(VolumeTypeNotFound):
+    msg_fmt = 'Volume type with name %(volume_type_name)s could not be found.'
+
+
+class ServiceNotFound(NotFound):
+    msg_fmt = 'Service %(service_id)s could not be found.'
+
+
+class WorkerNotFound(NotFound):
+    msg_fmt = 'Work record could not be found: %(filters)s.'
+
+
+class Conflict(BlockstoreException):
+    msg_fmt = 'Conflict: %(reason)s'
+    code = 409
+    safe = True
+
+
+class VolumeTypeExists(Conflict):
+    msg_fmt = 'Volume type with name %(name)s already exists.'
+
+
+class OverQuota(BlockstoreException):
+    msg_fmt = 'Quota exceeded for resources: %(overs)s'
+    code = 413
+    safe = True
+
+
+class VolumeSizeExceedsLimit(Invalid):
+    msg_fmt = 'Requested volume size %(size)dG is larger than maximum allowed limit %(limit)dG.'
+
+
+class NoValidBackend(BlockstoreException):
+    msg_fmt = 'No valid backend was found. %(reason)s'
+    code = 500
+
+
+class VolumeBackendAPIException(BlockstoreException):
+    msg_fmt = 'Bad or unexpected response from the storage volume backend API: %(data)s'
+
+
+class DriverNotInitialized(BlockstoreException):
+    msg_fmt = 'Volume driver not ready.'
+
+
+class ServiceTooOld(BlockstoreException):
+    msg_fmt = 'Service is too old to fulfil this request: %(reason)s'
+    code = 400
+    safe = True
+
+
+class MessagingTimeout(BlockstoreException):
+    msg_fmt = 'Timed out waiting for a reply from %(topic)s.'

@@ -1,0 +1,635 @@
+"""Database access: every query the services run, and the conditional update.
+
+Functions take a RequestContext and open their own transaction through
+oslo.db's enginefacade (``main.reader`` / ``main.writer``). ORM instances
+returned are detached and fully loaded (expire_on_commit is off).
+"""
+
+import threading
+import uuid as uuidlib
+
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+from oslo_db.sqlalchemy import utils as sqlalchemyutils
+from oslo_utils import versionutils
+import sqlalchemy as sa
+from sqlalchemy import event, exists, select, update
+
+from blockstore.common import exception
+from blockstore.db import models
+from blockstore.db.models import utcnow
+
+main = enginefacade.transaction_context()
+_configured = threading.Lock()
+_engine_hooks_done = set()
+
+
+def configure(connection=None, **kwargs):
+    """Point the facade at a database; call once per process before first use."""
+    if connection:
+        kwargs['connection'] = connection
+    main.configure(sqlite_fk=True, **kwargs)
+
+
+def get_engine():
+    engine = main.writer.get_engine()
+    _prepare_engine(engine)
+    return engine
+
+
+def _prepare_engine(engine):
+    if id(engine) in _engine_hooks_done:
+        return
+    with _configured:
+        if id(engine) in _engine_hooks_done:
+            return
+        if engine.dialect.name == 'sqlite':
+            wal = bool(engine.url.database) and engine.url.database != ':memory:'
+
+            @event.listens_for(engine, 'connect')
+            def _sqlite_pragmas(dbapi_conn, _record):
+                # Threads share one file: wait for locks instead of failing, and let
+                # readers run beside the writer.
+                cur = dbapi_conn.cursor()
+                cur.execute('PRAGMA busy_timeout=30000')
+                if wal:
+                    cur.execute('PRAGMA journal_mode=WAL')
+                cur.close()
+            if wal:
+                engine.dispose()  # pooled connections opened before the hook
+        _engine_hooks_done.add(id(engine))
+
+
+def dispose():
+    """Drop pooled connections (after fork, or between tests)."""
+    try:
+        main.writer.get_engine().dispose()
+    except Exception:  # pragma: no cover - not started
+        pass
+
+
+def _reader(context):
+    get_engine()
+    return main.reader.using(context)
+
+
+def _writer(context):
+    get_engine()
+    return main.writer.using(context)
+
+
+def new_uuid():
+    return str(uuidlib.uuid4())
+
+
+# ---------------------------------------------------------------------------
+# Conditional update: the only way a status changes.
+# ---------------------------------------------------------------------------
+
+def _guard_no_snapshots(model):
+    snap = models.Snapshot
+    return ~exists().where(snap.volume_id == model.id, snap.deleted.is_(False))
+
+
+def _guard_not_attached(model):
+    return model.attach_status == 'detached'
+
+
+def _guard_not_migrating(model):
+    return sa.or_(model.migration_status.is_(None),
+                  model.migration_status.in_(('success', 'error', 'none')))
+
+
+def _guard_no_dependent_clones(model):
+    vol = sa.orm.aliased(models.Volume)
+    return ~exists().where(vol.source_volid == model.id, vol.deleted.is_(False),
+                           vol.status == 'creating')
+
+
+GUARDS = {
+    'no_snapshots': (_guard_no_snapshots, 'the volume has snapshots'),
+    'not_attached': (_guard_not_attached, 'the volume is attached'),
+    'not_migrating': (_guard_not_migrating, 'the volume is migrating'),
+    'no_creating_clones': (_guard_no_dependent_clones, 'a clone of the volume is being created'),
+}
+
+MODELS = {
+    'volume': models.Volume,
+    'snapshot': models.Snapshot,
+}
+
+
+def conditional_update(context, resource, resource_id, values, expected=None, guards=(),
+                       project_id=None):
+    """One ``UPDATE ... WHERE id=? AND <expected> AND <guards>``; True if a row changed.
+
+    ``expected`` maps column names to a value or a tuple of allowed values;
+    ``guards`` are names from GUARDS. Concurrent callers with overlapping
+    expectations can never both win: the database serialises the row.
+    """
+    model = MODELS[resource]
+    stmt = update(model).where(model.id == resource_id, model.deleted.is_(False))
+    if project_id is not None:
+        stmt = stmt.where(model.project_id == project_id)
+    for column, allowed in (expected or {}).items():
+        col = getattr(model, column)
+        if isinstance(allowed, (list, tuple, set, frozenset)):
+            stmt = stmt.where(col.in_(tuple(allowed)))
+        elif allowed is None:
+            stmt = stmt.where(col.is_(None))
+        else:
+            stmt = stmt.where(col == allowed)
+    for name in guards:
+        stmt = stmt.where(GUARDS[name][0](model))
+    values = dict(values)
+    values.setdefault('updated_at', utcnow())
+    stmt = stmt.values(**values).execution_options(synchronize_session=False)
+    with _writer(context) as session:
+        result = session.execute(stmt)
+        return result.rowcount == 1
+
+
+def unmet_guards(context, resource, resource_id, guards):
+    """Names of the guards that do not hold now (to explain a lost update)."""
+    model = MODELS[resource]
+    unmet = []
+    with _reader(context) as session:
+        for name in guards:
+            q = select(model.id).where(model.id == resource_id, GUARDS[name][0](model))
+            if session.execute(q).first() is None:
+                unmet.append(GUARDS[name][1])
+    return unmet
+
+
+# ---------------------------------------------------------------------------
+# Services
+# ---------------------------------------------------------------------------
+
+def service_create(context, values):
+    values = dict(values)
+    values.setdefault('uuid', new_uuid())
+    svc = models.Service(**values)
+    with _writer(context) as session:
+        session.add(svc)
+    return svc
+
+
+def service_get(context, service_id=None, **filters):
+    with _reader(context) as session:
+        q = session.query(models.Service)
+        if service_id is not None:
+            q = q.filter_by(id=service_id)
+        q = q.filter_by(**filters)
+        svc = q.first()
+    if svc is None:
+        raise exception.ServiceNotFound(service_id=service_id or filters)
+    return svc
+
+
+def service_get_all(context, **filters):
+    with _reader(context) as session:
+        return session.query(models.Service).filter_by(**filters).order_by(
+            models.Service.id).all()
+
+
+def service_update(context, service_id, values):
+    with _writer(context) as session:
+        n = session.query(models.Service).filter_by(id=service_id).update(
+            values, synchronize_session=False)
+    if not n:
+        raise exception.ServiceNotFound(service_id=service_id)
+
+
+def service_heartbeat(context, service_id, values):
+    """Record a heartbeat; returns False if the row is gone (service removed)."""
+    values = dict(values)
+    values['last_seen_at'] = utcnow()
+    values['report_count'] = models.Service.report_count + 1
+    with _writer(context) as session:
+        n = session.execute(update(models.Service).where(models.Service.id == service_id)
+                            .values(**values)).rowcount
+    return bool(n)
+
+
+def service_destroy(context, service_id):
+    with _writer(context) as session:
+        session.execute(update(models.Worker).where(models.Worker.service_id == service_id)
+                        .values(service_id=None))
+        n = session.query(models.Service).filter_by(id=service_id).delete()
+    if not n:
+        raise exception.ServiceNotFound(service_id=service_id)
+
+
+def service_min_versions(context, binary):
+    """Lowest (rpc, object) versions among the registered services of ``binary``.
+
+    Down services count too: they may come back at their old version.
+    Returns (None, None) when none has recorded a version.
+    """
+    with _reader(context) as session:
+        rows = session.execute(select(models.Service.rpc_current_version,
+                                      models.Service.object_current_version)
+                               .where(models.Service.binary == binary)).all()
+
+    def lowest(values):
+        values = [v for v in values if v]
+        if not values:
+            return None
+        return min(values, key=versionutils.convert_version_to_tuple)
+    return lowest(r[0] for r in rows), lowest(r[1] for r in rows)
+
+
+# ---------------------------------------------------------------------------
+# Volume types
+# ---------------------------------------------------------------------------
+
+def volume_type_create(context, values, extra_specs=None):
+    values = dict(values)
+    values.setdefault('id', new_uuid())
+    vt = models.VolumeType(**values)
+    vt.extra_specs = [models.VolumeTypeExtraSpec(key=k, value=v)
+                      for k, v in (extra_specs or {}).items()]
+    try:
+        with _writer(context) as session:
+            session.add(vt)
+    except db_exc.DBDuplicateEntry:
+        raise exception.VolumeTypeExists(name=values.get('name'))
+    return vt
+
+
+def volume_type_get(context, type_id):
+    with _reader(context) as session:
+        vt = session.get(models.VolumeType, type_id)
+    if vt is None:
+        raise exception.VolumeTypeNotFound(volume_type_id=type_id)
+    return vt
+
+
+def volume_type_get_by_name(context, name):
+    with _reader(context) as session:
+        vt = session.query(models.VolumeType).filter_by(name=name).first()
+    if vt is None:
+        raise exception.VolumeTypeNotFoundByName(volume_type_name=name)
+    return vt
+
+
+def volume_type_get_all(context, is_public=None):
+    with _reader(context) as session:
+        q = session.query(models.VolumeType)
+        if is_public is not None:
+            q = q.filter_by(is_public=is_public)
+        return q.order_by(models.VolumeType.name).all()
+
+
+def volume_type_update(context, type_id, values):
+    try:
+        with _writer(context) as session:
+            n = session.query(models.VolumeType).filter_by(id=type_id).update(
+                values, synchronize_session=False)
+    except db_exc.DBDuplicateEntry:
+        raise exception.VolumeTypeExists(name=values.get('name'))
+    if not n:
+        raise exception.VolumeTypeNotFound(volume_type_id=type_id)
+
+
+def volume_type_destroy(context, type_id):
+    """Delete a type no live volume or snapshot uses; False if it is in use."""
+    with _writer(context) as session:
+        in_use = exists().where(models.Volume.volume_type_id == type_id,
+                                models.Volume.deleted.is_(False))
+        n = session.execute(sa.delete(models.VolumeType).where(
+            models.VolumeType.id == type_id, ~in_use)).rowcount
+    if not n:
+        volume_type_get(context, type_id)  # raises NotFound if it is gone
+        return False
+    return True
+
+
+def volume_type_extra_specs_update(context, type_id, specs, delete_keys=()):
+    with _writer(context) as session:
+        vt = session.get(models.VolumeType, type_id)
+        if vt is None:
+            raise exception.VolumeTypeNotFound(volume_type_id=type_id)
+        current = {s.key: s for s in vt.extra_specs}
+        for key in delete_keys:
+            if key in current:
+                vt.extra_specs.remove(current.pop(key))
+        for key, value in specs.items():
+            if key in current:
+                current[key].value = value
+            else:
+                vt.extra_specs.append(models.VolumeTypeExtraSpec(key=key, value=value))
+    return vt
+
+
+# ---------------------------------------------------------------------------
+# Volumes and snapshots
+# ---------------------------------------------------------------------------
+
+
+def volume_create(context, values, metadata=None, admin_metadata=None):
+    values = dict(values)
+    values.setdefault('id', new_uuid())
+    vol = models.Volume(**values)
+    vol.volume_metadata = [models.VolumeMetadata(key=k, value=v)
+                           for k, v in (metadata or {}).items()]
+    vol.volume_admin_metadata = [models.VolumeAdminMetadata(key=k, value=v)
+                                 for k, v in (admin_metadata or {}).items()]
+    with _writer(context) as session:
+        session.add(vol)
+        session.flush()
+        session.refresh(vol)
+    return vol
+
+
+def _get(context, model, resource_id, not_found, project_id=None, read_deleted=False):
+    with _reader(context) as session:
+        q = session.query(model).filter(model.id == resource_id)
+        if not read_deleted:
+            q = q.filter(model.deleted.is_(False))
+        if project_id is not None:
+            q = q.filter(model.project_id == project_id)
+        obj = q.first()
+    if obj is None:
+        raise not_found
+    return obj
+
+
+def volume_get(context, volume_id, project_id=None, read_deleted=False):
+    return _get(context, models.Volume, volume_id,
+                exception.VolumeNotFound(volume_id=volume_id), project_id, read_deleted)
+
+
+def snapshot_get(context, snapshot_id, project_id=None, read_deleted=False):
+    return _get(context, models.Snapshot, snapshot_id,
+                exception.SnapshotNotFound(snapshot_id=snapshot_id), project_id, read_deleted)
+
+
+_LIST_COLUMNS = {
+    'volume': {'status', 'display_name', 'availability_zone', 'bootable', 'host',
+               'cluster_name', 'volume_type_id', 'snapshot_id', 'source_volid', 'group_id',
+               'project_id', 'user_id', 'multiattach', 'attach_status', 'size', 'id',
+               'migration_status', 'replication_status', 'created_at', 'updated_at'},
+    'snapshot': {'status', 'display_name', 'volume_id', 'project_id', 'user_id', 'id',
+                 'group_snapshot_id', 'volume_size', 'created_at', 'updated_at'},
+}
+
+_META = {
+    'volume': (models.VolumeMetadata, 'volume_id'),
+    'snapshot': (models.SnapshotMetadata, 'snapshot_id'),
+}
+
+
+def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys=None,
+             sort_dirs=None, project_id=None, offset=None):
+    model = MODELS[resource]
+    filters = dict(filters or {})
+    sort_keys = list(sort_keys or ['created_at'])
+    sort_dirs = list(sort_dirs or ['desc'] * len(sort_keys))
+    if 'id' not in sort_keys:
+        sort_keys.append('id')
+        sort_dirs.append(sort_dirs[-1])
+    with _reader(context) as session:
+        q = session.query(model).filter(model.deleted.is_(False))
+        if project_id is not None:
+            q = q.filter(model.project_id == project_id)
+        metadata = filters.pop('metadata', None)
+        for key, value in filters.items():
+            if key not in _LIST_COLUMNS[resource]:
+                raise exception.InvalidInput(reason='Invalid filter key: %s' % key)
+            col = getattr(model, key)
+            if isinstance(value, (list, tuple, set)):
+                q = q.filter(col.in_(tuple(value)))
+            else:
+                q = q.filter(col == value)
+        if metadata:
+            meta_model, fk = _META[resource]
+            for k, v in metadata.items():
+                q = q.filter(exists().where(getattr(meta_model, fk) == model.id,
+                                            meta_model.key == k, meta_model.value == v))
+        marker_obj = None
+        if marker is not None:
+            marker_obj = session.query(model).filter(model.id == marker).first()
+            if marker_obj is None:
+                raise exception.InvalidInput(reason='marker [%s] not found' % marker)
+        for key in sort_keys:
+            if key not in _LIST_COLUMNS[resource]:
+                raise exception.InvalidInput(reason='Invalid sort key: %s' % key)
+        q = sqlalchemyutils.paginate_query(q, model, limit, sort_keys, marker=marker_obj,
+                                           sort_dirs=sort_dirs)
+        if offset:
+            q = q.offset(offset)
+        return q.all()
+
+
+def volume_get_all(context, **kwargs):
+    return _get_all(context, 'volume', **kwargs)
+
+
+def snapshot_get_all(context, **kwargs):
+    return _get_all(context, 'snapshot', **kwargs)
+
+
+def volume_count(context, project_id=None, **filters):
+    with _reader(context) as session:
+        q = select(sa.func.count(), sa.func.coalesce(sa.func.sum(models.Volume.size), 0)).where(
+            models.Volume.deleted.is_(False)).where(models.Volume.use_quota.is_(True))
+        if project_id is not None:
+            q = q.where(models.Volume.project_id == project_id)
+        for k, v in filters.items():
+            q = q.where(getattr(models.Volume, k) == v)
+        count, size = session.execute(q).one()
+    return int(count), int(size)
+
+
+def _update(context, model, resource_id, values, not_found):
+    values = dict(values)
+    if 'status' in values:
+        raise AssertionError('status changes go through objects.states.transition')
+    with _writer(context) as session:
+        n = session.execute(update(model).where(model.id == resource_id)
+                            .values(**values)).rowcount
+    if not n:
+        raise not_found
+
+
+def volume_update(context, volume_id, values):
+    _update(context, models.Volume, volume_id, values,
+            exception.VolumeNotFound(volume_id=volume_id))
+
+
+def snapshot_update(context, snapshot_id, values):
+    _update(context, models.Snapshot, snapshot_id, values,
+            exception.SnapshotNotFound(snapshot_id=snapshot_id))
+
+
+def _metadata_update(context, resource, resource_id, metadata, delete):
+    meta_model, fk = _META[resource]
+    with _writer(context) as session:
+        if delete:
+            session.execute(sa.delete(meta_model).where(
+                getattr(meta_model, fk) == resource_id,
+                meta_model.key.not_in(list(metadata))))
+        existing = {m.key: m for m in session.query(meta_model).filter(
+            getattr(meta_model, fk) == resource_id)}
+        for k, v in metadata.items():
+            if k in existing:
+                existing[k].value = v
+            else:
+                session.add(meta_model(**{fk: resource_id, 'key': k, 'value': v}))
+        session.flush()
+        return {m.key: m.value for m in session.query(meta_model).filter(
+            getattr(meta_model, fk) == resource_id)}
+
+
+def volume_metadata_update(context, volume_id, metadata, delete=False):
+    return _metadata_update(context, 'volume', volume_id, metadata, delete)
+
+
+def snapshot_metadata_update(context, snapshot_id, metadata, delete=False):
+    return _metadata_update(context, 'snapshot', snapshot_id, metadata, delete)
+
+
+def _metadata_delete(context, resource, resource_id, key):
+    meta_model, fk = _META[resource]
+    with _writer(context) as session:
+        return session.execute(sa.delete(meta_model).where(
+            getattr(meta_model, fk) == resource_id, meta_model.key == key)).rowcount
+
+
+def volume_metadata_delete(context, volume_id, key):
+    return _metadata_delete(context, 'volume', volume_id, key)
+
+
+def volume_admin_metadata_update(context, volume_id, metadata):
+    with _writer(context) as session:
+        existing = {m.key: m for m in session.query(models.VolumeAdminMetadata).filter_by(
+            volume_id=volume_id)}
+        for k, v in metadata.items():
+            if k in existing:
+                existing[k].value = v
+            else:
+                session.add(models.VolumeAdminMetadata(volume_id=volume_id, key=k, value=v))
+
+
+def snapshot_create(context, values, metadata=None):
+    values = dict(values)
+    values.setdefault('id', new_uuid())
+    snap = models.Snapshot(**values)
+    snap.snapshot_metadata = [models.SnapshotMetadata(key=k, value=v)
+                              for k, v in (metadata or {}).items()]
+    with _writer(context) as session:
+        session.add(snap)
+        session.flush()
+        session.refresh(snap)
+    return snap
+
+
+def hard_delete(context, resource, resource_id):
+    """Remove a row outright (used to undo a create that lost a race)."""
+    model = MODELS[resource]
+    with _writer(context) as session:
+        meta_model, fk = _META[resource]
+        session.execute(sa.delete(meta_model).where(getattr(meta_model, fk) == resource_id))
+        if resource == 'volume':
+            session.execute(sa.delete(models.VolumeAdminMetadata).where(
+                models.VolumeAdminMetadata.volume_id == resource_id))
+        session.execute(sa.delete(model).where(model.id == resource_id))
+
+
+def purge_deleted(context, before):
+    """Remove soft-deleted volumes and snapshots deleted before ``before``."""
+    counts = {}
+    with _writer(context) as session:
+        old_snaps = select(models.Snapshot.id).where(models.Snapshot.deleted.is_(True),
+                                                     models.Snapshot.deleted_at < before)
+        session.execute(sa.delete(models.SnapshotMetadata).where(
+            models.SnapshotMetadata.snapshot_id.in_(old_snaps)))
+        counts['snapshots'] = session.execute(sa.delete(models.Snapshot).where(
+            models.Snapshot.deleted.is_(True), models.Snapshot.deleted_at < before)).rowcount
+        live_snap_vols = select(models.Snapshot.volume_id)
+        old_vols = select(models.Volume.id).where(models.Volume.deleted.is_(True),
+                                                  models.Volume.deleted_at < before,
+                                                  models.Volume.id.not_in(live_snap_vols))
+        ids = [r[0] for r in session.execute(old_vols)]
+        if ids:
+            session.execute(sa.delete(models.VolumeMetadata).where(
+                models.VolumeMetadata.volume_id.in_(ids)))
+            session.execute(sa.delete(models.VolumeAdminMetadata).where(
+                models.VolumeAdminMetadata.volume_id.in_(ids)))
+            session.execute(sa.delete(models.Volume).where(models.Volume.id.in_(ids)))
+        counts['volumes'] = len(ids)
+    return counts
+
+
+# ---------------------------------------------------------------------------
+# Work records
+# ---------------------------------------------------------------------------
+
+def worker_create(context, resource_type, resource_id, operation, status, service_id=None):
+    """Record work about to start on a resource; replaces a stale record of it."""
+    with _writer(context) as session:
+        session.execute(sa.delete(models.Worker).where(
+            models.Worker.resource_type == resource_type,
+            models.Worker.resource_id == resource_id))
+        w = models.Worker(resource_type=resource_type, resource_id=resource_id,
+                          operation=operation, status=status, service_id=service_id)
+        session.add(w)
+    return w
+
+
+def worker_set_service(context, resource_type, resource_id, service_id):
+    with _writer(context) as session:
+        session.execute(update(models.Worker).where(
+            models.Worker.resource_type == resource_type,
+            models.Worker.resource_id == resource_id).values(service_id=service_id,
+                                                             updated_at=utcnow()))
+
+
+def worker_get_all(context, **filters):
+    with _reader(context) as session:
+        return session.query(models.Worker).filter_by(**filters).order_by(
+            models.Worker.id).all()
+
+
+def worker_claim(context, worker, service_id):
+    """Take over a work record; True if this caller won it."""
+    with _writer(context) as session:
+        n = session.execute(update(models.Worker).where(
+            models.Worker.id == worker.id,
+            models.Worker.race_preventer == worker.race_preventer).values(
+                service_id=service_id, race_preventer=models.Worker.race_preventer + 1,
+                updated_at=utcnow())).rowcount
+    return n == 1
+
+
+def worker_destroy(context, resource_type, resource_id, operation=None):
+    with _writer(context) as session:
+        q = sa.delete(models.Worker).where(models.Worker.resource_type == resource_type,
+                                           models.Worker.resource_id == resource_id)
+        if operation is not None:
+            q = q.where(models.Worker.operation == operation)
+        return session.execute(q).rowcount
+
+
+# ---------------------------------------------------------------------------
+# User messages
+# ---------------------------------------------------------------------------
+
+def message_create(context, values):
+    values = dict(values)
+    values.setdefault('id', new_uuid())
+    msg = models.Message(**values)
+    with _writer(context) as session:
+        session.add(msg)
+    return msg
+
+
+def message_get_all(context, project_id=None, resource_uuid=None):
+    with _reader(context) as session:
+        q = session.query(models.Message)
+        if project_id is not None:
+            q = q.filter_by(project_id=project_id)
+        if resource_uuid is not None:
+            q = q.filter_by(resource_uuid=resource_uuid)
+        return q.order_by(models.Message.created_at.desc()).all()

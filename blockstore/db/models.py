@@ -1,0 +1,227 @@
+"""SQLAlchemy models: the database schema.
+
+Volumes and snapshots are soft-deleted (``deleted`` flag, ``deleted_at``):
+operators audit them and ``blockstore-manage db purge`` removes old rows.
+Everything else is deleted outright. Every column a list call filters or
+sorts on has an index that starts with the columns that call always sets.
+"""
+
+import datetime
+
+from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import declarative_base, relationship
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+Base = declarative_base()
+
+
+class TimestampMixin:
+    created_at = Column(DateTime, default=utcnow, nullable=False)
+    updated_at = Column(DateTime, onupdate=utcnow)
+
+
+class SoftDeleteMixin:
+    deleted = Column(Boolean, default=False, nullable=False)
+    deleted_at = Column(DateTime)
+
+
+class Service(TimestampMixin, Base):
+    __tablename__ = 'services'
+    __table_args__ = (
+        UniqueConstraint('host', 'binary', name='uniq_services0host0binary'),
+        Index('services_binary_idx', 'binary'),
+        Index('services_cluster_idx', 'cluster_name'),
+    )
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    uuid = Column(String(36), nullable=False, unique=True)
+    host = Column(String(255), nullable=False)
+    binary = Column(String(255), nullable=False)
+    topic = Column(String(255), nullable=False)
+    cluster_name = Column(String(255))
+    availability_zone = Column(String(255), nullable=False, default='nova')
+    report_count = Column(BigInteger, nullable=False, default=0)
+    # Heartbeat time, separate from updated_at so that admin edits do not look alive.
+    last_seen_at = Column(DateTime)
+    disabled = Column(Boolean, nullable=False, default=False)
+    disabled_reason = Column(String(255))
+    frozen = Column(Boolean, nullable=False, default=False)
+    replication_status = Column(String(36), nullable=False, default='not-capable')
+    active_backend_id = Column(String(255))
+    rpc_current_version = Column(String(36))
+    object_current_version = Column(String(36))
+
+
+class VolumeType(TimestampMixin, Base):
+    __tablename__ = 'volume_types'
+    id = Column(String(36), primary_key=True)
+    name = Column(String(255), nullable=False, unique=True)
+    description = Column(String(255))
+    is_public = Column(Boolean, nullable=False, default=True)
+    extra_specs = relationship('VolumeTypeExtraSpec', lazy='selectin',
+                               cascade='all, delete-orphan', back_populates='volume_type')
+
+
+class VolumeTypeExtraSpec(Base):
+    __tablename__ = 'volume_type_extra_specs'
+    __table_args__ = (UniqueConstraint('volume_type_id', 'key',
+                                       name='uniq_type_extra_specs0type0key'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    volume_type_id = Column(String(36), ForeignKey('volume_types.id', ondelete='CASCADE'),
+                            nullable=False)
+    key = Column(String(255), nullable=False)
+    value = Column(String(255))
+    volume_type = relationship('VolumeType', back_populates='extra_specs')
+
+
+class Volume(TimestampMixin, SoftDeleteMixin, Base):
+    __tablename__ = 'volumes'
+    __table_args__ = (
+        # Project listing: WHERE project_id=? AND deleted=? ORDER BY created_at, id
+        Index('volumes_project_deleted_created_idx', 'project_id', 'deleted', 'created_at', 'id'),
+        # Admin (all projects) listing
+        Index('volumes_deleted_created_idx', 'deleted', 'created_at', 'id'),
+        Index('volumes_status_idx', 'status'),
+        Index('volumes_host_idx', 'host'),
+        Index('volumes_cluster_idx', 'cluster_name'),
+        Index('volumes_name_idx', 'display_name'),
+        Index('volumes_snapshot_idx', 'snapshot_id'),
+        Index('volumes_source_idx', 'source_volid'),
+        Index('volumes_type_idx', 'volume_type_id'),
+    )
+    id = Column(String(36), primary_key=True)
+    project_id = Column(String(255), nullable=False)
+    user_id = Column(String(255))
+    host = Column(String(255))
+    cluster_name = Column(String(255))
+    availability_zone = Column(String(255))
+    size = Column(Integer, nullable=False)
+    status = Column(String(255), nullable=False)
+    attach_status = Column(String(255), nullable=False, default='detached')
+    migration_status = Column(String(255))
+    display_name = Column(String(255))
+    display_description = Column(String(255))
+    provider_location = Column(String(255))
+    provider_auth = Column(String(255))
+    provider_id = Column(String(255))
+    snapshot_id = Column(String(36))
+    source_volid = Column(String(36))
+    volume_type_id = Column(String(36), ForeignKey('volume_types.id'), nullable=False)
+    group_id = Column(String(36))
+    bootable = Column(Boolean, nullable=False, default=False)
+    multiattach = Column(Boolean, nullable=False, default=False)
+    replication_status = Column(String(255))
+    encryption_key_id = Column(String(36))
+    service_uuid = Column(String(36))
+    shared_targets = Column(Boolean)
+    use_quota = Column(Boolean, nullable=False, default=True)
+    scheduled_at = Column(DateTime)
+    launched_at = Column(DateTime)
+    terminated_at = Column(DateTime)
+
+    volume_metadata = relationship('VolumeMetadata', lazy='selectin', cascade='all, delete-orphan')
+    volume_admin_metadata = relationship('VolumeAdminMetadata', lazy='selectin',
+                                         cascade='all, delete-orphan')
+    volume_type = relationship('VolumeType', lazy='selectin')
+
+
+class VolumeMetadata(Base):
+    __tablename__ = 'volume_metadata'
+    __table_args__ = (UniqueConstraint('volume_id', 'key', name='uniq_volume_metadata0vol0key'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    volume_id = Column(String(36), ForeignKey('volumes.id', ondelete='CASCADE'), nullable=False)
+    key = Column(String(255), nullable=False)
+    value = Column(String(255))
+
+
+class VolumeAdminMetadata(Base):
+    __tablename__ = 'volume_admin_metadata'
+    __table_args__ = (UniqueConstraint('volume_id', 'key',
+                                       name='uniq_volume_admin_metadata0vol0key'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    volume_id = Column(String(36), ForeignKey('volumes.id', ondelete='CASCADE'), nullable=False)
+    key = Column(String(255), nullable=False)
+    value = Column(String(255))
+
+
+class Snapshot(TimestampMixin, SoftDeleteMixin, Base):
+    __tablename__ = 'snapshots'
+    __table_args__ = (
+        Index('snapshots_project_deleted_created_idx', 'project_id', 'deleted', 'created_at', 'id'),
+        Index('snapshots_deleted_created_idx', 'deleted', 'created_at', 'id'),
+        Index('snapshots_volume_deleted_idx', 'volume_id', 'deleted'),
+        Index('snapshots_status_idx', 'status'),
+    )
+    id = Column(String(36), primary_key=True)
+    volume_id = Column(String(36), ForeignKey('volumes.id'), nullable=False)
+    project_id = Column(String(255), nullable=False)
+    user_id = Column(String(255))
+    status = Column(String(255), nullable=False)
+    progress = Column(String(255))
+    volume_size = Column(Integer, nullable=False)
+    display_name = Column(String(255))
+    display_description = Column(String(255))
+    provider_location = Column(String(255))
+    provider_id = Column(String(255))
+    provider_auth = Column(String(255))
+    volume_type_id = Column(String(36), ForeignKey('volume_types.id'), nullable=False)
+    group_snapshot_id = Column(String(36))
+    use_quota = Column(Boolean, nullable=False, default=True)
+
+    snapshot_metadata = relationship('SnapshotMetadata', lazy='selectin',
+                                     cascade='all, delete-orphan')
+
+
+class SnapshotMetadata(Base):
+    __tablename__ = 'snapshot_metadata'
+    __table_args__ = (UniqueConstraint('snapshot_id', 'key',
+                                       name='uniq_snapshot_metadata0snap0key'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    snapshot_id = Column(String(36), ForeignKey('snapshots.id', ondelete='CASCADE'),
+                         nullable=False)
+    key = Column(String(255), nullable=False)
+    value = Column(String(255))
+
+
+class Worker(TimestampMixin, Base):
+    """A claimable record of long work in progress on one resource.
+
+    Written by the service layer before the cast that starts the work, cleared by
+    the manager when the work ends. ``service_id`` is the service doing the work;
+    ``race_preventer`` increments on every claim so two cleaners cannot both win.
+    """
+    __tablename__ = 'workers'
+    __table_args__ = (
+        UniqueConstraint('resource_type', 'resource_id', name='uniq_worker0type0id'),
+        Index('workers_service_idx', 'service_id'),
+    )
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    resource_type = Column(String(40), nullable=False)
+    resource_id = Column(String(36), nullable=False)
+    operation = Column(String(40), nullable=False)
+    status = Column(String(255), nullable=False)
+    service_id = Column(Integer, ForeignKey('services.id', ondelete='SET NULL'))
+    race_preventer = Column(Integer, nullable=False, default=0)
+
+
+class Message(TimestampMixin, Base):
+    """A user-facing message about an asynchronous failure (Cinder 3.3)."""
+    __tablename__ = 'messages'
+    __table_args__ = (
+        Index('messages_project_created_idx', 'project_id', 'created_at'),
+        Index('messages_resource_idx', 'resource_uuid'),
+        Index('messages_expires_idx', 'expires_at'),
+    )
+    id = Column(String(36), primary_key=True)
+    project_id = Column(String(255), nullable=False)
+    request_id = Column(String(255))
+    resource_type = Column(String(255))
+    resource_uuid = Column(String(36))
+    event_id = Column(String(255), nullable=False)
+    message_level = Column(String(255), nullable=False)
+    detail = Column(Text)
+    expires_at = Column(DateTime)
