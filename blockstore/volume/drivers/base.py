@@ -1,0 +1,311 @@
+"""The volume driver contract.
+
+A driver is a class that composes the small abstract interfaces below by
+inheritance, e.g. ``class FileDriver(VolumeDriver, SnapshotOps, CloneOps)``.
+Inheriting an interface *is* the declaration: the volume manager asks
+:func:`supports` / :func:`declared_interfaces` what a driver can do and never
+probes for ``NotImplementedError`` or overridden methods.
+
+Drivers never see the database. They receive plain objects with attributes:
+
+* volume: ``id``, ``name`` (``'volume-<id>'``), ``size`` (GiB, int),
+  ``provider_location``, ``host``, ``volume_type`` (may be ``None``);
+* snapshot: ``id``, ``name`` (``'snapshot-<id>'``), ``volume_id``,
+  ``volume_size`` (GiB), ``volume`` (a volume-like object), ``provider_location``.
+
+Operations that create something return a *model update*: ``None`` or a dict
+of volume/snapshot fields the manager saves (e.g. ``{'provider_location': ...}``).
+
+Errors: backend failures raise
+:class:`~blockstore.common.exception.VolumeBackendAPIException`; requests the
+driver refuses by their nature (shrinking, a clone smaller than its source)
+raise :class:`~blockstore.common.exception.InvalidVolume`.
+
+Every mutating call must be safe to re-run: the manager repeats interrupted
+work after a crash. Calls may arrive concurrently from several threads; calls
+on different volumes must not block each other.
+"""
+
+import abc
+
+
+class VolumeDriver(abc.ABC):
+    """Core volume operations; every driver implements this interface."""
+
+    #: Driver version reported in the stats.
+    VERSION = '1.0.0'
+
+    def __init__(self, conf, host):
+        """Build the driver; must not touch the backend (see :meth:`do_setup`).
+
+        :param conf: the backend's config group (oslo.config group-like) with
+            at least ``volume_backend_name``, ``reserved_percentage`` and
+            ``max_over_subscription_ratio`` plus driver specific options.
+        :param host: the ``'host@backend'`` string of this backend.
+        """
+        self.configuration = conf
+        self.host = host
+
+    @abc.abstractmethod
+    def do_setup(self, context):
+        """Prepare the backend (connect, create directories...); re-runnable.
+
+        :param context: request context of the starting service (may be None).
+        :raises VolumeBackendAPIException: the backend cannot be prepared.
+        """
+
+    @abc.abstractmethod
+    def check_for_setup_error(self):
+        """Verify that the backend is usable after :meth:`do_setup`.
+
+        :raises VolumeBackendAPIException: the backend is misconfigured or
+            unreachable; the volume service refuses to start this backend.
+        """
+
+    @abc.abstractmethod
+    def create_volume(self, volume):
+        """Create an empty volume of ``volume.size`` GiB.
+
+        Re-running it for a volume that already exists with the right size
+        succeeds and keeps the data.
+
+        :param volume: volume-like object (see module docstring).
+        :returns: model update dict (e.g. ``{'provider_location': ...}``) or None.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+    @abc.abstractmethod
+    def delete_volume(self, volume):
+        """Delete a volume and its data.
+
+        Idempotent: deleting a volume whose data is already gone succeeds.
+
+        :param volume: volume-like object.
+        :returns: None.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+    @abc.abstractmethod
+    def extend_volume(self, volume, new_size):
+        """Grow a volume to ``new_size`` GiB, keeping its data.
+
+        :param volume: volume-like object; ``volume.size`` is the current size.
+        :param new_size: the new size in GiB.
+        :returns: None.
+        :raises InvalidVolume: ``new_size`` is smaller than the volume.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+    @abc.abstractmethod
+    def get_volume_stats(self, refresh=False):
+        """Return the backend's capabilities and capacity, Cinder shaped.
+
+        ``{'volume_backend_name', 'vendor_name', 'driver_version',
+        'storage_protocol', 'pools': [{'pool_name', 'total_capacity_gb',
+        'free_capacity_gb', 'allocated_capacity_gb', 'provisioned_capacity_gb',
+        'reserved_percentage', 'max_over_subscription_ratio',
+        'thin_provisioning_support', 'thick_provisioning_support', ...}]}``
+
+        :param refresh: recompute instead of returning the cached stats.
+        :returns: the stats dict.
+        :raises VolumeBackendAPIException: the backend cannot be queried.
+        """
+
+
+class SnapshotOps(abc.ABC):
+    """Point-in-time snapshots of volumes."""
+
+    @abc.abstractmethod
+    def create_snapshot(self, snapshot):
+        """Take a snapshot of ``snapshot.volume``; re-runnable.
+
+        :param snapshot: snapshot-like object (see module docstring).
+        :returns: model update dict for the snapshot or None.
+        :raises VolumeBackendAPIException: the backend failed (e.g. the
+            source volume's data is missing).
+        """
+
+    @abc.abstractmethod
+    def delete_snapshot(self, snapshot):
+        """Delete a snapshot; idempotent (already gone succeeds).
+
+        :param snapshot: snapshot-like object.
+        :returns: None.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+    @abc.abstractmethod
+    def create_volume_from_snapshot(self, volume, snapshot):
+        """Create ``volume`` holding the snapshot's data; re-runnable.
+
+        The new volume may be larger than the snapshot (it is extended).
+
+        :param volume: the new volume-like object.
+        :param snapshot: the source snapshot-like object.
+        :returns: model update dict for the volume or None.
+        :raises InvalidVolume: ``volume.size`` is smaller than the snapshot.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+
+class CloneOps(abc.ABC):
+    """Volume-to-volume copies."""
+
+    @abc.abstractmethod
+    def create_cloned_volume(self, volume, src_vref):
+        """Create ``volume`` as a copy of ``src_vref``; re-runnable.
+
+        The clone may be larger than the source (it is extended).
+
+        :param volume: the new volume-like object.
+        :param src_vref: the source volume-like object.
+        :returns: model update dict for the volume or None.
+        :raises InvalidVolume: ``volume.size`` is smaller than the source.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+
+class ExportOps(abc.ABC):
+    """Exporting volumes to hosts and building connection info for attach."""
+
+    @abc.abstractmethod
+    def create_export(self, context, volume, connector):
+        """Export a volume (e.g. create an iSCSI target) for ``connector``.
+
+        :param context: request context.
+        :param volume: volume-like object.
+        :param connector: os-brick style connector dict of the attaching host.
+        :returns: model update dict (e.g. ``provider_location``,
+            ``provider_auth``) or None.
+        :raises VolumeBackendAPIException: the export failed.
+        """
+
+    @abc.abstractmethod
+    def ensure_export(self, context, volume):
+        """Re-create a volume's export after a service restart, if missing.
+
+        :param context: request context.
+        :param volume: volume-like object.
+        :returns: model update dict or None.
+        :raises VolumeBackendAPIException: the export cannot be restored.
+        """
+
+    @abc.abstractmethod
+    def remove_export(self, context, volume):
+        """Remove a volume's export; idempotent.
+
+        :param context: request context.
+        :param volume: volume-like object.
+        :returns: None.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+    @abc.abstractmethod
+    def initialize_connection(self, volume, connector):
+        """Allow ``connector`` to access the volume and describe how.
+
+        :param volume: volume-like object.
+        :param connector: os-brick style connector dict.
+        :returns: ``{'driver_volume_type': ..., 'data': {...}}``.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+    @abc.abstractmethod
+    def terminate_connection(self, volume, connector, **kwargs):
+        """Revoke ``connector``'s access to the volume; idempotent.
+
+        :param volume: volume-like object.
+        :param connector: os-brick style connector dict, or None for all.
+        :returns: None.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+
+class ManageOps(abc.ABC):
+    """Adopting existing backend storage as volumes, and releasing it."""
+
+    @abc.abstractmethod
+    def manage_existing_get_size(self, volume, existing_ref):
+        """Return the size of the storage ``existing_ref`` points to.
+
+        :param volume: the volume-like object that will own it.
+        :param existing_ref: driver specific reference dict (e.g. ``{'source-name': ...}``).
+        :returns: size in GiB, rounded up.
+        :raises InvalidVolume: the reference is invalid or not found.
+        """
+
+    @abc.abstractmethod
+    def manage_existing(self, volume, existing_ref):
+        """Take over the storage ``existing_ref`` points to as ``volume``.
+
+        :param volume: the volume-like object taking ownership.
+        :param existing_ref: driver specific reference dict.
+        :returns: model update dict or None.
+        :raises InvalidVolume: the reference is invalid or not found.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+    @abc.abstractmethod
+    def unmanage(self, volume):
+        """Stop managing ``volume`` without deleting its data.
+
+        :param volume: volume-like object.
+        :returns: None.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+
+class RevertOps(abc.ABC):
+    """Reverting a volume in place to one of its snapshots."""
+
+    @abc.abstractmethod
+    def revert_to_snapshot(self, context, volume, snapshot):
+        """Make ``volume``'s content equal to ``snapshot``'s; re-runnable.
+
+        :param context: request context.
+        :param volume: volume-like object.
+        :param snapshot: snapshot-like object of that volume.
+        :returns: None.
+        :raises InvalidVolume: the snapshot does not belong to the volume.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+
+#: Every interface, in the order :func:`declared_interfaces` reports them.
+INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps)
+
+_BY_NAME = {iface.__name__: iface for iface in INTERFACES}
+
+
+def _interface(interface):
+    if isinstance(interface, str):
+        try:
+            return _BY_NAME[interface]
+        except KeyError:
+            raise ValueError('Unknown driver interface %r' % interface) from None
+    if interface not in INTERFACES:
+        raise ValueError('Unknown driver interface %r' % (interface,))
+    return interface
+
+
+def supports(driver, interface):
+    """Tell whether ``driver`` (instance or class) declares ``interface``.
+
+    :param driver: a driver instance or class.
+    :param interface: an interface class from :data:`INTERFACES` or its name.
+    :returns: bool.
+    :raises ValueError: ``interface`` is not a known interface.
+    """
+    iface = _interface(interface)
+    if isinstance(driver, type):
+        return issubclass(driver, iface)
+    return isinstance(driver, iface)
+
+
+def declared_interfaces(driver):
+    """List the names of the interfaces ``driver`` (instance or class) declares.
+
+    :returns: e.g. ``['VolumeDriver', 'SnapshotOps', 'CloneOps']``, in
+        :data:`INTERFACES` order.
+    """
+    return [iface.__name__ for iface in INTERFACES if supports(driver, iface)]

@@ -1,0 +1,311 @@
+"""File-backed volume driver: each volume is a sparse file in one directory.
+
+Layout of ``conf.file_volumes_dir``::
+
+    volume-<id>               a volume, exactly size GiB long (sparse)
+    snapshot-<id>             a full sparse copy of a volume
+    .<name>.<random>.tmp      a file being written; renamed into place when
+                              complete, removed by do_setup after a crash
+
+Every file appears under its final name only once complete (written under a
+temporary name, fsynced, renamed), so a re-run after a crash either finds the
+finished file or starts over. No global lock: operations on different
+volumes run concurrently and rely on per-file atomic renames.
+"""
+
+import contextlib
+import errno
+import os
+import tempfile
+import threading
+
+from oslo_log import log as logging
+
+from blockstore.common import exception
+from blockstore.volume.drivers import base
+
+LOG = logging.getLogger(__name__)
+
+GiB = 1024 ** 3
+_TMP_SUFFIX = '.tmp'
+_CHUNK = 8 * 1024 * 1024
+# copy_file_range errors after which a plain read/write copy may still work.
+_NO_CFR = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM}
+
+
+def _data_regions(fd, length):
+    """Yield ``(offset, length)`` of the regions of ``fd`` holding data.
+
+    Holes are skipped. Without SEEK_DATA support the whole file is one region.
+    """
+    offset = 0
+    while offset < length:
+        try:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+        except OSError as e:
+            if e.errno == errno.ENXIO:  # only a hole is left
+                return
+            if e.errno == errno.EINVAL and offset == 0:  # no SEEK_DATA here
+                yield 0, length
+                return
+            raise
+        if start >= length:
+            return
+        end = min(os.lseek(fd, start, os.SEEK_HOLE), length)
+        yield start, end - start
+        offset = end
+
+
+def _copy_range(src_fd, dst_fd, offset, length):
+    """Copy ``length`` bytes at ``offset`` from ``src_fd`` to the same offset.
+
+    Uses copy_file_range (in-kernel, reflink where the filesystem can), else
+    reads and writes, leaving all-zero chunks as holes.
+    """
+    pos, end = offset, offset + length
+    try:
+        while pos < end:
+            n = os.copy_file_range(src_fd, dst_fd, end - pos, pos, pos)
+            if n == 0:  # source shorter than expected
+                return
+            pos += n
+        return
+    except OSError as e:
+        if e.errno not in _NO_CFR:
+            raise
+    while pos < end:
+        buf = os.pread(src_fd, min(_CHUNK, end - pos), pos)
+        if not buf:
+            return
+        if buf.count(0) != len(buf):
+            view = memoryview(buf)
+            while view:
+                written = os.pwrite(dst_fd, view, pos + len(buf) - len(view))
+                view = view[written:]
+        pos += len(buf)
+
+
+def _sparse_copy(src_fd, dst_fd, length):
+    """Make ``dst_fd`` a sparse copy of the first ``length`` bytes of ``src_fd``."""
+    os.ftruncate(dst_fd, length)
+    for offset, size in _data_regions(src_fd, length):
+        _copy_range(src_fd, dst_fd, offset, size)
+
+
+@contextlib.contextmanager
+def _backend_errors(action):
+    """Turn OS errors into VolumeBackendAPIException naming ``action``."""
+    try:
+        yield
+    except OSError as e:
+        raise exception.VolumeBackendAPIException(data='%s failed: %s' % (action, e)) from e
+
+
+class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps):
+    """Sparse files in a local directory; thin provisioned, no exports."""
+
+    VERSION = '1.0.0'
+
+    def __init__(self, conf, host):
+        super().__init__(conf, host)
+        self._dir = conf.file_volumes_dir
+        self._stats = None
+        self._stats_lock = threading.Lock()
+
+    # -- helpers ---------------------------------------------------------
+
+    def _path(self, name):
+        """Path of the file for a volume/snapshot ``name``; refuses odd names."""
+        if not name or name.startswith('.') or os.sep in name or '\0' in name:
+            raise exception.InvalidInput(reason='unusable backend name %r' % (name,))
+        return os.path.join(self._dir, name)
+
+    def _model_update(self, path):
+        return {'provider_location': path}
+
+    @staticmethod
+    def _size_if_exists(path):
+        try:
+            return os.stat(path).st_size
+        except FileNotFoundError:
+            return None
+
+    def _publish(self, path, fill):
+        """Create ``path`` atomically: ``fill(fd)`` writes a temp file, then rename."""
+        directory, name = os.path.split(path)
+        fd, tmp = tempfile.mkstemp(prefix='.%s.' % name, suffix=_TMP_SUFFIX, dir=directory)
+        try:
+            fill(fd)
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            os.replace(tmp, path)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def _copy_to(self, src_path, dst_path, new_size_bytes, what):
+        """Publish ``dst_path`` as a sparse copy of ``src_path``, grown to a size.
+
+        ``new_size_bytes`` None keeps the source size; smaller than the source
+        raises InvalidVolume. An existing ``dst_path`` is a finished copy
+        (files only appear complete) and is kept.
+        """
+        if self._size_if_exists(dst_path) is not None:
+            LOG.info('%s already exists, keeping it', dst_path)
+            return
+        with _backend_errors(what):
+            try:
+                src_fd = os.open(src_path, os.O_RDONLY)
+            except FileNotFoundError as e:
+                raise exception.VolumeBackendAPIException(
+                    data='%s failed: source %s is missing' % (what, src_path)) from e
+            try:
+                src_size = os.fstat(src_fd).st_size
+                if new_size_bytes is not None and new_size_bytes < src_size:
+                    raise exception.InvalidVolume(
+                        reason='new size %d GiB is smaller than the source (%d bytes)'
+                        % (new_size_bytes // GiB, src_size))
+
+                def fill(fd):
+                    _sparse_copy(src_fd, fd, src_size)
+                    if new_size_bytes is not None and new_size_bytes > src_size:
+                        os.ftruncate(fd, new_size_bytes)
+
+                self._publish(dst_path, fill)
+            finally:
+                os.close(src_fd)
+
+    # -- VolumeDriver ------------------------------------------------------
+
+    def do_setup(self, context):
+        """Create the directory and drop temp files left by a crash."""
+        if not self._dir:
+            raise exception.VolumeBackendAPIException(data='file_volumes_dir is not set')
+        with _backend_errors('setting up %s' % self._dir):
+            os.makedirs(self._dir, exist_ok=True)
+            for entry in os.scandir(self._dir):
+                if entry.name.startswith('.') and entry.name.endswith(_TMP_SUFFIX):
+                    LOG.warning('Removing unfinished file %s', entry.path)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+
+    def check_for_setup_error(self):
+        if not self._dir or not os.path.isdir(self._dir):
+            raise exception.VolumeBackendAPIException(
+                data='volume directory %r does not exist' % (self._dir,))
+        if not os.access(self._dir, os.W_OK | os.X_OK):
+            raise exception.VolumeBackendAPIException(
+                data='volume directory %r is not writable' % (self._dir,))
+
+    def create_volume(self, volume):
+        path = self._path(volume.name)
+        want = volume.size * GiB
+        have = self._size_if_exists(path)
+        if have is None:
+            with _backend_errors('creating %s' % volume.name):
+                self._publish(path, lambda fd: os.ftruncate(fd, want))
+        elif have != want:
+            raise exception.VolumeBackendAPIException(
+                data='%s exists with %d bytes, expected %d' % (path, have, want))
+        return self._model_update(path)
+
+    def delete_volume(self, volume):
+        self._remove(self._path(volume.name))
+
+    def _remove(self, path):
+        with _backend_errors('deleting %s' % path):
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                LOG.info('%s already gone', path)
+
+    def extend_volume(self, volume, new_size):
+        path = self._path(volume.name)
+        want = new_size * GiB
+        with _backend_errors('extending %s' % volume.name):
+            have = os.stat(path).st_size
+            if want < have:
+                raise exception.InvalidVolume(
+                    reason='cannot shrink %s from %d to %d GiB'
+                    % (volume.name, have // GiB, new_size))
+            if want > have:
+                os.truncate(path, want)  # one syscall: the size changes atomically
+
+    def get_volume_stats(self, refresh=False):
+        with self._stats_lock:
+            if refresh or self._stats is None:
+                self._stats = self._compute_stats()
+            return self._stats
+
+    def _compute_stats(self):
+        conf = self.configuration
+        used = provisioned = 0
+        with _backend_errors('reading capacity of %s' % self._dir):
+            for entry in os.scandir(self._dir):
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # deleted while scanning
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                used += st.st_blocks * 512
+                if entry.name.startswith('volume-'):
+                    provisioned += st.st_size
+            vfs = os.statvfs(self._dir)
+        fs_room = vfs.f_bavail * vfs.f_frsize + used
+        total = fs_room if not conf.file_capacity_gb else min(conf.file_capacity_gb * GiB, fs_room)
+        free = max(0, total - used)
+        backend_name = conf.volume_backend_name or type(self).__name__
+        return {
+            'volume_backend_name': backend_name,
+            'vendor_name': 'blockstore',
+            'driver_version': self.VERSION,
+            'storage_protocol': 'file',
+            'pools': [{
+                'pool_name': backend_name,
+                'total_capacity_gb': round(total / GiB, 2),
+                'free_capacity_gb': round(free / GiB, 2),
+                'allocated_capacity_gb': round(provisioned / GiB, 2),
+                'provisioned_capacity_gb': round(provisioned / GiB, 2),
+                'reserved_percentage': conf.reserved_percentage,
+                'max_over_subscription_ratio': conf.max_over_subscription_ratio,
+                'thin_provisioning_support': True,
+                'thick_provisioning_support': False,
+                'multiattach': False,
+                'QoS_support': False,
+            }],
+        }
+
+    # -- SnapshotOps -------------------------------------------------------
+
+    def create_snapshot(self, snapshot):
+        path = self._path(snapshot.name)
+        self._copy_to(self._path(snapshot.volume.name), path, None,
+                      'snapshot %s' % snapshot.name)
+        return self._model_update(path)
+
+    def delete_snapshot(self, snapshot):
+        self._remove(self._path(snapshot.name))
+
+    def create_volume_from_snapshot(self, volume, snapshot):
+        path = self._path(volume.name)
+        self._copy_to(self._path(snapshot.name), path, volume.size * GiB,
+                      'creating %s from %s' % (volume.name, snapshot.name))
+        return self._model_update(path)
+
+    # -- CloneOps ----------------------------------------------------------
+
+    def create_cloned_volume(self, volume, src_vref):
+        path = self._path(volume.name)
+        self._copy_to(self._path(src_vref.name), path, volume.size * GiB,
+                      'cloning %s to %s' % (src_vref.name, volume.name))
+        return self._model_update(path)

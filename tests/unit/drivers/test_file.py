@@ -1,0 +1,274 @@
+"""FileDriver: the conformance suite plus file specific behaviour."""
+
+import errno
+import os
+import types
+
+import pytest
+
+from blockstore.common import exception
+from blockstore.volume import drivers
+from blockstore.volume.drivers import base
+from blockstore.volume.drivers import file as file_driver
+from tests.unit.drivers import conformance
+
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+
+
+def make_conf(directory, **overrides):
+    values = dict(volume_backend_name='files', file_volumes_dir=str(directory),
+                  file_capacity_gb=1000, reserved_percentage=0,
+                  max_over_subscription_ratio=20.0)
+    values.update(overrides)
+    return types.SimpleNamespace(**values)
+
+
+class FileInspector(conformance.Inspector):
+    def __init__(self, directory):
+        self.directory = directory
+
+    def path(self, obj):
+        return os.path.join(self.directory, obj.name)
+
+    def exists(self, obj):
+        return os.path.exists(self.path(obj))
+
+    def size(self, obj):
+        return os.stat(self.path(obj)).st_size
+
+    def read(self, obj, offset, length):
+        with open(self.path(obj), 'rb') as f:
+            f.seek(offset)
+            return f.read(length)
+
+    def write(self, obj, offset, data):
+        with open(self.path(obj), 'r+b') as f:
+            f.seek(offset)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+@pytest.fixture
+def volumes_dir(tmp_path):
+    return tmp_path / 'volumes'
+
+
+@pytest.fixture
+def driver(volumes_dir):
+    return file_driver.FileDriver(make_conf(volumes_dir), 'node1@files')
+
+
+@pytest.fixture
+def inspector(volumes_dir):
+    return FileInspector(str(volumes_dir))
+
+
+class TestFileDriverConformance(conformance.DriverConformance):
+    pass
+
+
+@pytest.fixture
+def backend(driver, inspector):
+    driver.do_setup(None)
+    driver.check_for_setup_error()
+    return conformance.Backend(driver, inspector)
+
+
+def disk_bytes(path):
+    return os.stat(path).st_blocks * 512
+
+
+def test_declares_volume_snapshot_clone():
+    assert base.declared_interfaces(file_driver.FileDriver) == [
+        'VolumeDriver', 'SnapshotOps', 'CloneOps']
+    assert not base.supports(file_driver.FileDriver, base.ExportOps)
+
+
+def test_provider_location_is_the_file(backend, volumes_dir):
+    vol = backend.create_volume(1)
+    assert vol.provider_location == str(volumes_dir / vol.name)
+    snap = backend.create_snapshot(vol)
+    assert snap.provider_location == str(volumes_dir / snap.name)
+
+
+def test_fresh_volume_is_sparse(backend, inspector):
+    vol = backend.create_volume(1)
+    assert inspector.size(vol) == GiB
+    assert disk_bytes(inspector.path(vol)) < MiB
+
+
+def test_snapshot_and_clone_stay_sparse(backend, inspector):
+    vol = backend.create_volume(1)
+    data = conformance.pattern('sparse', MiB)
+    inspector.write(vol, 100 * MiB, data)
+    snap = backend.create_snapshot(vol)
+    clone = backend.clone(vol, 2)
+    for obj in (snap, clone):
+        used = disk_bytes(inspector.path(obj))
+        assert MiB <= used <= 2 * MiB, (obj.name, used)
+        assert inspector.read(obj, 100 * MiB, MiB) == data
+        assert inspector.read(obj, 0, 4096) == bytes(4096)
+
+
+def test_sparse_copy_without_copy_file_range(backend, inspector, monkeypatch):
+    def no_cfr(*args):
+        raise OSError(errno.EXDEV, 'cross device')
+
+    monkeypatch.setattr(file_driver.os, 'copy_file_range', no_cfr)
+    vol = backend.create_volume(1)
+    data = conformance.pattern('fallback', MiB)
+    inspector.write(vol, 10 * MiB, data)
+    snap = backend.create_snapshot(vol)
+    assert inspector.read(snap, 10 * MiB, MiB) == data
+    assert disk_bytes(inspector.path(snap)) <= 2 * MiB
+
+
+def test_interrupted_copy_leaves_no_file_and_rerun_succeeds(backend, inspector,
+                                                            volumes_dir, monkeypatch):
+    src = backend.create_volume(1)
+    data = conformance.pattern('crash', MiB)
+    inspector.write(src, 0, data)
+    snap = backend.create_snapshot(src)
+
+    real_copy = file_driver._copy_range
+
+    def half_then_fail(src_fd, dst_fd, offset, length):
+        real_copy(src_fd, dst_fd, offset, length // 2)
+        raise OSError(errno.EIO, 'I/O error midway')
+
+    monkeypatch.setattr(file_driver, '_copy_range', half_then_fail)
+    vol = backend.new_volume(1)
+    with pytest.raises(exception.VolumeBackendAPIException):
+        backend.driver.create_volume_from_snapshot(vol, snap)
+    assert not inspector.exists(vol)
+    assert sorted(os.listdir(volumes_dir)) == sorted([src.name, snap.name])
+
+    monkeypatch.setattr(file_driver, '_copy_range', real_copy)
+    backend.driver.create_volume_from_snapshot(vol, snap)
+    assert inspector.read(vol, 0, MiB) == data
+
+
+def test_setup_removes_temp_files_left_by_a_crash(backend, volumes_dir):
+    stale = volumes_dir / '.volume-x.abc123.tmp'
+    stale.write_bytes(b'half')
+    backend.driver.do_setup(None)
+    assert not stale.exists()
+
+
+def test_create_rerun_with_wrong_size_file_fails(backend, inspector):
+    vol = backend.create_volume(1)
+    vol.size = 2
+    with pytest.raises(exception.VolumeBackendAPIException):
+        backend.driver.create_volume(vol)
+    assert inspector.size(vol) == GiB
+
+
+def test_snapshot_of_missing_volume_fails(backend, inspector):
+    vol = backend.new_volume(1)
+    snap = backend.new_snapshot(vol)
+    with pytest.raises(exception.VolumeBackendAPIException):
+        backend.driver.create_snapshot(snap)
+    assert not inspector.exists(snap)
+
+
+def test_extend_missing_volume_fails(backend):
+    with pytest.raises(exception.VolumeBackendAPIException):
+        backend.driver.extend_volume(backend.new_volume(1), 2)
+
+
+def test_snapshot_survives_volume_delete(backend, inspector):
+    vol = backend.create_volume(1)
+    data = conformance.pattern('survive')
+    inspector.write(vol, 0, data)
+    snap = backend.create_snapshot(vol)
+    backend.driver.delete_volume(vol)
+    restored = backend.create_from_snapshot(snap, 1)
+    assert inspector.read(restored, 0, len(data)) == data
+
+
+def test_odd_names_are_refused(backend):
+    vol = backend.new_volume(1)
+    vol.name = '../escape'
+    with pytest.raises(exception.InvalidInput):
+        backend.driver.create_volume(vol)
+
+
+def test_setup_errors(tmp_path):
+    missing = file_driver.FileDriver(make_conf(tmp_path / 'nope'), 'h@b')
+    with pytest.raises(exception.VolumeBackendAPIException):
+        missing.check_for_setup_error()
+    (tmp_path / 'afile').write_bytes(b'')
+    not_dir = file_driver.FileDriver(make_conf(tmp_path / 'afile'), 'h@b')
+    with pytest.raises(exception.VolumeBackendAPIException):
+        not_dir.do_setup(None)
+    unset = file_driver.FileDriver(make_conf(tmp_path, file_volumes_dir=None), 'h@b')
+    with pytest.raises(exception.VolumeBackendAPIException):
+        unset.do_setup(None)
+
+
+def test_stats_values(backend, inspector):
+    stats = backend.driver.get_volume_stats(refresh=True)
+    assert stats['volume_backend_name'] == 'files'
+    assert stats['vendor_name'] == 'blockstore'
+    assert stats['storage_protocol'] == 'file'
+    (pool,) = stats['pools']
+    assert pool['pool_name'] == 'files'
+    assert pool['thin_provisioning_support'] is True
+    assert pool['thick_provisioning_support'] is False
+    assert pool['multiattach'] is False and pool['QoS_support'] is False
+    assert pool['max_over_subscription_ratio'] == 20.0
+    assert pool['reserved_percentage'] == 0
+
+    vfs = os.statvfs(inspector.directory)
+    assert pool['total_capacity_gb'] <= vfs.f_bavail * vfs.f_frsize / GiB + 0.01
+
+    vol = backend.create_volume(1)
+    inspector.write(vol, 0, conformance.pattern('used', 16 * MiB))
+    after = backend.driver.get_volume_stats(refresh=True)['pools'][0]
+    assert after['provisioned_capacity_gb'] == 1
+    assert after['allocated_capacity_gb'] == 1
+    used = after['total_capacity_gb'] - after['free_capacity_gb']
+    assert used == pytest.approx(16 / 1024, abs=0.012)
+
+
+def test_stats_total_capped_by_configured_capacity(volumes_dir):
+    drv = file_driver.FileDriver(make_conf(volumes_dir, file_capacity_gb=5,
+                                           volume_backend_name=None), 'h@b')
+    drv.do_setup(None)
+    stats = drv.get_volume_stats()
+    assert stats['volume_backend_name'] == 'FileDriver'
+    assert stats['pools'][0]['total_capacity_gb'] == 5
+    assert stats['pools'][0]['free_capacity_gb'] == 5
+
+
+def test_stats_total_capped_by_filesystem(volumes_dir):
+    drv = file_driver.FileDriver(make_conf(volumes_dir, file_capacity_gb=10 ** 9), 'h@b')
+    drv.do_setup(None)
+    vfs = os.statvfs(str(volumes_dir))
+    total = drv.get_volume_stats()['pools'][0]['total_capacity_gb']
+    assert total == pytest.approx(vfs.f_bavail * vfs.f_frsize / GiB, abs=1)
+
+
+def test_stats_are_cached_until_refresh(backend):
+    first = backend.driver.get_volume_stats(refresh=True)
+    backend.create_volume(1)
+    assert backend.driver.get_volume_stats() is first
+    assert backend.driver.get_volume_stats(refresh=True)['pools'][0][
+        'provisioned_capacity_gb'] == first['pools'][0]['provisioned_capacity_gb'] + 1
+
+
+def test_load_driver_by_name_and_path(tmp_path):
+    conf = make_conf(tmp_path)
+    for name in ('file', 'blockstore.volume.drivers.file.FileDriver',
+                 'blockstore.volume.drivers.file:FileDriver'):
+        drv = drivers.load_driver(name, conf, 'h@b')
+        assert isinstance(drv, file_driver.FileDriver)
+        assert drv.host == 'h@b' and drv.configuration is conf
+    with pytest.raises(ValueError):
+        drivers.load_driver('no-such-driver', conf, 'h@b')
+    with pytest.raises(ValueError):
+        drivers.load_driver('blockstore.volume.drivers.file.Nope', conf, 'h@b')
+    with pytest.raises(TypeError):
+        drivers.load_driver('types.SimpleNamespace', conf, 'h@b')
