@@ -11,6 +11,7 @@ import uuid as uuidlib
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from oslo_db.sqlalchemy import utils as sqlalchemyutils
+from oslo_serialization import jsonutils
 from oslo_utils import versionutils
 import sqlalchemy as sa
 from sqlalchemy import event, exists, select, update
@@ -566,14 +567,16 @@ def purge_deleted(context, before):
 # Work records
 # ---------------------------------------------------------------------------
 
-def worker_create(context, resource_type, resource_id, operation, status, service_id=None):
+def worker_create(context, resource_type, resource_id, operation, status, service_id=None,
+                  payload=None):
     """Record work about to start on a resource; replaces a stale record of it."""
     with _writer(context) as session:
         session.execute(sa.delete(models.Worker).where(
             models.Worker.resource_type == resource_type,
             models.Worker.resource_id == resource_id))
         w = models.Worker(resource_type=resource_type, resource_id=resource_id,
-                          operation=operation, status=status, service_id=service_id)
+                          operation=operation, status=status, service_id=service_id,
+                          payload=jsonutils.dumps(payload) if payload is not None else None)
         session.add(w)
     return w
 

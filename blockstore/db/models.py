@@ -206,6 +206,8 @@ class Worker(TimestampMixin, Base):
     status = Column(String(255), nullable=False)
     service_id = Column(Integer, ForeignKey('services.id', ondelete='SET NULL'))
     race_preventer = Column(Integer, nullable=False, default=0)
+    # JSON arguments needed to redo the work (e.g. an extend's new size).
+    payload = Column(Text)
 
 
 class Message(TimestampMixin, Base):

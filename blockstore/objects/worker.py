@@ -1,5 +1,7 @@
 """Work record object: long work in progress on one resource, claimable after a crash."""
 
+from oslo_serialization import jsonutils
+
 from blockstore.db import api as db
 from blockstore.objects import base
 
@@ -17,13 +19,20 @@ class Worker(base.BlockstorePersistentObject, base.BlockstoreObject):
         'status': f.StringField(),
         'service_id': f.IntegerField(nullable=True),
         'race_preventer': f.IntegerField(),
+        'payload': f.StringField(nullable=True),
     })
     _db_fields = tuple(fields)
 
     @classmethod
-    def record(cls, context, resource_type, resource_id, operation, status, service_id=None):
+    def record(cls, context, resource_type, resource_id, operation, status, service_id=None,
+               payload=None):
         return cls.from_db(context, db.worker_create(context, resource_type, resource_id,
-                                                     operation, status, service_id))
+                                                     operation, status, service_id, payload))
+
+    @property
+    def args(self):
+        """The recorded arguments of the work (a dict)."""
+        return jsonutils.loads(self.payload) if self.payload else {}
 
     def claim(self, service_id):
         won = db.worker_claim(self._context, self, service_id)

@@ -139,6 +139,7 @@ def upgrade():
     sa.Column('status', sa.String(length=255), nullable=False),
     sa.Column('service_id', sa.Integer(), nullable=True),
     sa.Column('race_preventer', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.Text(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('updated_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['service_id'], ['services.id'], ondelete='SET NULL'),

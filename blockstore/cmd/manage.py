@@ -1,0 +1,158 @@
+"""blockstore-manage: operator commands.
+
+  db sync [VERSION] | db version | db purge --before-days N
+  service list | service remove BINARY HOST
+  volume delete VOLUME_ID
+  version
+"""
+
+import argparse
+import datetime
+import sys
+
+from oslo_config import cfg
+
+import blockstore
+from blockstore.cmd import common
+from blockstore.common import context
+from blockstore.common import exception
+from blockstore.db import api as db
+from blockstore.db import migration
+from blockstore.db.models import utcnow
+from blockstore import objects
+from blockstore.objects import states
+
+CONF = cfg.CONF
+
+
+def _print_table(headers, rows, out):
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+              for i, h in enumerate(headers)]
+    fmt = '  '.join('%%-%ds' % w for w in widths)
+    out.write(fmt % tuple(headers) + '\n')
+    for r in rows:
+        out.write(fmt % tuple(str(c) for c in r) + '\n')
+
+
+def cmd_db_sync(args, out):
+    migration.db_sync(args.version or 'head')
+    from blockstore.volume import volume_types
+    volume_types.ensure_default_type(context.get_admin_context())
+    out.write('Database is at revision %s\n' % migration.db_version())
+
+
+def cmd_db_version(args, out):
+    out.write('%s\n' % (migration.db_version() or 'empty'))
+
+
+def cmd_db_purge(args, out):
+    if args.before_days < 0:
+        raise SystemExit('--before-days must be >= 0')
+    before = utcnow() - datetime.timedelta(days=args.before_days)
+    counts = db.purge_deleted(context.get_admin_context(), before)
+    out.write('Purged %(volumes)d volumes and %(snapshots)d snapshots\n' % counts)
+
+
+def cmd_service_list(args, out):
+    ctx = context.get_admin_context()
+    rows = []
+    for svc in objects.ServiceList.get_all(ctx):
+        up = svc.is_up(CONF.service_down_time)
+        rows.append((svc.binary, svc.host, svc.availability_zone,
+                     'disabled' if svc.disabled else 'enabled', ':-)' if up else 'XXX',
+                     svc.last_seen_at or '-', svc.cluster_name or '',
+                     svc.rpc_current_version or '-', svc.object_current_version or '-'))
+    _print_table(('Binary', 'Host', 'Zone', 'Status', 'State', 'Updated At', 'Cluster',
+                  'RPC Version', 'Object Version'), rows, out)
+
+
+def cmd_service_remove(args, out):
+    ctx = context.get_admin_context()
+    try:
+        svc = objects.Service.get_by_args(ctx, args.host, args.binary)
+    except exception.ServiceNotFound:
+        raise SystemExit('Service %s on host %s not found.' % (args.binary, args.host))
+    if svc.is_up(CONF.service_down_time):
+        raise SystemExit('Service %s on host %s is up; stop it first.' % (args.binary,
+                                                                         args.host))
+    svc.destroy()
+    out.write('Service %s on host %s removed.\n' % (args.binary, args.host))
+
+
+def cmd_volume_delete(args, out):
+    """Admin cleanup: delete a volume whatever its (non-attached) state.
+
+    With a live backend the deletion is cast to it; a volume never placed on
+    a backend is finished here.
+    """
+    from blockstore.common import rpc
+    from blockstore.volume import api as volume_api
+    ctx = context.get_admin_context()
+    try:
+        vol = objects.Volume.get_by_id(ctx, args.volume_id)
+    except exception.VolumeNotFound:
+        raise SystemExit('Volume %s not found.' % args.volume_id)
+    try:
+        if vol.host:
+            rpc.init()
+        volume_api.API().delete(ctx, vol, force=True)
+    except exception.Invalid as e:
+        raise SystemExit('Cannot delete volume %s: %s' % (args.volume_id, e.msg))
+    finally:
+        rpc.cleanup()
+    out.write('Volume %s: deletion %s.\n' % (
+        args.volume_id, 'requested from %s' % vol.host if vol.host else 'done'))
+
+
+def cmd_version(args, out):
+    out.write('%s\n' % blockstore.__version__)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='blockstore-manage')
+    p.add_argument('--config-file', action='append', default=[])
+    p.add_argument('--config-dir', action='append', default=[])
+    sub = p.add_subparsers(dest='category', required=True)
+
+    dbp = sub.add_parser('db').add_subparsers(dest='action', required=True)
+    s = dbp.add_parser('sync')
+    s.add_argument('version', nargs='?')
+    s.set_defaults(func=cmd_db_sync)
+    dbp.add_parser('version').set_defaults(func=cmd_db_version)
+    s = dbp.add_parser('purge')
+    s.add_argument('--before-days', type=int, default=30)
+    s.set_defaults(func=cmd_db_purge)
+
+    sp = sub.add_parser('service').add_subparsers(dest='action', required=True)
+    sp.add_parser('list').set_defaults(func=cmd_service_list)
+    s = sp.add_parser('remove')
+    s.add_argument('binary')
+    s.add_argument('host')
+    s.set_defaults(func=cmd_service_remove)
+
+    vp = sub.add_parser('volume').add_subparsers(dest='action', required=True)
+    s = vp.add_parser('delete')
+    s.add_argument('volume_id')
+    s.set_defaults(func=cmd_volume_delete)
+
+    sub.add_parser('version').set_defaults(func=cmd_version)
+    return p
+
+
+def main(argv=None, out=None):
+    out = out or sys.stdout
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    if args.func is not cmd_version:
+        conf_argv = []
+        for f in args.config_file:
+            conf_argv += ['--config-file', f]
+        for d in args.config_dir:
+            conf_argv += ['--config-dir', d]
+        common.setup(conf_argv, prog='blockstore-manage')
+    args.func(args, out)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

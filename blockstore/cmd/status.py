@@ -1,0 +1,50 @@
+"""blockstore-status upgrade check: is this deployment ready for an upgrade?"""
+
+import sys
+
+from blockstore.cmd import common
+from blockstore.common import context
+from blockstore.db import migration
+from blockstore import objects
+from blockstore.objects import base as obj_base
+
+
+def check_schema():
+    current, head = migration.db_version(), migration.head_version()
+    if current != head:
+        return 'Failure', 'Database schema is at %s, code expects %s: run ' \
+                          '"blockstore-manage db sync".' % (current, head)
+    return 'Success', 'Database schema is at %s.' % head
+
+
+def check_services():
+    ctx = context.get_admin_context()
+    current = obj_base.OBJ_VERSIONS.get_current()
+    old = [s for s in objects.ServiceList.get_all(ctx)
+           if s.object_current_version and s.object_current_version != current]
+    if old:
+        return 'Warning', 'Services on older object versions: %s.' % ', '.join(
+            '%s@%s (%s)' % (s.binary, s.host, s.object_current_version) for s in old)
+    return 'Success', 'All services run object version %s.' % current
+
+
+CHECKS = [('Database schema', check_schema), ('Service versions', check_services)]
+_CODES = {'Success': 0, 'Warning': 1, 'Failure': 2}
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:2] != ['upgrade', 'check']:
+        sys.stderr.write('usage: blockstore-status upgrade check [--config-file F]\n')
+        return 2
+    common.setup(argv[2:], prog='blockstore-status')
+    worst = 0
+    for name, check in CHECKS:
+        result, detail = check()
+        worst = max(worst, _CODES[result])
+        print('Check: %s\n  Result: %s\n  Details: %s' % (name, result, detail))
+    return worst
+
+
+if __name__ == '__main__':
+    sys.exit(main())

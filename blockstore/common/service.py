@@ -1,0 +1,208 @@
+"""Service runner: registration, heartbeats, RPC server, periodic tasks, signals.
+
+One ``Service`` is one binary on one host (for volume services: one backend).
+``run()`` starts any number of them in this process on native threads, so
+the embedded ``blockstore-all`` and the separate commands share this code.
+SIGTERM/SIGINT stop the services cleanly; SIGHUP resets RPC version pins.
+"""
+
+import signal
+import threading
+
+from futurist import periodics
+from oslo_config import cfg
+from oslo_log import log as logging
+import oslo_messaging as messaging
+
+from blockstore.common import context as bs_context
+from blockstore.common import rpc
+from blockstore.db import api as db
+from blockstore import objects
+from blockstore.objects import base as obj_base
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+class Manager:
+    """Base of scheduler and volume managers (the RPC endpoints)."""
+    RPC_API_VERSION = '1.0'
+
+    def __init__(self, host, service_name):
+        self.host = host
+        self.service_name = service_name
+        self.service = None  # objects.Service, set by Service.start()
+        self.target = messaging.Target(version=self.RPC_API_VERSION)
+
+    def init_host(self, ctx):
+        """Before the RPC server starts: set up backends, clean up lost work."""
+
+    def init_host_with_rpc(self, ctx):
+        """After the RPC server starts: announce ourselves."""
+
+    def periodic_tasks(self):
+        """[(callable, spacing_seconds)] run on the service's periodic worker."""
+        return []
+
+    def reset(self):
+        rpc.reset_pins()
+
+
+class Service:
+    def __init__(self, binary, host, topic, manager, server=None, cluster=None,
+                 availability_zone=None):
+        self.binary = binary
+        self.host = host
+        self.topic = topic
+        self.server = server or host
+        self.cluster = cluster
+        self.availability_zone = availability_zone or CONF.storage_availability_zone
+        self.manager = manager
+        self.rpcserver = None
+        self._periodic = None
+        self._periodic_thread = None
+        self.service_ref = None
+
+    # -- registration -------------------------------------------------------
+
+    def _register(self, ctx):
+        versions = {'rpc_current_version': self.manager.RPC_API_VERSION,
+                    'object_current_version': obj_base.OBJ_VERSIONS.get_current(),
+                    'availability_zone': self.availability_zone,
+                    'cluster_name': self.cluster, 'topic': self.topic}
+        try:
+            svc = objects.Service.get_by_args(ctx, self.host, self.binary)
+            for k, v in versions.items():
+                setattr(svc, k, v)
+            svc.save()
+        except Exception as e:  # ServiceNotFound
+            if getattr(e, 'code', None) != 404:
+                raise
+            svc = objects.Service(ctx, host=self.host, binary=self.binary, report_count=0,
+                                  disabled=False, frozen=False,
+                                  replication_status='not-capable', **versions)
+            try:
+                svc.create()
+            except Exception:
+                # Another start of the same service won the insert.
+                svc = objects.Service.get_by_args(ctx, self.host, self.binary)
+        db.service_heartbeat(ctx, svc.id, {})
+        self.service_ref = svc
+        self.manager.service = svc
+        return svc
+
+    def heartbeat(self):
+        ctx = bs_context.get_admin_context()
+        try:
+            if not db.service_heartbeat(ctx, self.service_ref.id, {}):
+                LOG.warning('Service %s@%s row was removed; registering again',
+                            self.binary, self.host)
+                self._register(ctx)
+        except Exception:
+            LOG.exception('Heartbeat of %s on %s failed', self.binary, self.host)
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self):
+        ctx = bs_context.get_admin_context()
+        objects.register_all()
+        self._register(ctx)
+        self.manager.init_host(ctx)
+        rpc.init()
+        target = messaging.Target(topic=self.topic, server=self.server)
+        self.rpcserver = rpc.get_server(target, [self.manager])
+        self.rpcserver.start()
+        callables = [(self._periodic_fn(self.heartbeat, CONF.report_interval), None, None)]
+        for fn, spacing in self.manager.periodic_tasks():
+            callables.append((self._periodic_fn(fn, spacing), None, None))
+        self._periodic = periodics.PeriodicWorker(callables)
+        self._periodic_thread = threading.Thread(target=self._periodic.start, daemon=True,
+                                                 name='periodic-%s' % self.binary)
+        self._periodic_thread.start()
+        self.manager.init_host_with_rpc(ctx)
+        LOG.info('Started %s on %s (topic %s, server %s)', self.binary, self.host,
+                 self.topic, self.server)
+
+    @staticmethod
+    def _periodic_fn(fn, spacing):
+        @periodics.periodic(spacing=spacing, run_immediately=False)
+        def task():
+            try:
+                fn()
+            except Exception:
+                LOG.exception('Periodic task %s failed', getattr(fn, '__name__', fn))
+        return task
+
+    def stop(self):
+        if self.rpcserver is not None:
+            try:
+                self.rpcserver.stop()
+                self.rpcserver.wait()
+            except Exception:
+                LOG.exception('Stopping the RPC server of %s failed', self.binary)
+        if self._periodic is not None:
+            self._periodic.stop()
+            self._periodic.wait()
+        stop_fn = getattr(self.manager, 'stop', None)
+        if stop_fn:
+            stop_fn()
+
+    def reset(self):
+        self.manager.reset()
+
+
+class WSGIService:
+    """The API: a WSGI app served by cheroot's threaded server."""
+
+    def __init__(self, app, host, port, threads):
+        from cheroot import wsgi
+        self.server = wsgi.Server((host, port), app, numthreads=threads,
+                                  server_name='blockstore-api')
+        self._thread = None
+
+    @property
+    def port(self):
+        return self.server.bind_addr[1]
+
+    def start(self):
+        self.server.prepare()
+        self._thread = threading.Thread(target=self.server.serve, daemon=True,
+                                        name='wsgi-server')
+        self._thread.start()
+        LOG.info('API listening on http://%s:%s', *self.server.bind_addr[:2])
+
+    def stop(self):
+        self.server.stop()
+        if self._thread:
+            self._thread.join(10)
+
+    def reset(self):
+        rpc.reset_pins()
+
+
+def run(services):
+    """Start services, wait for SIGTERM/SIGINT, stop them. SIGHUP resets pins."""
+    stop = threading.Event()
+
+    def _stop(signum, _frame):
+        LOG.info('Caught signal %s, stopping', signum)
+        stop.set()
+
+    def _hup(_signum, _frame):
+        for s in services:
+            s.reset()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGHUP, _hup)
+    started = []
+    try:
+        for s in services:
+            s.start()
+            started.append(s)
+        while not stop.wait(1):
+            pass
+    finally:
+        for s in reversed(started):
+            s.stop()
+        rpc.cleanup()

@@ -1,0 +1,110 @@
+"""Scheduler manager: picks a pool for each new volume and hands it over.
+
+Placement is under one lock per scheduler process: filter, weigh, pick and
+consume capacity happen together, so concurrent requests see each other's
+choices before the next capability report arrives.
+"""
+
+import threading
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from blockstore.common import context as bs_context
+from blockstore.common import exception
+from blockstore.common import messages
+from blockstore.common import service
+from blockstore.common import utils
+from blockstore.db import api as db
+from blockstore.db.models import utcnow
+from blockstore.objects import states
+from blockstore.scheduler import filters as filter_mod
+from blockstore.scheduler import host_state
+from blockstore.scheduler import weighers as weigher_mod
+from blockstore.volume import rpcapi as volume_rpcapi
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+class SchedulerManager(service.Manager):
+    RPC_API_VERSION = '1.0'
+
+    def __init__(self, host, service_name='blockstore-scheduler'):
+        super().__init__(host, service_name)
+        self.host_manager = host_state.HostManager()
+        self.volume_rpcapi = volume_rpcapi.VolumeAPI()
+        self.filters = [filter_mod.FILTERS[name]() for name in CONF.scheduler_default_filters]
+        self.weighers = [weigher_mod.WEIGHERS[name]() for name in CONF.scheduler_default_weighers]
+        self._lock = threading.Lock()
+        self._reports_seen = threading.Event()
+
+    def init_host_with_rpc(self, ctx):
+        # A fresh scheduler knows nothing: ask every volume service to report now.
+        self.volume_rpcapi.publish_service_capabilities(ctx)
+
+    # -- RPC endpoints ------------------------------------------------------
+
+    def update_service_capabilities(self, context, service_name=None, host=None,
+                                    capabilities=None, cluster_name=None, timestamp=None):
+        self.host_manager.update_service_capabilities(host, capabilities or {}, cluster_name,
+                                                      timestamp)
+        self._reports_seen.set()
+
+    def create_volume(self, context, volume, request_spec):
+        try:
+            host = self._place(context, request_spec)
+        except exception.NoValidBackend as e:
+            LOG.warning('Volume %s: %s', volume.id, e.msg)
+            self._fail(context, volume, e.msg)
+            return
+        except Exception:
+            LOG.exception('Scheduling volume %s failed', volume.id)
+            self._fail(context, volume, 'Scheduling failed')
+            return
+        # Record the placement (not a status change), then hand over.
+        try:
+            db.volume_update(context, volume.id, {'host': host, 'scheduled_at': utcnow(),
+                                                  'cluster_name': None})
+        except exception.VolumeNotFound:
+            return  # deleted while we were placing it
+        volume.host = host
+        volume.obj_reset_changes(['host'])
+        self.volume_rpcapi.create_volume(context, volume, request_spec)
+
+    # -- placement ----------------------------------------------------------
+
+    def _candidates(self, context, spec):
+        pools = self.host_manager.get_pools(context)
+        if not pools and not self._reports_seen.is_set():
+            # Just started: give volume services a moment to answer our request.
+            self._reports_seen.wait(5)
+            pools = self.host_manager.get_pools(context)
+        source = spec.get('source_host')
+        if source:
+            pools = [p for p in pools if p.backend == utils.backend_of(source)]
+        return pools
+
+    def _place(self, context, spec):
+        with self._lock:
+            pools = self._candidates(context, spec)
+            if not pools:
+                raise exception.NoValidBackend(reason='No volume service is up and reporting.')
+            for f in self.filters:
+                pools = [p for p in pools if f.passes(p, spec)]
+                if not pools:
+                    raise exception.NoValidBackend(
+                        reason='No pool passed %s for a %sGB volume.' % (
+                            type(f).__name__, spec.get('size')))
+            best = weigher_mod.order(pools, spec, self.weighers)[0]
+            best.consume(spec.get('size') or 0)
+            return best.host
+
+    def _fail(self, context, volume, reason):
+        states.transition(context, 'volume', volume.id, 'create_failed')
+        db.worker_destroy(context, 'volume', volume.id)
+        messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
+                        volume.id, 'SCHEDULE_ALLOCATE_VOLUME', reason)
+
+    def get_pools(self, context, filters=None):
+        return [p.as_dict() for p in self.host_manager.get_pools(context)]

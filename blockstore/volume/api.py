@@ -1,0 +1,267 @@
+"""Volume service layer: decides whether an operation may start, claims it, casts it.
+
+Handlers call this module; it is the only place that checks preconditions.
+Each operation claims the resource with one conditional update (through the
+transition table), records a work row, then casts to the scheduler or the
+volume service. Nothing here waits for the backend.
+"""
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from blockstore.common import exception
+from blockstore.db import api as db
+from blockstore.db.models import utcnow
+from blockstore import objects
+from blockstore.objects import states
+from blockstore.scheduler import rpcapi as scheduler_rpcapi
+from blockstore.volume import rpcapi as volume_rpcapi
+from blockstore.volume import volume_types
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+objects.register_all()
+
+
+def _scope(ctx, all_tenants=False):
+    """project_id filter for a query: admins may look across projects."""
+    if ctx.is_admin and all_tenants:
+        return None
+    if ctx.is_admin and ctx.project_id is None:
+        return None
+    return ctx.project_id
+
+
+class API:
+    def __init__(self):
+        self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
+        self.volume_rpcapi = volume_rpcapi.VolumeAPI()
+
+    # -- reads --------------------------------------------------------------
+
+    def get(self, ctx, volume_id):
+        """A volume of ctx's project (any project for admins); 404 otherwise."""
+        project = None if ctx.is_admin else ctx.project_id
+        return objects.Volume.get_by_id(ctx, volume_id, project_id=project)
+
+    def get_all(self, ctx, filters=None, marker=None, limit=None, sort_keys=None,
+                sort_dirs=None, offset=None, all_tenants=False):
+        """Database rows (models.Volume with metadata and type loaded), for rendering.
+
+        Lists skip the object layer: building thousands of versioned objects
+        only to render them costs more than the query.
+        """
+        filters = dict(filters or {})
+        project = _scope(ctx, all_tenants)
+        if 'project_id' in filters and not ctx.is_admin:
+            filters.pop('project_id')
+        return db.volume_get_all(ctx, filters=filters, marker=marker, limit=limit,
+                                 sort_keys=sort_keys, sort_dirs=sort_dirs,
+                                 project_id=project, offset=offset)
+
+    # -- create -------------------------------------------------------------
+
+    def create(self, ctx, size, name=None, description=None, volume_type=None,
+               snapshot_id=None, source_volid=None, metadata=None, availability_zone=None,
+               multiattach=False, bootable=False):
+        """Validate, insert the volume in 'creating', then cast to the scheduler.
+
+        ``size`` may be None when it can be taken from the snapshot or source.
+        A snapshot or source volume is proved usable *after* the insert (a
+        guarded no-op update), so it cannot be deleted between check and use.
+        """
+        snapshot = source = None
+        if snapshot_id and source_volid:
+            raise exception.InvalidInput(reason='snapshot_id and source_volid are exclusive')
+        if snapshot_id:
+            snapshot = self.get_snapshot(ctx, snapshot_id)
+            size = size if size is not None else snapshot.volume_size
+            if size < snapshot.volume_size:
+                raise exception.InvalidInput(
+                    reason='Volume size %sGB cannot be smaller than the snapshot size %sGB. '
+                           'They must be >= original snapshot size.' % (size, snapshot.volume_size))
+        if source_volid:
+            source = self.get(ctx, source_volid)
+            size = size if size is not None else source.size
+            if size < source.size:
+                raise exception.InvalidInput(
+                    reason='Volume size %sGB cannot be smaller than original volume size %sGB. '
+                           'They must be >= original volume size.' % (size, source.size))
+        if size is None:
+            raise exception.InvalidInput(reason='Volume size is required')
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            raise exception.InvalidInput(
+                reason="Volume size '%s' must be an integer and greater than 0" % size)
+        if size > CONF.max_volume_size:
+            raise exception.VolumeSizeExceedsLimit(size=size, limit=CONF.max_volume_size)
+
+        if volume_type is not None:
+            vtype = volume_types.get_by_name_or_id(ctx, volume_type)
+        elif snapshot is not None:
+            vtype = volume_types.get(ctx, snapshot.volume_type_id)
+        elif source is not None:
+            vtype = volume_types.get(ctx, source.volume_type_id)
+        else:
+            vtype = volume_types.get_default(ctx)
+        for origin, what in ((snapshot, 'snapshot'), (source, 'source volume')):
+            if origin is not None and origin.volume_type_id != vtype.id:
+                raise exception.InvalidInput(
+                    reason='Invalid volume_type provided: %s (must match the %s type)'
+                           % (volume_type, what))
+        az = (availability_zone or (source.availability_zone if source else None)
+              or CONF.default_availability_zone or CONF.storage_availability_zone)
+        spec_multiattach = (vtype.extra_specs.get('multiattach') or '').lower() == '<is> true'
+        if multiattach and not spec_multiattach:
+            raise exception.InvalidInput(
+                reason='multiattach is enabled by a volume type with multiattach="<is> True"')
+
+        volume = objects.Volume(
+            ctx, project_id=ctx.project_id, user_id=ctx.user_id, size=size,
+            display_name=name, display_description=description, volume_type_id=vtype.id,
+            availability_zone=az, snapshot_id=snapshot_id, source_volid=source_volid,
+            metadata=metadata or {}, bootable=bool(bootable) or bool(source and source.bootable),
+            multiattach=spec_multiattach, attach_status='detached', use_quota=True,
+            deleted=False, status=states.VOLUME.initial)
+        volume.create()
+
+        for origin, kind in ((snapshot, 'snapshot'), (source, 'volume')):
+            if origin is not None and not states.transition(ctx, kind, origin.id,
+                                                            'use_as_source'):
+                db.hard_delete(ctx, 'volume', volume.id)
+                states.transition_or_raise(ctx, kind, origin.id, 'use_as_source')
+
+        request_spec = {
+            'volume_id': volume.id, 'size': size, 'availability_zone': az,
+            'volume_type': {'id': vtype.id, 'name': vtype.name,
+                            'extra_specs': dict(vtype.extra_specs)},
+            'snapshot_id': snapshot_id, 'source_volid': source_volid,
+            # Clones and volumes from snapshots stay on their origin's backend.
+            'source_host': (source.host if source else
+                            snapshot.volume.host if snapshot else None),
+            'multiattach': spec_multiattach,
+        }
+        objects.Worker.record(ctx, 'volume', volume.id, 'create', states.CREATING,
+                              payload={'request_spec': request_spec})
+        self.scheduler_rpcapi.create_volume(ctx, volume, request_spec)
+        return volume
+
+    # -- update -------------------------------------------------------------
+
+    def update(self, ctx, volume, values):
+        """Change name, description or bootable; not status."""
+        allowed = {'display_name', 'display_description', 'bootable'}
+        bad = set(values) - allowed
+        if bad:
+            raise exception.InvalidInput(reason='cannot update %s' % ', '.join(sorted(bad)))
+        for k, v in values.items():
+            setattr(volume, k, v)
+        volume.save()
+        return volume
+
+    def update_metadata(self, ctx, volume, metadata, delete=False):
+        return db.volume_metadata_update(ctx, volume.id, metadata, delete=delete)
+
+    def delete_metadata(self, ctx, volume, key):
+        if not db.volume_metadata_delete(ctx, volume.id, key):
+            raise exception.NotFound('Metadata item %s was not found.' % key)
+
+    # -- delete -------------------------------------------------------------
+
+    def delete(self, ctx, volume, force=False):
+        """Claim the volume for deletion (one conditional update), then cast.
+
+        A volume the scheduler never placed (no host) is finished here.
+        """
+        event = 'force_delete' if force else 'delete'
+        project = None if ctx.is_admin else ctx.project_id
+        states.transition_or_raise(ctx, 'volume', volume.id, event,
+                                   {'terminated_at': utcnow()}, project_id=project)
+        volume.refresh()
+        if not volume.host:
+            db.worker_destroy(ctx, 'volume', volume.id)
+            states.transition(ctx, 'volume', volume.id, 'delete_done')
+            return
+        objects.Worker.record(ctx, 'volume', volume.id, 'delete', states.DELETING)
+        self.volume_rpcapi.delete_volume(ctx, volume)
+
+    # -- extend -------------------------------------------------------------
+
+    def extend(self, ctx, volume, new_size):
+        if not isinstance(new_size, int) or isinstance(new_size, bool) or new_size <= 0:
+            raise exception.InvalidInput(reason='new_size must be a positive integer')
+        if new_size <= volume.size:
+            raise exception.InvalidInput(
+                reason='New size for extend must be greater than current size. '
+                       '(current: %(size)s, extended: %(new_size)s).' %
+                       {'size': volume.size, 'new_size': new_size})
+        if new_size > CONF.max_volume_size:
+            raise exception.VolumeSizeExceedsLimit(size=new_size, limit=CONF.max_volume_size)
+        project = None if ctx.is_admin else ctx.project_id
+        states.transition_or_raise(ctx, 'volume', volume.id, 'extend', project_id=project)
+        volume.refresh()
+        objects.Worker.record(ctx, 'volume', volume.id, 'extend', states.EXTENDING,
+                              payload={'new_size': new_size})
+        self.volume_rpcapi.extend_volume(ctx, volume, new_size)
+
+    # -- snapshots ----------------------------------------------------------
+
+    def get_snapshot(self, ctx, snapshot_id):
+        project = None if ctx.is_admin else ctx.project_id
+        return objects.Snapshot.get_by_id(ctx, snapshot_id, project_id=project)
+
+    def get_all_snapshots(self, ctx, filters=None, marker=None, limit=None, sort_keys=None,
+                          sort_dirs=None, offset=None, all_tenants=False):
+        filters = dict(filters or {})
+        if 'project_id' in filters and not ctx.is_admin:
+            filters.pop('project_id')
+        return db.snapshot_get_all(ctx, filters=filters, marker=marker, limit=limit,
+                                   sort_keys=sort_keys, sort_dirs=sort_dirs,
+                                   project_id=_scope(ctx, all_tenants), offset=offset)
+
+    def create_snapshot(self, ctx, volume, name=None, description=None, force=False,
+                        metadata=None):
+        """Insert the snapshot, then prove the volume usable (insert-then-verify).
+
+        If the volume was claimed for deletion meanwhile the snapshot row is
+        removed again and the user gets the reason.
+        """
+        if volume.status == states.IN_USE and not force:
+            raise exception.InvalidVolume(
+                reason='volume is in-use; pass force=True to snapshot it')
+        if volume.status not in (states.AVAILABLE, states.IN_USE):
+            raise exception.InvalidVolume(
+                reason='status must be available or in-use, but is %s' % volume.status)
+        snapshot = objects.Snapshot(
+            ctx, volume_id=volume.id, project_id=volume.project_id, user_id=ctx.user_id,
+            volume_size=volume.size, display_name=name, display_description=description,
+            volume_type_id=volume.volume_type_id, metadata=metadata or {}, progress='0%',
+            use_quota=True, deleted=False, status=states.SNAPSHOT.initial)
+        snapshot.create()
+        if not states.transition(ctx, 'volume', volume.id, 'use_as_source'):
+            db.hard_delete(ctx, 'snapshot', snapshot.id)
+            states.transition_or_raise(ctx, 'volume', volume.id, 'use_as_source')
+        objects.Worker.record(ctx, 'snapshot', snapshot.id, 'create', states.CREATING)
+        self.volume_rpcapi.create_snapshot(ctx, volume, snapshot)
+        return snapshot
+
+    def update_snapshot(self, ctx, snapshot, values):
+        bad = set(values) - {'display_name', 'display_description'}
+        if bad:
+            raise exception.InvalidInput(reason='cannot update %s' % ', '.join(sorted(bad)))
+        for k, v in values.items():
+            setattr(snapshot, k, v)
+        snapshot.save()
+        return snapshot
+
+    def update_snapshot_metadata(self, ctx, snapshot, metadata, delete=False):
+        return db.snapshot_metadata_update(ctx, snapshot.id, metadata, delete=delete)
+
+    def delete_snapshot(self, ctx, snapshot, force=False):
+        event = 'force_delete' if force else 'delete'
+        project = None if ctx.is_admin else ctx.project_id
+        states.transition_or_raise(ctx, 'snapshot', snapshot.id, event, project_id=project)
+        snapshot.refresh()
+        volume = objects.Volume.get_by_id(ctx, snapshot.volume_id, read_deleted=True)
+        objects.Worker.record(ctx, 'snapshot', snapshot.id, 'delete', states.DELETING)
+        self.volume_rpcapi.delete_snapshot(ctx, volume, snapshot)

@@ -1,0 +1,216 @@
+"""Volume manager: runs one backend's long work through its driver.
+
+Every operation follows the same pattern (``_run``): skip it if the resource
+is no longer in the state the work expects (a duplicate or late message),
+mark the work record as ours, call the driver, then write the outcome through
+the transition table and clear the work record. On start, ``init_host``
+claims the work records this backend left unfinished (a crash) and redoes
+them; every driver operation is idempotent, so redoing is safe.
+"""
+
+import threading
+import time
+
+from oslo_concurrency import lockutils
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from blockstore.common import context as bs_context
+from blockstore.common import exception
+from blockstore.common import messages
+from blockstore.common import service
+from blockstore.common import utils
+from blockstore.db import api as db
+from blockstore.db.models import utcnow
+from blockstore import objects
+from blockstore.objects import states
+from blockstore.scheduler import rpcapi as scheduler_rpcapi
+from blockstore.volume import drivers
+from blockstore.volume.drivers import base as driver_base
+
+CONF = cfg.CONF
+LOG = logging.getLogger(__name__)
+
+
+class VolumeManager(service.Manager):
+    RPC_API_VERSION = '1.0'
+
+    def __init__(self, host, backend_conf, service_name='blockstore-volume'):
+        super().__init__(host, service_name)
+        self.backend_conf = backend_conf
+        self.driver = drivers.load_driver(backend_conf.volume_driver, backend_conf, host)
+        self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
+        self._ready = False
+        self._setup_lock = threading.Lock()
+
+    # -- startup ------------------------------------------------------------
+
+    def _setup_driver(self, ctx):
+        with self._setup_lock:
+            if self._ready:
+                return True
+            try:
+                self.driver.do_setup(ctx)
+                self.driver.check_for_setup_error()
+            except Exception:
+                LOG.exception('Backend %s failed to initialise; retrying at the next '
+                              'periodic report', self.host)
+                return False
+            self._ready = True
+            return True
+
+    def init_host(self, ctx):
+        if self._setup_driver(ctx):
+            self._recover(ctx)
+
+    def init_host_with_rpc(self, ctx):
+        self.report_capabilities()
+
+    def periodic_tasks(self):
+        return [(self.report_capabilities, CONF.periodic_interval)]
+
+    def _recover(self, ctx):
+        """Redo the work this backend left unfinished when it last stopped."""
+        mine = self.service.id
+        redo = []
+        for worker in objects.WorkerList.get_all(ctx):
+            if worker.service_id not in (None, mine):
+                continue
+            obj = self._load(ctx, worker.resource_type, worker.resource_id)
+            if obj is None or obj.status != worker.status:
+                db.worker_destroy(ctx, worker.resource_type, worker.resource_id,
+                                  worker.operation)
+                continue
+            host = obj.host if worker.resource_type == 'volume' else obj.volume.host
+            if utils.backend_of(host) != self.host:
+                continue
+            if worker.claim(mine):
+                redo.append((worker, obj))
+        for worker, obj in redo:
+            LOG.info('Redoing interrupted %s of %s %s', worker.operation,
+                     worker.resource_type, obj.id)
+            threading.Thread(target=self._redo, args=(ctx, worker, obj), daemon=True,
+                             name='redo-%s' % obj.id).start()
+
+    @staticmethod
+    def _load(ctx, resource_type, resource_id):
+        cls = objects.Volume if resource_type == 'volume' else objects.Snapshot
+        try:
+            return cls.get_by_id(ctx, resource_id)
+        except exception.NotFound:
+            return None
+
+    def _redo(self, ctx, worker, obj):
+        args = worker.args
+        dispatch = {
+            ('volume', 'create'): lambda: self.create_volume(
+                ctx, obj, args.get('request_spec') or {}),
+            ('volume', 'delete'): lambda: self.delete_volume(ctx, obj),
+            ('volume', 'extend'): lambda: self.extend_volume(ctx, obj, args['new_size']),
+            ('snapshot', 'create'): lambda: self.create_snapshot(ctx, obj),
+            ('snapshot', 'delete'): lambda: self.delete_snapshot(ctx, obj),
+        }
+        try:
+            dispatch[(worker.resource_type, worker.operation)]()
+        except Exception:
+            LOG.exception('Redoing %s of %s failed', worker.operation, obj.id)
+
+    # -- the common shape of every operation --------------------------------
+
+    def _run(self, ctx, obj, operation, expected_status, work, done, failed, event_id):
+        rtype = obj._resource
+        with lockutils.lock('%s-%s' % (rtype, obj.id)):
+            obj.refresh()
+            if obj.status != expected_status or obj.deleted:
+                LOG.info('Skipping %s of %s %s: status is %s', operation, rtype, obj.id,
+                         obj.status)
+                return
+            db.worker_set_service(ctx, rtype, obj.id, self.service.id)
+            try:
+                if not self._ready and not self._setup_driver(ctx):
+                    raise exception.DriverNotInitialized()
+                values = work() or {}
+            except Exception as e:
+                LOG.exception('%s of %s %s failed', operation, rtype, obj.id)
+                obj.transition(failed)
+                reason = e.msg if isinstance(e, exception.BlockstoreException) else str(e)
+                messages.record(bs_context.get_admin_context(), obj.project_id,
+                                rtype.upper(), obj.id, event_id, reason)
+            else:
+                if not obj.transition(done, **values):
+                    LOG.warning('%s of %s %s finished but its state changed meanwhile',
+                                operation, rtype, obj.id)
+            finally:
+                db.worker_destroy(ctx, rtype, obj.id, operation)
+
+    def _require(self, interface, what):
+        if not driver_base.supports(self.driver, interface):
+            raise exception.VolumeBackendAPIException(
+                data='backend %s does not support %s' % (self.host, what))
+
+    # -- volumes ------------------------------------------------------------
+
+    def create_volume(self, context, volume, request_spec=None):
+        def work():
+            if volume.snapshot_id:
+                self._require(driver_base.SnapshotOps, 'creating volumes from snapshots')
+                snapshot = objects.Snapshot.get_by_id(context, volume.snapshot_id)
+                update = self.driver.create_volume_from_snapshot(volume, snapshot)
+            elif volume.source_volid:
+                self._require(driver_base.CloneOps, 'cloning volumes')
+                source = objects.Volume.get_by_id(context, volume.source_volid)
+                update = self.driver.create_cloned_volume(volume, source)
+            else:
+                update = self.driver.create_volume(volume)
+            return dict(update or {}, launched_at=utcnow())
+        self._run(context, volume, 'create', states.CREATING, work,
+                  'create_done', 'create_failed', 'CREATE_VOLUME_FROM_BACKEND')
+
+    def delete_volume(self, context, volume):
+        def work():
+            self.driver.delete_volume(volume)
+        self._run(context, volume, 'delete', states.DELETING, work,
+                  'delete_done', 'delete_failed', 'DELETE_VOLUME_FROM_BACKEND')
+
+    def extend_volume(self, context, volume, new_size):
+        def work():
+            self.driver.extend_volume(volume, new_size)
+            return {'size': new_size}
+        self._run(context, volume, 'extend', states.EXTENDING, work,
+                  'extend_done', 'extend_failed', 'EXTEND_VOLUME_FROM_BACKEND')
+
+    # -- snapshots ----------------------------------------------------------
+
+    def create_snapshot(self, context, snapshot):
+        def work():
+            self._require(driver_base.SnapshotOps, 'snapshots')
+            update = self.driver.create_snapshot(snapshot)
+            return dict(update or {}, progress='100%')
+        snapshot.volume  # load the parent before the work runs
+        self._run(context, snapshot, 'create', states.CREATING, work,
+                  'create_done', 'create_failed', 'CREATE_SNAPSHOT_ON_BACKEND')
+
+    def delete_snapshot(self, context, snapshot):
+        def work():
+            self._require(driver_base.SnapshotOps, 'snapshots')
+            self.driver.delete_snapshot(snapshot)
+        snapshot.volume
+        self._run(context, snapshot, 'delete', states.DELETING, work,
+                  'delete_done', 'delete_failed', 'DELETE_SNAPSHOT_FROM_BACKEND')
+
+    # -- capabilities -------------------------------------------------------
+
+    def publish_service_capabilities(self, context):
+        self.report_capabilities()
+
+    def report_capabilities(self):
+        ctx = bs_context.get_admin_context()
+        if not self._ready and not self._setup_driver(ctx):
+            return
+        stats = dict(self.driver.get_volume_stats(refresh=True))
+        stats.setdefault('volume_backend_name', self.backend_conf.volume_backend_name)
+        stats['declared_interfaces'] = driver_base.declared_interfaces(self.driver)
+        self.scheduler_rpcapi.update_service_capabilities(
+            ctx, self.service_name, self.host, stats,
+            cluster_name=self.service.cluster_name if self.service else None,
+            timestamp=time.time())
