@@ -22,6 +22,8 @@ from blockstore.db.models import utcnow
 from blockstore import objects
 from blockstore.objects import states
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 
 

@@ -17,6 +17,8 @@ from oslo_messaging.rpc import dispatcher
 from blockstore.common import context as bs_context
 from blockstore.objects import base as obj_base
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 

@@ -20,6 +20,8 @@ from blockstore.db import api as db
 from blockstore import objects
 from blockstore.objects import base as obj_base
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 

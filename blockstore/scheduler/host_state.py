@@ -15,6 +15,8 @@ from oslo_log import log as logging
 from blockstore.common import utils
 from blockstore import objects
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 

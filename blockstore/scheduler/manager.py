@@ -23,6 +23,8 @@ from blockstore.scheduler import host_state
 from blockstore.scheduler import weighers as weigher_mod
 from blockstore.volume import rpcapi as volume_rpcapi
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 

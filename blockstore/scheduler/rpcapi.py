@@ -8,6 +8,8 @@ from oslo_config import cfg
 
 from blockstore.common import rpc
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 
 

@@ -18,6 +18,8 @@ from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import rpcapi as volume_rpcapi
 from blockstore.volume import volume_types
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 

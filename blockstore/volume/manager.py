@@ -28,6 +28,8 @@ from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import drivers
 from blockstore.volume.drivers import base as driver_base
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 

@@ -13,6 +13,8 @@ from oslo_config import cfg
 from blockstore.common import rpc
 from blockstore.common import utils
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 
 

@@ -7,6 +7,8 @@ from blockstore.db import api as db
 from blockstore import objects
 from blockstore.objects import base as obj_base  # noqa: F401  (registers objects)
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 
 DEFAULT_TYPE_DESCRIPTION = 'Default Volume Type'

@@ -2,6 +2,8 @@
 
 from oslo_config import cfg
 
+import blockstore.common.conf  # noqa: F401,E402  (registers options)
+
 CONF = cfg.CONF
 
 
