@@ -24,6 +24,7 @@ from blockstore.objects import states
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
 
+objects.register_all()
 CONF = cfg.CONF
 
 

@@ -8,6 +8,8 @@ from blockstore.db import migration
 from blockstore import objects
 from blockstore.objects import base as obj_base
 
+objects.register_all()
+
 
 def check_schema():
     current, head = migration.db_version(), migration.head_version()

@@ -17,6 +17,7 @@ from blockstore import objects
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
 
+objects.register_all()
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from blockstore.volume.drivers import base as driver_base
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
 
+objects.register_all()
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 

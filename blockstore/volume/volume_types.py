@@ -5,10 +5,11 @@ from oslo_config import cfg
 from blockstore.common import exception
 from blockstore.db import api as db
 from blockstore import objects
-from blockstore.objects import base as obj_base  # noqa: F401  (registers objects)
+
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
 
+objects.register_all()
 CONF = cfg.CONF
 
 DEFAULT_TYPE_DESCRIPTION = 'Default Volume Type'
