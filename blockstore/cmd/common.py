@@ -21,7 +21,7 @@ def _register_messaging_opts(conf):
             conf.register_opts(opts)
 
 
-def setup(argv=None, embedded=False, prog=None):
+def setup(argv=None, embedded=False, prog=None, cli_tool=False):
     """Parse config; in embedded mode default to SQLite, fake:// and a file backend."""
     argv = sys.argv[1:] if argv is None else argv
     bs_conf.register_opts(CONF)
@@ -29,7 +29,7 @@ def setup(argv=None, embedded=False, prog=None):
     if embedded:
         CONF.set_default('embedded', True)
         CONF.set_default('transport_url', 'fake://')
-    bs_conf.setup(argv, CONF, log_name=prog or 'blockstore')
+    bs_conf.setup(argv, CONF, log_name=prog or 'blockstore', cli_tool=cli_tool)
     if embedded:
         os.makedirs(CONF.state_path, exist_ok=True)
         if not CONF.database.connection:

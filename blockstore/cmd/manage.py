@@ -152,7 +152,7 @@ def main(argv=None, out=None):
             conf_argv += ['--config-file', f]
         for d in args.config_dir:
             conf_argv += ['--config-dir', d]
-        common.setup(conf_argv, prog='blockstore-manage')
+        common.setup(conf_argv, prog='blockstore-manage', cli_tool=True)
     args.func(args, out)
     return 0
 

@@ -39,10 +39,16 @@ def main(argv=None):
     if argv[:2] != ['upgrade', 'check']:
         sys.stderr.write('usage: blockstore-status upgrade check [--config-file F]\n')
         return 2
-    common.setup(argv[2:], prog='blockstore-status')
+    common.setup(argv[2:], prog='blockstore-status', cli_tool=True)
     worst = 0
     for name, check in CHECKS:
-        result, detail = check()
+        if worst == _CODES['Failure']:
+            result, detail = 'Failure', 'Not checked: an earlier check failed.'
+        else:
+            try:
+                result, detail = check()
+            except Exception as e:
+                result, detail = 'Failure', 'Check failed with an error: %s' % e
         worst = max(worst, _CODES[result])
         print('Check: %s\n  Result: %s\n  Details: %s' % (name, result, detail))
     return worst

@@ -123,13 +123,22 @@ def list_opts():
     return [(group, list(opts)) for group, opts in _opts]
 
 
-def setup(argv=None, conf=CONF, default_config_files=None, log_name='blockstore'):
-    """Parse the command line and config files and set up logging."""
+def setup(argv=None, conf=CONF, default_config_files=None, log_name='blockstore',
+          cli_tool=False):
+    """Parse the command line and config files and set up logging.
+
+    ``cli_tool``: an operator command; logs go to stderr so stdout carries
+    only the command's answer.
+    """
     register_opts(conf)
     try:
         log.register_options(conf)
     except cfg.ArgsAlreadyParsedError:  # pragma: no cover - re-entry in tests
         pass
+    log.set_defaults(default_log_levels=log.get_default_log_levels() + [
+        'alembic=WARN', 'cheroot=WARN'])
+    if cli_tool:
+        conf.set_default('use_stderr', True)
     conf(argv if argv is not None else [], project='blockstore',
          default_config_files=default_config_files)
     log.setup(conf, log_name)

@@ -53,7 +53,7 @@ class Service(base.BlockstorePersistentObject, base.BlockstoreObject):
         db.service_destroy(self._context, self.id)
 
     def is_up(self, down_time):
-        seen = self.last_seen_at or self.created_at
+        seen = self.last_seen_at  # set by heartbeats only
         if seen is None:
             return False
         seen = seen.replace(tzinfo=None)
