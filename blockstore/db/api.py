@@ -6,7 +6,9 @@ returned are detached and fully loaded (expire_on_commit is off).
 """
 
 import threading
+import time
 import uuid as uuidlib
+import weakref
 
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
@@ -22,7 +24,7 @@ from blockstore.db.models import utcnow
 
 main = enginefacade.transaction_context()
 _configured = threading.Lock()
-_engine_hooks_done = set()
+_engine_hooks_done = weakref.WeakSet()
 
 
 def configure(connection=None, **kwargs):
@@ -39,10 +41,10 @@ def get_engine():
 
 
 def _prepare_engine(engine):
-    if id(engine) in _engine_hooks_done:
+    if engine in _engine_hooks_done:
         return
     with _configured:
-        if id(engine) in _engine_hooks_done:
+        if engine in _engine_hooks_done:
             return
         if engine.dialect.name == 'sqlite':
             wal = bool(engine.url.database) and engine.url.database != ':memory:'
@@ -58,7 +60,7 @@ def _prepare_engine(engine):
                 cur.close()
             if wal:
                 engine.dispose()  # pooled connections opened before the hook
-        _engine_hooks_done.add(id(engine))
+        _engine_hooks_done.add(engine)
 
 
 def dispose():
@@ -145,9 +147,33 @@ def conditional_update(context, resource, resource_id, values, expected=None, gu
     values = dict(values)
     values.setdefault('updated_at', utcnow())
     stmt = stmt.values(**values).execution_options(synchronize_session=False)
-    with _writer(context) as session:
-        result = session.execute(stmt)
-        return result.rowcount == 1
+    for attempt in range(_RETRIES):
+        try:
+            with _writer(context) as session:
+                if guards and session.get_bind().dialect.name == 'postgresql':
+                    # Guards read other tables (NOT EXISTS snapshots ...). Under READ
+                    # COMMITTED PostgreSQL re-checks only the target row after waiting
+                    # for a concurrent writer, with the sub-selects' old snapshot;
+                    # REPEATABLE READ makes that case a serialization failure instead,
+                    # and the retry evaluates every guard afresh.
+                    session.connection(execution_options={'isolation_level': 'REPEATABLE READ'})
+                return session.execute(stmt).rowcount == 1
+        except (db_exc.DBError, sa.exc.OperationalError) as e:
+            if not _retriable(e) or attempt == _RETRIES - 1:
+                raise
+            time.sleep(0.005 * (attempt + 1))
+
+
+_RETRIES = 10
+
+
+def _retriable(error):
+    """Deadlocks and serialization failures: the statement may simply run again."""
+    if isinstance(error, db_exc.DBDeadlock):
+        return True
+    inner = getattr(error, 'inner_exception', error)
+    orig = getattr(inner, 'orig', None)
+    return getattr(orig, 'pgcode', None) in ('40001', '40P01')
 
 
 def unmet_guards(context, resource, resource_id, guards):

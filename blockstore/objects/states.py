@@ -32,7 +32,8 @@ class Machine:
         found = {self.initial}
         for t in self.table.values():
             found.update(t.sources)
-            found.add(t.target)
+            if t.target is not None:
+                found.add(t.target)
         return found
 
 

@@ -111,8 +111,6 @@ def test_table_is_well_formed(machine):
                 '%s %s starts from the deleted state' % (machine.resource, event))
 
 
-@pytest.mark.xfail(strict=True, reason='Machine.states includes None: events whose target is '
-                                       'None (use_as_source) add it to the set')
 @pytest.mark.parametrize('machine', MACHINES, ids=lambda m: m.resource)
 def test_states_are_status_strings(machine):
     assert all(isinstance(s, str) for s in machine.states), machine.states
