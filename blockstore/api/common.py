@@ -1,0 +1,228 @@
+"""Helpers shared by handlers: bodies, responses, query parameters, admin checks."""
+
+import ast
+import json
+
+from oslo_config import cfg
+import webob
+
+from blockstore.api import microversion
+from blockstore.common import exception
+
+CONF = cfg.CONF
+
+CONTEXT_KEY = 'blockstore.context'
+VOLUME_API_KEY = 'blockstore.volume_api'
+
+_TRUE = ('t', 'true', 'on', 'y', 'yes', '1')
+_FALSE = ('f', 'false', 'off', 'n', 'no', '0')
+
+
+# -- request ----------------------------------------------------------------
+
+def context(req):
+    return req.environ[CONTEXT_KEY]
+
+
+def volume_api(req):
+    return req.environ[VOLUME_API_KEY]
+
+
+def version(req):
+    return microversion.request_version(req)
+
+
+def json_body(req):
+    """The request body as JSON; 400 in Cinder's words when it is not."""
+    raw = req.body
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise exception.Invalid('Malformed message body: cannot understand JSON')
+
+
+def validated_body(req, schema):
+    body = json_body(req)
+    return schema.validate(body, version(req))
+
+
+def require_admin(req, action):
+    ctx = context(req)
+    if not ctx.is_admin:
+        raise exception.PolicyNotAuthorized(action=action)
+    return ctx
+
+
+# -- response ---------------------------------------------------------------
+
+def json_response(body, status=200, headers=None):
+    resp = webob.Response(status=status, content_type='application/json', charset=None)
+    resp.body = json.dumps(body).encode('utf-8')
+    if headers:
+        resp.headers.update(headers)
+    return resp
+
+
+def empty_response(status=202):
+    resp = webob.Response(status=status, content_type=None, charset=None)
+    resp.body = b''
+    return resp
+
+
+# -- query parameters ---------------------------------------------------------
+
+def parse_bool(value, name):
+    """Strict boolean of a query parameter; 400 when it is not one."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise exception.InvalidInput(reason='%s=%s' % (name, value))
+
+
+def lenient_bool(value):
+    return str(value).strip().lower() in _TRUE
+
+
+def _int_param(params, name, default):
+    raw = params.pop(name, None)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise exception.Invalid('%s param must be an integer' % name)
+    if value < 0:
+        raise exception.Invalid('%s param must be positive' % name)
+    return value
+
+
+def pagination(params):
+    """(marker, limit, offset) popped from ``params``; limit capped by osapi_max_limit."""
+    max_limit = CONF.osapi_max_limit
+    limit = min(_int_param(params, 'limit', max_limit), max_limit)
+    marker = params.pop('marker', None) or None
+    offset = _int_param(params, 'offset', 0) or None
+    return marker, limit, offset
+
+
+def sort_params(params, key_map=None, default_key='created_at', default_dir='desc'):
+    """(sort_keys, sort_dirs) from ``sort=k1:dir,k2`` or ``sort_key``/``sort_dir``."""
+    key_map = key_map or {}
+    if 'sort' in params and ('sort_key' in params or 'sort_dir' in params):
+        raise exception.Invalid("The 'sort_key' and 'sort_dir' parameters are deprecated and "
+                                "cannot be used with the 'sort' parameter.")
+    keys, dirs = [], []
+    if 'sort' in params:
+        for item in params.pop('sort').strip().split(','):
+            key, _, direction = item.partition(':')
+            keys.append(key.strip())
+            dirs.append(direction.strip() or default_dir)
+    else:
+        keys.append(params.pop('sort_key', default_key).strip())
+        dirs.append(params.pop('sort_dir', default_dir).strip())
+    for d in dirs:
+        if d not in ('asc', 'desc'):
+            raise exception.InvalidInput(reason="Unknown sort direction, must be 'desc' or "
+                                                "'asc'")
+    for k in keys:
+        if not k:
+            raise exception.InvalidInput(reason='empty sort key')
+    return [key_map.get(k, k) for k in keys], dirs
+
+
+def metadata_param(value):
+    """A metadata filter: JSON or a Python dict literal (what cinderclient sends)."""
+    if isinstance(value, dict):
+        md = value
+    else:
+        md = None
+        try:
+            md = json.loads(value)
+        except ValueError:
+            try:
+                md = ast.literal_eval(value)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                pass
+    if not isinstance(md, dict) or not all(
+            isinstance(k, str) and isinstance(v, (str, int, float, bool)) for k, v in md.items()):
+        raise exception.InvalidInput(reason='metadata filter must be a dict of strings: %s'
+                                     % (value,))
+    return {k: v if isinstance(v, str) else str(v) for k, v in md.items()}
+
+
+def query_params(req):
+    """The query string as a plain dict (last value of a repeated key wins)."""
+    return dict(req.GET.items())
+
+
+# -- lists and actions --------------------------------------------------------------
+
+# Query parameters of list calls that are not filters.
+_NOT_FILTERS = ('all_tenants', 'with_count')
+
+
+def list_filters(req, params, user_filters, columns, unsupported=frozenset(),
+                 converters=None):
+    """DB filters from query parameters, as Cinder filters lists.
+
+    Non-admins may only use ``user_filters``: since 3.31 another key is a
+    400, before it is ignored. Admins may filter on any column.
+    """
+    ctx = context(req)
+    req_version = version(req)
+    converters = converters or {}
+    filters, invalid = {}, []
+    for key, value in params.items():
+        if key in _NOT_FILTERS:
+            continue
+        if key in unsupported:
+            raise exception.InvalidInput(reason='filter %s is not supported yet' % key)
+        if not ctx.is_admin and key not in user_filters:
+            if req_version >= microversion.RESOURCE_FILTER:
+                invalid.append(key)
+            continue
+        convert = converters.get(key)
+        filters[columns.get(key, key)] = convert(req, value) if convert else value
+    if invalid:
+        raise exception.Invalid('Invalid filter keys: %s' % ', '.join(sorted(invalid)))
+    return filters
+
+
+def list_args(req, sort_columns):
+    """Pagination, sort, scope and count options shared by volume and snapshot lists."""
+    ctx = context(req)
+    params = query_params(req)
+    marker, limit, offset = pagination(params)
+    sort_keys, sort_dirs = sort_params(params, sort_columns)
+    all_tenants = ctx.is_admin and lenient_bool(params.get('all_tenants', 'false'))
+    with_count = (version(req) >= microversion.SUPPORT_COUNT_INFO
+                  and parse_bool(params.get('with_count', 'false'), 'with_count'))
+    return params, dict(marker=marker, limit=limit, offset=offset, sort_keys=sort_keys,
+                        sort_dirs=sort_dirs, all_tenants=all_tenants), with_count
+
+
+def single_meta_body(req, schema):
+    """The one (key, value) of a ``{"meta": {key: value}}`` body matching the URL key."""
+    body = validated_body(req, schema)
+    meta = body['meta']
+    key = req.urlvars['key']
+    if len(meta) > 1:
+        raise exception.Invalid('Request body contains too many items')
+    if key not in meta:
+        raise exception.Invalid('Request body and URI mismatch')
+    return key, meta[key]
+
+
+def action_name(body):
+    """The one key of an action body (Cinder: exactly one, else 400)."""
+    if not isinstance(body, dict) or not body:
+        raise exception.Invalid('Malformed message body: no action in body')
+    if len(body) != 1:
+        raise exception.Invalid('Malformed message body: too many body keys')
+    return next(iter(body))

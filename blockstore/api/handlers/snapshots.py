@@ -1,0 +1,185 @@
+"""Snapshot handlers: parse, call the volume service layer, render."""
+
+from blockstore.api import common
+from blockstore.api import microversion as mv
+from blockstore.api.schemas import parameter_types as pt
+from blockstore.api.schemas import snapshots as schemas
+from blockstore.api.views import fields as F
+from blockstore.api.views import snapshots as views
+from blockstore.common import exception
+
+# Cinder's default resource_filters for snapshots (availability_zone aside:
+# snapshots have no column for it).
+USER_FILTERS = frozenset(('name', 'status', 'volume_id', 'metadata'))
+FILTER_COLUMNS = {'name': 'display_name'}
+SORT_COLUMNS = {'name': 'display_name'}
+CONVERTERS = {'metadata': lambda req, value: common.metadata_param(value)}
+
+SNAPSHOT_IN_USE_FLAG_MSG = (
+    "Since microversion 3.66 the 'force' flag is invalid for this request. For backward "
+    "compatibility, however, when the 'force' flag is passed with a value evaluating to "
+    "True, it is silently ignored.")
+
+
+def _snapshot(req):
+    return common.volume_api(req).get_snapshot(common.context(req),
+                                               req.urlvars['snapshot_id'])
+
+
+def _list(req, detail):
+    ctx = common.context(req)
+    api = common.volume_api(req)
+    params, kwargs, with_count = common.list_args(req, SORT_COLUMNS)
+    filters = common.list_filters(req, params, USER_FILTERS, FILTER_COLUMNS,
+                                  converters=CONVERTERS)
+    snapshots = api.get_all_snapshots(ctx, filters=filters, **kwargs)
+    count = None
+    if with_count:
+        count = len(api.get_all_snapshots(ctx, filters=filters,
+                                          all_tenants=kwargs['all_tenants']))
+    return common.json_response(views.index(req, snapshots, detail, kwargs['limit'], count))
+
+
+def index(req):
+    """GET /snapshots"""
+    return _list(req, detail=False)
+
+
+def detail(req):
+    """GET /snapshots/detail"""
+    return _list(req, detail=True)
+
+
+def create(req):
+    """POST /snapshots -> 202 with the new snapshot."""
+    ctx = common.context(req)
+    api = common.volume_api(req)
+    body = common.validated_body(req, schemas.create)['snapshot']
+    volume = api.get(ctx, body['volume_id'])
+    force_flag = body.get('force')
+    force = pt.bool_value(force_flag)
+    if common.version(req) >= mv.SNAPSHOT_IN_USE:
+        if force_flag is not None and not force:
+            raise exception.Invalid(SNAPSHOT_IN_USE_FLAG_MSG)
+        force = True
+    name = body['name'] if 'name' in body else body.get('display_name')
+    description = (body['description'] if 'description' in body
+                   else body.get('display_description'))
+    snapshot = api.create_snapshot(ctx, volume, name=name, description=description,
+                                   force=force, metadata=body.get('metadata') or {})
+    return common.json_response(views.show(req, snapshot, F.DETAIL), status=202)
+
+
+def show(req):
+    """GET /snapshots/{snapshot_id}"""
+    return common.json_response(views.show(req, _snapshot(req)))
+
+
+def update(req):
+    """PUT /snapshots/{snapshot_id}: name and description."""
+    ctx = common.context(req)
+    api = common.volume_api(req)
+    body = common.validated_body(req, schemas.update)['snapshot']
+    snapshot = _snapshot(req)
+    values = {}
+    for api_key, column in (('display_name', 'display_name'), ('name', 'display_name'),
+                            ('display_description', 'display_description'),
+                            ('description', 'display_description')):
+        if api_key in body:
+            values[column] = body[api_key]
+    if values:
+        snapshot = api.update_snapshot(ctx, snapshot, values)
+    return common.json_response(views.show(req, snapshot, F.DETAIL))
+
+
+def delete(req):
+    """DELETE /snapshots/{snapshot_id} -> 202."""
+    snapshot = _snapshot(req)
+    common.volume_api(req).delete_snapshot(common.context(req), snapshot)
+    return common.empty_response(202)
+
+
+# -- metadata ----------------------------------------------------------------------
+
+def _meta_not_found(snapshot_id, key):
+    return exception.NotFound('Snapshot %s has no metadata with key %s.' % (snapshot_id, key))
+
+
+def metadata_index(req):
+    """GET /snapshots/{snapshot_id}/metadata"""
+    return common.json_response({'metadata': dict(_snapshot(req).metadata)})
+
+
+def _metadata_write(req, delete):
+    body = common.validated_body(req, schemas.metadata_body)
+    snapshot = _snapshot(req)
+    md = common.volume_api(req).update_snapshot_metadata(common.context(req), snapshot,
+                                                         body['metadata'], delete=delete)
+    return common.json_response({'metadata': md})
+
+
+def metadata_create(req):
+    """POST /snapshots/{snapshot_id}/metadata"""
+    return _metadata_write(req, delete=False)
+
+
+def metadata_update_all(req):
+    """PUT /snapshots/{snapshot_id}/metadata"""
+    return _metadata_write(req, delete=True)
+
+
+def metadata_show(req):
+    """GET /snapshots/{snapshot_id}/metadata/{key}"""
+    snapshot = _snapshot(req)
+    key = req.urlvars['key']
+    if key not in snapshot.metadata:
+        raise _meta_not_found(snapshot.id, key)
+    return common.json_response({'meta': {key: snapshot.metadata[key]}})
+
+
+def metadata_update(req):
+    """PUT /snapshots/{snapshot_id}/metadata/{key}"""
+    key, value = common.single_meta_body(req, schemas.meta_item_body)
+    snapshot = _snapshot(req)
+    common.volume_api(req).update_snapshot_metadata(common.context(req), snapshot,
+                                                    {key: value})
+    return common.json_response({'meta': {key: value}})
+
+
+def metadata_delete(req):
+    """DELETE /snapshots/{snapshot_id}/metadata/{key} -> 200."""
+    snapshot = _snapshot(req)
+    key = req.urlvars['key']
+    md = dict(snapshot.metadata)
+    if key not in md:
+        raise _meta_not_found(snapshot.id, key)
+    del md[key]
+    # The service layer has no single-key delete for snapshots: replace the rest.
+    common.volume_api(req).update_snapshot_metadata(common.context(req), snapshot, md,
+                                                    delete=True)
+    return common.empty_response(200)
+
+
+# -- actions -------------------------------------------------------------------------
+
+def _force_delete(req, body):
+    ctx = common.require_admin(req, 'volume_extension:snapshot_admin_actions:force_delete')
+    snapshot = _snapshot(req)
+    common.volume_api(req).delete_snapshot(ctx, snapshot, force=True)
+    return common.empty_response(202)
+
+
+ACTIONS = {'os-force_delete': _force_delete}
+_LATER_ACTIONS = frozenset(('os-reset_status', 'os-update_snapshot_status', 'os-unmanage'))
+
+
+def action(req):
+    """POST /snapshots/{snapshot_id}/action"""
+    body = common.json_body(req)
+    name = common.action_name(body)
+    handler = ACTIONS.get(name)
+    if handler is None:
+        if name in _LATER_ACTIONS:
+            raise exception.Invalid('Snapshot action %s is not supported yet.' % name)
+        raise exception.Invalid('There is no such action: %s' % name)
+    return handler(req, body)

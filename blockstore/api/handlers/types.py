@@ -1,0 +1,154 @@
+"""Volume type handlers: types and their extra specs.
+
+Reading is open to everyone (private types and most extra specs only to
+admins); changing is for admins.
+"""
+
+from blockstore.api import common
+from blockstore.api.schemas import parameter_types as pt
+from blockstore.api.schemas import types as schemas
+from blockstore.api.views import types as views
+from blockstore.common import exception
+from blockstore.volume import volume_types
+
+MANAGE_POLICY = 'volume_extension:types_manage'
+SPECS_POLICY = 'volume_extension:types_extra_specs'
+
+
+def _type(req):
+    """The type of the URL (``default`` is the default type); 404 if the caller can't see it."""
+    ctx = common.context(req)
+    type_id = req.urlvars['type_id']
+    if type_id == 'default':
+        return volume_types.get_default(ctx)
+    vtype = volume_types.get(ctx, type_id)
+    if not vtype.is_public and not ctx.is_admin:
+        raise exception.VolumeTypeNotFound(volume_type_id=type_id)
+    return vtype
+
+
+def _is_public_filter(value):
+    """Cinder's is_public query parameter: absent -> public only, 'none' -> all."""
+    if value is None:
+        return True
+    if value.strip().lower() == 'none':
+        return None
+    try:
+        return common.parse_bool(value, 'is_public')
+    except exception.Invalid:
+        raise exception.Invalid('Invalid is_public filter [%s]' % value)
+
+
+def index(req):
+    """GET /types"""
+    ctx = common.context(req)
+    is_public = True
+    if ctx.is_admin:
+        is_public = _is_public_filter(req.GET.get('is_public'))
+    return common.json_response(views.index(req, volume_types.get_all(ctx, is_public)))
+
+
+def show(req):
+    """GET /types/{type_id} (also ``default``)"""
+    return common.json_response(views.show(req, _type(req)))
+
+
+def create(req):
+    """POST /types (admin) -> 200 with the new type."""
+    ctx = common.require_admin(req, MANAGE_POLICY + ':create')
+    body = common.validated_body(req, schemas.create)['volume_type']
+    name = body['name'].strip()
+    if not name:
+        raise exception.Invalid('Volume type name can not be empty.')
+    vtype = volume_types.create(
+        ctx, name, description=body.get('description'),
+        is_public=pt.bool_value(body.get('os-volume-type-access:is_public'), default=True),
+        extra_specs=body.get('extra_specs') or {})
+    return common.json_response(views.show(req, vtype))
+
+
+def update(req):
+    """PUT /types/{type_id} (admin): name, description, is_public."""
+    ctx = common.require_admin(req, MANAGE_POLICY + ':update')
+    body = common.validated_body(req, schemas.update)['volume_type']
+    name = body.get('name')
+    description = body.get('description')
+    is_public = body.get('is_public')
+    if name is None and description is None and is_public is None:
+        raise exception.Invalid('Specify volume type name, description, is_public or a '
+                                'combination thereof.')
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise exception.Invalid('Volume type name can not be empty.')
+    vtype = _type(req)
+    vtype = volume_types.update(
+        ctx, vtype.id, name=name, description=description,
+        is_public=None if is_public is None else pt.bool_value(is_public))
+    return common.json_response(views.show(req, vtype))
+
+
+def delete(req):
+    """DELETE /types/{type_id} (admin) -> 202."""
+    ctx = common.require_admin(req, MANAGE_POLICY + ':delete')
+    volume_types.delete(ctx, _type(req).id)
+    return common.empty_response(202)
+
+
+# -- extra specs -----------------------------------------------------------------------
+
+def _spec_not_found(type_id, key):
+    return exception.NotFound('Volume Type %s has no extra specs with key %s.' % (type_id, key))
+
+
+def extra_specs_index(req):
+    """GET /types/{type_id}/extra_specs"""
+    ctx = common.context(req)
+    vtype = _type(req)
+    return common.json_response(
+        views.extra_specs(views.visible_extra_specs(vtype.extra_specs, ctx.is_admin)))
+
+
+def extra_specs_create(req):
+    """POST /types/{type_id}/extra_specs (admin): add or change specs."""
+    ctx = common.require_admin(req, SPECS_POLICY + ':create')
+    specs = common.validated_body(req, schemas.extra_specs_body)['extra_specs']
+    vtype = _type(req)
+    volume_types.update_extra_specs(ctx, vtype.id, specs)
+    return common.json_response(views.extra_specs(specs))
+
+
+def extra_specs_show(req):
+    """GET /types/{type_id}/extra_specs/{key}"""
+    ctx = common.context(req)
+    vtype = _type(req)
+    key = req.urlvars['key']
+    specs = views.visible_extra_specs(vtype.extra_specs, ctx.is_admin)
+    if key not in specs:
+        raise _spec_not_found(vtype.id, key)
+    return common.json_response({key: specs[key]})
+
+
+def extra_specs_update(req):
+    """PUT /types/{type_id}/extra_specs/{key} (admin): body ``{key: value}``."""
+    ctx = common.require_admin(req, SPECS_POLICY + ':update')
+    body = common.validated_body(req, schemas.extra_spec_item)
+    key = req.urlvars['key']
+    if len(body) > 1:
+        raise exception.Invalid('Request body contains too many items')
+    if key not in body:
+        raise exception.Invalid('Request body and URI mismatch')
+    vtype = _type(req)
+    volume_types.update_extra_specs(ctx, vtype.id, body)
+    return common.json_response(body)
+
+
+def extra_specs_delete(req):
+    """DELETE /types/{type_id}/extra_specs/{key} (admin) -> 202."""
+    ctx = common.require_admin(req, SPECS_POLICY + ':delete')
+    vtype = _type(req)
+    key = req.urlvars['key']
+    if key not in vtype.extra_specs:
+        raise _spec_not_found(vtype.id, key)
+    volume_types.delete_extra_spec(ctx, vtype.id, key)
+    return common.empty_response(202)

@@ -1,0 +1,280 @@
+"""Volume handlers: parse the request, call the volume service layer, render a view.
+
+Each handler takes a webob request (URL variables in ``req.urlvars``) and
+returns a webob response; errors are raised as blockstore exceptions and
+rendered by the middleware.
+"""
+
+from blockstore.api import common
+from blockstore.api import microversion as mv
+from blockstore.api.schemas import parameter_types as pt
+from blockstore.api.schemas import volumes as schemas
+from blockstore.api.views import fields as F
+from blockstore.api.views import volumes as views
+from blockstore.common import exception
+
+# Query filters a non-admin may use (Cinder's default resource_filters for
+# volumes), and the API names that differ from the database column.
+USER_FILTERS = frozenset(('name', 'status', 'metadata', 'bootable', 'migration_status',
+                          'availability_zone', 'group_id', 'size'))
+FILTER_COLUMNS = {'name': 'display_name', 'description': 'display_description'}
+UNSUPPORTED_FILTERS = frozenset(('created_at', 'updated_at', 'glance_metadata',
+                                 'image_metadata', 'consumes_quota'))
+SORT_COLUMNS = {'name': 'display_name'}
+
+# Cinder's volume actions that a later issue adds; until then they are refused clearly.
+_LATER_ACTIONS = frozenset((
+    'os-attach', 'os-detach', 'os-reserve', 'os-unreserve', 'os-begin_detaching',
+    'os-roll_detaching', 'os-initialize_connection', 'os-terminate_connection',
+    'os-volume_upload_image', 'os-update_readonly_flag', 'os-retype', 'os-set_bootable',
+    'os-reimage', 'os-reset_status', 'os-migrate_volume', 'os-migrate_volume_completion',
+    'os-force_detach', 'os-update_volume_status', 'os-extend_volume_completion',
+    'os-unmanage', 'revert'))
+
+
+def _volume(req):
+    return common.volume_api(req).get(common.context(req), req.urlvars['volume_id'])
+
+
+# -- lists ---------------------------------------------------------------------
+
+def _bootable_filter(req, value):
+    if common.version(req) >= mv.BOOTABLE_FILTER_STRICT:
+        return common.parse_bool(value, 'bootable')
+    # Before 3.2 Cinder took anything but false/False as true.
+    return str(value).strip() not in ('false', 'False')
+
+
+def _int_filter(name):
+    def convert(req, value):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise exception.InvalidInput(reason='%s=%s' % (name, value))
+    return convert
+
+
+def _metadata_filter(req, value):
+    return common.metadata_param(value)
+
+
+def _bool_filter(name):
+    return lambda req, value: common.parse_bool(value, name)
+
+
+CONVERTERS = {
+    'bootable': _bootable_filter,
+    'multiattach': _bool_filter('multiattach'),
+    'size': _int_filter('size'),
+    'metadata': _metadata_filter,
+}
+
+
+def _list(req, detail):
+    ctx = common.context(req)
+    api = common.volume_api(req)
+    params, kwargs, with_count = common.list_args(req, SORT_COLUMNS)
+    filters = common.list_filters(req, params, USER_FILTERS, FILTER_COLUMNS,
+                                  UNSUPPORTED_FILTERS, CONVERTERS)
+    volumes = api.get_all(ctx, filters=filters, **kwargs)
+    count = None
+    if with_count:
+        count = len(api.get_all(ctx, filters=filters, all_tenants=kwargs['all_tenants']))
+    return common.json_response(views.index(req, volumes, detail, kwargs['limit'], count))
+
+
+def index(req):
+    """GET /volumes"""
+    return _list(req, detail=False)
+
+
+def detail(req):
+    """GET /volumes/detail"""
+    return _list(req, detail=True)
+
+
+@mv.version_range('3.12')
+def summary(req):
+    """GET /volumes/summary: count and total size (and metadata since 3.36)."""
+    ctx = common.context(req)
+    params = common.query_params(req)
+    all_tenants = ctx.is_admin and common.lenient_bool(params.get('all_tenants', 'false'))
+    rows = common.volume_api(req).get_all(ctx, all_tenants=all_tenants)
+    metadata = None
+    if common.version(req) >= mv.SUMMARY_METADATA:
+        metadata = {}
+        for row in rows:
+            for key, value in F.metadata_of(row, 'volume_metadata').items():
+                values = metadata.setdefault(key, [])
+                if value not in values:
+                    values.append(value)
+    return common.json_response(views.summary(len(rows), sum(r.size for r in rows),
+                                              metadata))
+
+
+# -- single volume ---------------------------------------------------------------
+
+def _size(value):
+    if value is None or isinstance(value, int):
+        return value
+    return int(value)  # the schema allowed only digit strings
+
+
+def create(req):
+    """POST /volumes -> 202 with the new volume."""
+    ctx = common.context(req)
+    version = common.version(req)
+    body = common.validated_body(req, schemas.create)
+    vol = body['volume']
+    for key in ('imageRef', 'image_id'):
+        if vol.get(key) is not None:
+            raise exception.InvalidInput(
+                reason='creating a volume from an image is not supported yet')
+    if version >= mv.BACKUP_ID_IN_CREATE and vol.get('backup_id') is not None:
+        raise exception.InvalidInput(reason='creating a volume from a backup is not '
+                                            'supported yet')
+    for key in ('group_id', 'consistencygroup_id'):
+        if vol.get(key) is not None:
+            raise exception.InvalidInput(reason='%s is not supported yet' % key)
+    name = vol['name'] if 'name' in vol else vol.get('display_name')
+    description = (vol['description'] if 'description' in vol
+                   else vol.get('display_description'))
+    volume = common.volume_api(req).create(
+        ctx, _size(vol.get('size')), name=name, description=description,
+        volume_type=vol.get('volume_type') or None,
+        snapshot_id=vol.get('snapshot_id'), source_volid=vol.get('source_volid'),
+        metadata=vol.get('metadata') or {},
+        availability_zone=vol.get('availability_zone'),
+        multiattach=pt.bool_value(vol.get('multiattach')))
+    return common.json_response(views.show(req, volume, F.DETAIL), status=202)
+
+
+def show(req):
+    """GET /volumes/{volume_id}"""
+    return common.json_response(views.show(req, _volume(req)))
+
+
+def update(req):
+    """PUT /volumes/{volume_id}: name, description, metadata."""
+    ctx = common.context(req)
+    api = common.volume_api(req)
+    body = common.validated_body(req, schemas.update)['volume']
+    volume = _volume(req)
+    values = {}
+    for api_key, column in (('display_name', 'display_name'), ('name', 'display_name'),
+                            ('display_description', 'display_description'),
+                            ('description', 'display_description')):
+        if api_key in body:
+            values[column] = body[api_key]
+    if 'metadata' in body:
+        api.update_metadata(ctx, volume, body['metadata'], delete=True)
+    if values:
+        api.update(ctx, volume, values)
+    return common.json_response(views.show(req, _volume(req), F.DETAIL))
+
+
+def delete(req):
+    """DELETE /volumes/{volume_id}[?cascade=...][&force=...] -> 202."""
+    ctx = common.context(req)
+    params = common.query_params(req)
+    if common.parse_bool(params.get('cascade', 'false'), 'cascade'):
+        raise exception.InvalidInput(reason='cascade delete is not supported yet')
+    force = False
+    if common.version(req) >= mv.VOLUME_DELETE_FORCE:
+        force = common.parse_bool(params.get('force', 'false'), 'force')
+    if force:
+        common.require_admin(req, 'volume:force_delete')
+    volume = _volume(req)
+    common.volume_api(req).delete(ctx, volume, force=force)
+    return common.empty_response(202)
+
+
+# -- metadata ---------------------------------------------------------------------
+
+def _meta_not_found(volume_id, key):
+    return exception.NotFound('Volume %s has no metadata with key %s.' % (volume_id, key))
+
+
+def metadata_index(req):
+    """GET /volumes/{volume_id}/metadata"""
+    return common.json_response(views.metadata(dict(_volume(req).metadata)))
+
+
+def _metadata_write(req, delete):
+    body = common.validated_body(req, schemas.metadata_body)
+    volume = _volume(req)
+    md = common.volume_api(req).update_metadata(common.context(req), volume,
+                                                body['metadata'], delete=delete)
+    return common.json_response(views.metadata(md))
+
+
+def metadata_create(req):
+    """POST /volumes/{volume_id}/metadata: add or change keys."""
+    return _metadata_write(req, delete=False)
+
+
+def metadata_update_all(req):
+    """PUT /volumes/{volume_id}/metadata: replace all metadata."""
+    return _metadata_write(req, delete=True)
+
+
+def metadata_show(req):
+    """GET /volumes/{volume_id}/metadata/{key}"""
+    volume = _volume(req)
+    key = req.urlvars['key']
+    if key not in volume.metadata:
+        raise _meta_not_found(volume.id, key)
+    return common.json_response(views.meta_item(key, volume.metadata[key]))
+
+
+def metadata_update(req):
+    """PUT /volumes/{volume_id}/metadata/{key}"""
+    key, value = common.single_meta_body(req, schemas.meta_item_body)
+    volume = _volume(req)
+    common.volume_api(req).update_metadata(common.context(req), volume, {key: value})
+    return common.json_response(views.meta_item(key, value))
+
+
+def metadata_delete(req):
+    """DELETE /volumes/{volume_id}/metadata/{key} -> 200."""
+    volume = _volume(req)
+    key = req.urlvars['key']
+    if key not in volume.metadata:
+        raise _meta_not_found(volume.id, key)
+    common.volume_api(req).delete_metadata(common.context(req), volume, key)
+    return common.empty_response(200)
+
+
+# -- actions ------------------------------------------------------------------------
+
+def _extend(req, body):
+    body = schemas.extend.validate(body, common.version(req))
+    new_size = _size(body['os-extend']['new_size'])
+    volume = _volume(req)
+    common.volume_api(req).extend(common.context(req), volume, new_size)
+    return common.empty_response(202)
+
+
+def _force_delete(req, body):
+    ctx = common.require_admin(req, 'volume_extension:volume_admin_actions:force_delete')
+    volume = _volume(req)
+    common.volume_api(req).delete(ctx, volume, force=True)
+    return common.empty_response(202)
+
+
+ACTIONS = {
+    'os-extend': _extend,
+    'os-force_delete': _force_delete,
+}
+
+
+def action(req):
+    """POST /volumes/{volume_id}/action"""
+    body = common.json_body(req)
+    name = common.action_name(body)
+    handler = ACTIONS.get(name)
+    if handler is None:
+        if name in _LATER_ACTIONS:
+            raise exception.Invalid('Volume action %s is not supported yet.' % name)
+        raise exception.Invalid('There is no such action: %s' % name)
+    return handler(req, body)

@@ -1,0 +1,190 @@
+"""WSGI layers around the router: faults, authentication, microversions.
+
+Errors leave the API in Cinder's format::
+
+    {"itemNotFound": {"code": 404, "message": "Volume ... could not be found."}}
+
+A ``BlockstoreException`` keeps its code and message (5xx messages only when
+the exception is marked ``safe``); anything unexpected becomes a 500
+``computeFault`` with a generic message and a logged traceback.
+"""
+
+import json
+
+from oslo_log import log as logging
+import webob
+import webob.exc
+
+from blockstore.api import common
+from blockstore.api import microversion
+from blockstore.common import context as bs_context
+from blockstore.common import exception
+
+LOG = logging.getLogger(__name__)
+
+FAULT_NAMES = {
+    400: 'badRequest',
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'itemNotFound',
+    405: 'badMethod',
+    409: 'conflictingRequest',
+    413: 'overLimit',
+    415: 'badMediaType',
+    501: 'notImplemented',
+    503: 'serviceUnavailable',
+}
+DEFAULT_FAULT_NAME = 'computeFault'
+GENERIC_500 = ('The server has either erred or is incapable of performing the requested '
+               'operation.')
+
+# Paths served without a token: version discovery (keystoneauth reads them
+# unauthenticated).
+UNAUTHENTICATED_PATHS = frozenset(('', '/', '/v3', '/v3/'))
+
+REQUEST_ID_HEADER = 'x-openstack-request-id'
+
+
+def fault(code, message, headers=None):
+    name = FAULT_NAMES.get(code, DEFAULT_FAULT_NAME)
+    resp = webob.Response(status=code, content_type='application/json', charset=None)
+    resp.body = json.dumps({name: {'code': code, 'message': message}}).encode('utf-8')
+    if headers:
+        for k, v in headers.items():
+            resp.headers[k] = v
+    return resp
+
+
+def fault_from_exception(exc, req=None):
+    """The Cinder-format response for an exception raised by a handler."""
+    if isinstance(exc, exception.BlockstoreException):
+        code = exc.code or 500
+        if code >= 500 and not exc.safe:
+            LOG.error('%s %s failed: %s', getattr(req, 'method', ''),
+                      getattr(req, 'path', ''), exc, exc_info=exc)
+            message = GENERIC_500
+        else:
+            message = exc.msg
+        return fault(code, message, getattr(exc, 'headers', None))
+    if isinstance(exc, webob.exc.HTTPException):
+        code = exc.code
+        if code >= 500:
+            return fault(code, GENERIC_500)
+        return fault(code, exc.explanation or exc.title)
+    LOG.error('Unexpected error in %s %s', getattr(req, 'method', ''),
+              getattr(req, 'path', ''), exc_info=exc)
+    return fault(500, GENERIC_500)
+
+
+class FaultWrapper:
+    """Outermost layer: no exception escapes as anything but a Cinder fault."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        try:
+            return self.app(environ, start_response)
+        except Exception as exc:
+            resp = fault_from_exception(exc, webob.Request(environ))
+            return resp(environ, start_response)
+
+
+def _is_discovery(environ):
+    return environ.get('PATH_INFO', '') in UNAUTHENTICATED_PATHS
+
+
+def _with_request_id(start_response, request_id):
+    def start(status, headers, exc_info=None):
+        headers.append((REQUEST_ID_HEADER, request_id))
+        return start_response(status, headers, exc_info)
+    return start
+
+
+class NoAuthMiddleware:
+    """Trust ``X-Auth-Token: user[:project]`` (Cinder's noauth format).
+
+    ``admin`` as user or project, or an ``admin`` role in ``X-Roles``, makes
+    the caller an administrator.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if _is_discovery(environ):
+            return self.app(environ, start_response)
+        token = environ.get('HTTP_X_AUTH_TOKEN', '').strip()
+        if not token:
+            return fault(401, 'Authentication required')(environ, start_response)
+        user_id, _, project_id = token.partition(':')
+        project_id = project_id or user_id
+        roles = [r.strip() for r in environ.get('HTTP_X_ROLES', '').split(',') if r.strip()]
+        is_admin = 'admin' in (user_id, project_id) or 'admin' in [r.lower() for r in roles]
+        if is_admin and 'admin' not in roles:
+            roles.append('admin')
+        ctx = bs_context.RequestContext(user_id=user_id, project_id=project_id,
+                                        is_admin=is_admin, roles=roles, auth_token=token,
+                                        overwrite=False)
+        environ[common.CONTEXT_KEY] = ctx
+        return self.app(environ, _with_request_id(start_response, ctx.request_id))
+
+
+class KeystoneContextMiddleware:
+    """Behind keystonemiddleware.auth_token: the context from its identity headers."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        if environ.get('HTTP_X_IDENTITY_STATUS') != 'Confirmed':
+            return fault(401, 'Authentication required')(environ, start_response)
+        ctx = bs_context.RequestContext.from_environ(environ, overwrite=False)
+        ctx.is_admin = 'admin' in [r.lower() for r in (ctx.roles or [])]
+        environ[common.CONTEXT_KEY] = ctx
+        return self.app(environ, _with_request_id(start_response, ctx.request_id))
+
+
+class DiscoveryBypass:
+    """Send discovery URLs straight to ``public``, everything else through ``protected``."""
+
+    def __init__(self, protected, public):
+        self.protected = protected
+        self.public = public
+
+    def __call__(self, environ, start_response):
+        if _is_discovery(environ):
+            return self.public(environ, start_response)
+        return self.protected(environ, start_response)
+
+
+def keystone_pipeline(app, conf):
+    from keystonemiddleware import auth_token
+    protected = auth_token.AuthProtocol(KeystoneContextMiddleware(app),
+                                        {'oslo_config_config': conf})
+    return DiscoveryBypass(protected, app)
+
+
+class MicroversionMiddleware:
+    """Negotiate the version, dispatch, and echo the version on every response."""
+
+    def __init__(self, router):
+        self.router = router
+
+    def __call__(self, environ, start_response):
+        req = webob.Request(environ)
+        try:
+            version = microversion.from_headers(req.headers)
+        except microversion.InvalidVersionString as e:
+            return fault(400, str(e))(environ, start_response)
+        except microversion.VersionNotAcceptable as e:
+            return fault(406, str(e))(environ, start_response)
+        environ[microversion.ENVIRON_KEY] = version
+        try:
+            resp = self.router.dispatch(req)
+        except Exception as exc:
+            resp = fault_from_exception(exc, req)
+        headers = resp.headers
+        headers[microversion.HEADER] = microversion.header_value(version)
+        headers['Vary'] = microversion.HEADER
+        return resp(environ, start_response)
