@@ -86,6 +86,10 @@ class VolumeTypeNotFoundByName(VolumeTypeNotFound):
     msg_fmt = 'Volume type with name %(volume_type_name)s could not be found.'
 
 
+class MarkerNotFound(NotFound):
+    msg_fmt = 'Marker %(marker)s could not be found.'
+
+
 class ServiceNotFound(NotFound):
     msg_fmt = 'Service %(service_id)s could not be found.'
 

@@ -273,6 +273,7 @@ def service_min_versions(context, binary):
 def volume_type_create(context, values, extra_specs=None):
     values = dict(values)
     values.setdefault('id', new_uuid())
+    values['live_name'] = values.get('name')
     vt = models.VolumeType(**values)
     vt.extra_specs = [models.VolumeTypeExtraSpec(key=k, value=v)
                       for k, v in (extra_specs or {}).items()]
@@ -284,17 +285,17 @@ def volume_type_create(context, values, extra_specs=None):
     return vt
 
 
-def volume_type_get(context, type_id):
+def volume_type_get(context, type_id, read_deleted=False):
     with _reader(context) as session:
         vt = session.get(models.VolumeType, type_id)
-    if vt is None:
+    if vt is None or (vt.deleted and not read_deleted):
         raise exception.VolumeTypeNotFound(volume_type_id=type_id)
     return vt
 
 
 def volume_type_get_by_name(context, name):
     with _reader(context) as session:
-        vt = session.query(models.VolumeType).filter_by(name=name).first()
+        vt = session.query(models.VolumeType).filter_by(live_name=name).first()
     if vt is None:
         raise exception.VolumeTypeNotFoundByName(volume_type_name=name)
     return vt
@@ -302,16 +303,19 @@ def volume_type_get_by_name(context, name):
 
 def volume_type_get_all(context, is_public=None):
     with _reader(context) as session:
-        q = session.query(models.VolumeType)
+        q = session.query(models.VolumeType).filter_by(deleted=False)
         if is_public is not None:
             q = q.filter_by(is_public=is_public)
         return q.order_by(models.VolumeType.name).all()
 
 
 def volume_type_update(context, type_id, values):
+    values = dict(values)
+    if 'name' in values:
+        values['live_name'] = values['name']
     try:
         with _writer(context) as session:
-            n = session.query(models.VolumeType).filter_by(id=type_id).update(
+            n = session.query(models.VolumeType).filter_by(id=type_id, deleted=False).update(
                 values, synchronize_session=False)
     except db_exc.DBDuplicateEntry:
         raise exception.VolumeTypeExists(name=values.get('name'))
@@ -320,12 +324,20 @@ def volume_type_update(context, type_id, values):
 
 
 def volume_type_destroy(context, type_id):
-    """Delete a type no live volume or snapshot uses; False if it is in use."""
+    """Soft-delete a type no live volume or snapshot uses; False if it is in use.
+
+    One conditional UPDATE, so a type cannot be deleted while a volume of it
+    is being created (the volume's row exists from the start of its create).
+    """
+    vt = models.VolumeType
+    in_use = sa.or_(
+        exists().where(models.Volume.volume_type_id == vt.id, models.Volume.deleted.is_(False)),
+        exists().where(models.Snapshot.volume_type_id == vt.id,
+                       models.Snapshot.deleted.is_(False)))
     with _writer(context) as session:
-        in_use = exists().where(models.Volume.volume_type_id == type_id,
-                                models.Volume.deleted.is_(False))
-        n = session.execute(sa.delete(models.VolumeType).where(
-            models.VolumeType.id == type_id, ~in_use)).rowcount
+        n = session.execute(update(vt).where(vt.id == type_id, vt.deleted.is_(False), ~in_use)
+                            .values(deleted=True, deleted_at=utcnow(), live_name=None)
+                            .execution_options(synchronize_session=False)).rowcount
     if not n:
         volume_type_get(context, type_id)  # raises NotFound if it is gone
         return False
@@ -407,46 +419,64 @@ _META = {
 }
 
 
+def _filtered(session, resource, filters, project_id):
+    """Query of live rows of ``resource`` matching ``filters`` (column -> value/list)."""
+    model = MODELS[resource]
+    filters = dict(filters or {})
+    q = session.query(model).filter(model.deleted.is_(False))
+    if project_id is not None:
+        q = q.filter(model.project_id == project_id)
+    metadata = filters.pop('metadata', None)
+    for key, value in filters.items():
+        if key not in _LIST_COLUMNS[resource]:
+            raise exception.InvalidInput(reason='Invalid filter key: %s' % key)
+        col = getattr(model, key)
+        if isinstance(value, (list, tuple, set)):
+            q = q.filter(col.in_(tuple(value)))
+        else:
+            q = q.filter(col == value)
+    if metadata:
+        meta_model, fk = _META[resource]
+        for k, v in metadata.items():
+            q = q.filter(exists().where(getattr(meta_model, fk) == model.id,
+                                        meta_model.key == k, meta_model.value == v))
+    return q
+
+
 def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys=None,
              sort_dirs=None, project_id=None, offset=None):
     model = MODELS[resource]
-    filters = dict(filters or {})
     sort_keys = list(sort_keys or ['created_at'])
     sort_dirs = list(sort_dirs or ['desc'] * len(sort_keys))
     if 'id' not in sort_keys:
         sort_keys.append('id')
         sort_dirs.append(sort_dirs[-1])
+    for key in sort_keys:
+        if key not in _LIST_COLUMNS[resource]:
+            raise exception.InvalidInput(reason='Invalid sort key: %s' % key)
     with _reader(context) as session:
-        q = session.query(model).filter(model.deleted.is_(False))
-        if project_id is not None:
-            q = q.filter(model.project_id == project_id)
-        metadata = filters.pop('metadata', None)
-        for key, value in filters.items():
-            if key not in _LIST_COLUMNS[resource]:
-                raise exception.InvalidInput(reason='Invalid filter key: %s' % key)
-            col = getattr(model, key)
-            if isinstance(value, (list, tuple, set)):
-                q = q.filter(col.in_(tuple(value)))
-            else:
-                q = q.filter(col == value)
-        if metadata:
-            meta_model, fk = _META[resource]
-            for k, v in metadata.items():
-                q = q.filter(exists().where(getattr(meta_model, fk) == model.id,
-                                            meta_model.key == k, meta_model.value == v))
+        q = _filtered(session, resource, filters, project_id)
         marker_obj = None
         if marker is not None:
             marker_obj = session.query(model).filter(model.id == marker).first()
             if marker_obj is None:
-                raise exception.InvalidInput(reason='marker [%s] not found' % marker)
-        for key in sort_keys:
-            if key not in _LIST_COLUMNS[resource]:
-                raise exception.InvalidInput(reason='Invalid sort key: %s' % key)
+                raise exception.MarkerNotFound(marker=marker)
         q = sqlalchemyutils.paginate_query(q, model, limit, sort_keys, marker=marker_obj,
                                            sort_dirs=sort_dirs)
         if offset:
             q = q.offset(offset)
         return q.all()
+
+
+def count(context, resource, filters=None, project_id=None):
+    """(number of matching live rows, their total size in GiB) of volumes or snapshots."""
+    model = MODELS[resource]
+    size_col = model.size if resource == 'volume' else model.volume_size
+    with _reader(context) as session:
+        q = _filtered(session, resource, filters, project_id)
+        n, total = q.with_entities(sa.func.count(model.id),
+                                   sa.func.coalesce(sa.func.sum(size_col), 0)).one()
+    return int(n), int(total)
 
 
 def volume_get_all(context, **kwargs):
@@ -526,6 +556,10 @@ def _metadata_delete(context, resource, resource_id, key):
 
 def volume_metadata_delete(context, volume_id, key):
     return _metadata_delete(context, 'volume', volume_id, key)
+
+
+def snapshot_metadata_delete(context, snapshot_id, key):
+    return _metadata_delete(context, 'snapshot', snapshot_id, key)
 
 
 def volume_admin_metadata_update(context, volume_id, metadata):

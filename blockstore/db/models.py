@@ -56,10 +56,17 @@ class Service(TimestampMixin, Base):
     object_current_version = Column(String(36))
 
 
-class VolumeType(TimestampMixin, Base):
+class VolumeType(TimestampMixin, SoftDeleteMixin, Base):
+    """Volume types are soft-deleted: deleted volumes still refer to theirs.
+
+    ``live_name`` is the name while the type exists and NULL once deleted, so
+    the unique constraint on it keeps live names unique and lets a deleted
+    type's name be used again.
+    """
     __tablename__ = 'volume_types'
     id = Column(String(36), primary_key=True)
-    name = Column(String(255), nullable=False, unique=True)
+    name = Column(String(255), nullable=False)
+    live_name = Column(String(255), unique=True)
     description = Column(String(255))
     is_public = Column(Boolean, nullable=False, default=True)
     extra_specs = relationship('VolumeTypeExtraSpec', lazy='selectin',

@@ -54,13 +54,23 @@ class API:
         Lists skip the object layer: building thousands of versioned objects
         only to render them costs more than the query.
         """
-        filters = dict(filters or {})
+        filters = self._own_filters(ctx, filters)
         project = _scope(ctx, all_tenants)
-        if 'project_id' in filters and not ctx.is_admin:
-            filters.pop('project_id')
         return db.volume_get_all(ctx, filters=filters, marker=marker, limit=limit,
                                  sort_keys=sort_keys, sort_dirs=sort_dirs,
                                  project_id=project, offset=offset)
+
+    def count(self, ctx, filters=None, all_tenants=False):
+        """(count, total GiB) of the volumes a listing with ``filters`` would show."""
+        return db.count(ctx, 'volume', filters=self._own_filters(ctx, filters),
+                        project_id=_scope(ctx, all_tenants))
+
+    @staticmethod
+    def _own_filters(ctx, filters):
+        filters = dict(filters or {})
+        if 'project_id' in filters and not ctx.is_admin:
+            filters.pop('project_id')
+        return filters
 
     # -- create -------------------------------------------------------------
 
@@ -126,6 +136,11 @@ class API:
             multiattach=spec_multiattach, attach_status='detached', use_quota=True,
             deleted=False, status=states.VOLUME.initial)
         volume.create()
+        try:
+            db.volume_type_get(ctx, vtype.id)   # not deleted while we inserted
+        except exception.VolumeTypeNotFound:
+            db.hard_delete(ctx, 'volume', volume.id)
+            raise
 
         for origin, kind in ((snapshot, 'snapshot'), (source, 'volume')):
             if origin is not None and not states.transition(ctx, kind, origin.id,
@@ -214,9 +229,7 @@ class API:
 
     def get_all_snapshots(self, ctx, filters=None, marker=None, limit=None, sort_keys=None,
                           sort_dirs=None, offset=None, all_tenants=False):
-        filters = dict(filters or {})
-        if 'project_id' in filters and not ctx.is_admin:
-            filters.pop('project_id')
+        filters = self._own_filters(ctx, filters)
         return db.snapshot_get_all(ctx, filters=filters, marker=marker, limit=limit,
                                    sort_keys=sort_keys, sort_dirs=sort_dirs,
                                    project_id=_scope(ctx, all_tenants), offset=offset)
@@ -258,6 +271,14 @@ class API:
 
     def update_snapshot_metadata(self, ctx, snapshot, metadata, delete=False):
         return db.snapshot_metadata_update(ctx, snapshot.id, metadata, delete=delete)
+
+    def delete_snapshot_metadata(self, ctx, snapshot, key):
+        if not db.snapshot_metadata_delete(ctx, snapshot.id, key):
+            raise exception.NotFound('Metadata item %s was not found.' % key)
+
+    def count_snapshots(self, ctx, filters=None, all_tenants=False):
+        return db.count(ctx, 'snapshot', filters=self._own_filters(ctx, filters),
+                        project_id=_scope(ctx, all_tenants))
 
     def delete_snapshot(self, ctx, snapshot, force=False):
         event = 'force_delete' if force else 'delete'

@@ -48,7 +48,7 @@ def _wait(get, want, timeout=30):
 
 
 def _file(dep, vid):
-    return os.path.join(dep.state_path, 'volumes', 'file1', 'volume-%s' % vid)
+    return os.path.join(dep.volumes_dir('file1'), 'volume-%s' % vid)
 
 
 def test_cinderclient_volume_lifecycle(embedded):

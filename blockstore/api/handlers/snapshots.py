@@ -35,8 +35,8 @@ def _list(req, detail):
     snapshots = api.get_all_snapshots(ctx, filters=filters, **kwargs)
     count = None
     if with_count:
-        count = len(api.get_all_snapshots(ctx, filters=filters,
-                                          all_tenants=kwargs['all_tenants']))
+        count = api.count_snapshots(ctx, filters=filters,
+                                    all_tenants=kwargs['all_tenants'])[0]
     return common.json_response(views.index(req, snapshots, detail, kwargs['limit'], count))
 
 
@@ -150,13 +150,12 @@ def metadata_delete(req):
     """DELETE /snapshots/{snapshot_id}/metadata/{key} -> 200."""
     snapshot = _snapshot(req)
     key = req.urlvars['key']
-    md = dict(snapshot.metadata)
-    if key not in md:
+    if key not in snapshot.metadata:
         raise _meta_not_found(snapshot.id, key)
-    del md[key]
-    # The service layer has no single-key delete for snapshots: replace the rest.
-    common.volume_api(req).update_snapshot_metadata(common.context(req), snapshot, md,
-                                                    delete=True)
+    try:
+        common.volume_api(req).delete_snapshot_metadata(common.context(req), snapshot, key)
+    except exception.NotFound:
+        raise _meta_not_found(snapshot.id, key)
     return common.empty_response(200)
 
 

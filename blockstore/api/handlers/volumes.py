@@ -79,7 +79,7 @@ def _list(req, detail):
     volumes = api.get_all(ctx, filters=filters, **kwargs)
     count = None
     if with_count:
-        count = len(api.get_all(ctx, filters=filters, all_tenants=kwargs['all_tenants']))
+        count = api.count(ctx, filters=filters, all_tenants=kwargs['all_tenants'])[0]
     return common.json_response(views.index(req, volumes, detail, kwargs['limit'], count))
 
 
@@ -99,17 +99,17 @@ def summary(req):
     ctx = common.context(req)
     params = common.query_params(req)
     all_tenants = ctx.is_admin and common.lenient_bool(params.get('all_tenants', 'false'))
-    rows = common.volume_api(req).get_all(ctx, all_tenants=all_tenants)
+    api = common.volume_api(req)
+    count, total = api.count(ctx, all_tenants=all_tenants)
     metadata = None
     if common.version(req) >= mv.SUMMARY_METADATA:
         metadata = {}
-        for row in rows:
+        for row in api.get_all(ctx, all_tenants=all_tenants):
             for key, value in F.metadata_of(row, 'volume_metadata').items():
                 values = metadata.setdefault(key, [])
                 if value not in values:
                     values.append(value)
-    return common.json_response(views.summary(len(rows), sum(r.size for r in rows),
-                                              metadata))
+    return common.json_response(views.summary(count, total, metadata))
 
 
 # -- single volume ---------------------------------------------------------------

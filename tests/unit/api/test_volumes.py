@@ -259,11 +259,18 @@ def test_sort_limit_marker_and_next_link(client, project):
 
 
 @pytest.mark.parametrize('query', ['limit=abc', 'limit=-1', 'offset=-2', 'sort_dir=up',
-                                   'sort=name&sort_key=id', 'sort=bogus', 'marker=nope'])
+                                   'sort=name&sort_key=id', 'sort=bogus'])
 def test_bad_list_params_are_400(client, query):
     resp = client.get('/v3/volumes?' + query)
     assert resp.status_int == 400, query
     assert fault_of(resp)[0] == 'badRequest'
+
+
+def test_unknown_marker_is_404(client):
+    # Cinder's MarkerNotFound is a NotFound.
+    resp = client.get('/v3/volumes?marker=nope')
+    assert resp.status_int == 404
+    assert fault_of(resp) == ('itemNotFound', 404, 'Marker nope could not be found.')
 
 
 def test_with_count(client):
@@ -272,6 +279,28 @@ def test_with_count(client):
     body = client.get('/v3/volumes?with_count=true&limit=1', version='3.45').json
     assert body['count'] == 3 and len(body['volumes']) == 1
     assert 'count' not in client.get('/v3/volumes?with_count=true', version='3.44').json
+    # count honours filters, not only the page
+    client.create_volume(name='only-me')
+    body = client.get('/v3/volumes?with_count=true&name=only-me', version='3.45').json
+    assert body['count'] == 1
+
+
+def test_type_can_be_deleted_after_its_volumes_and_name_reused(client):
+    from blockstore.common import context
+    from blockstore.common import exception
+    from blockstore.db import api as db
+    from blockstore.volume import volume_types
+    ctx = context.get_admin_context()
+    vt = volume_types.create(ctx, 'short-lived')
+    vid = client.create_volume(volume_type='short-lived')['id']
+    with pytest.raises(exception.InvalidVolumeType):
+        volume_types.delete(ctx, vt.id)          # in use by a live volume
+    db.conditional_update(ctx, 'volume', vid, {'status': 'deleted', 'deleted': True})
+    volume_types.delete(ctx, vt.id)              # only a deleted volume refers to it
+    with pytest.raises(exception.VolumeTypeNotFound):
+        volume_types.get(ctx, vt.id)
+    again = volume_types.create(ctx, 'short-lived')   # the name is free again
+    assert again.id != vt.id
 
 
 def test_all_tenants_for_admin_only(client, admin, project):
