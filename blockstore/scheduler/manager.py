@@ -17,6 +17,7 @@ from blockstore.common import service
 from blockstore.common import utils
 from blockstore.db import api as db
 from blockstore.db.models import utcnow
+from blockstore import objects
 from blockstore.objects import states
 from blockstore.scheduler import filters as filter_mod
 from blockstore.scheduler import host_state
@@ -44,6 +45,8 @@ class SchedulerManager(service.Manager):
     def init_host_with_rpc(self, ctx):
         # A fresh scheduler knows nothing: ask every volume service to report now.
         self.volume_rpcapi.publish_service_capabilities(ctx)
+        threading.Thread(target=self._sweep_unplaced, args=(ctx,), daemon=True,
+                         name='scheduler-sweep').start()
 
     # -- RPC endpoints ------------------------------------------------------
 
@@ -64,15 +67,32 @@ class SchedulerManager(service.Manager):
             LOG.exception('Scheduling volume %s failed', volume.id)
             self._fail(context, volume, 'Scheduling failed')
             return
-        # Record the placement (not a status change), then hand over.
-        try:
-            db.volume_update(context, volume.id, {'host': host, 'scheduled_at': utcnow(),
-                                                  'cluster_name': None})
-        except exception.VolumeNotFound:
-            return  # deleted while we were placing it
+        # Record the placement (not a status change) only if nobody placed it yet:
+        # a create may arrive twice (redelivery, or the startup sweep below).
+        placed = db.conditional_update(
+            context, 'volume', volume.id, {'host': host, 'scheduled_at': utcnow()},
+            expected={'status': states.CREATING, 'host': None})
+        if not placed:
+            LOG.info('Volume %s was placed or deleted meanwhile; not handing it over',
+                     volume.id)
+            return
         volume.host = host
         volume.obj_reset_changes(['host'])
         self.volume_rpcapi.create_volume(context, volume, request_spec)
+
+    def _sweep_unplaced(self, ctx):
+        """Place creates whose scheduling was lost (a scheduler died holding them)."""
+        if not self._reports_seen.wait(CONF.periodic_interval * 2):
+            return
+        for worker in objects.WorkerList.get_all(ctx, resource_type='volume',
+                                                 operation='create', service_id=None):
+            try:
+                volume = objects.Volume.get_by_id(ctx, worker.resource_id)
+            except exception.VolumeNotFound:
+                continue
+            if volume.status == states.CREATING and not volume.host:
+                LOG.info('Scheduling volume %s whose placement was lost', volume.id)
+                self.create_volume(ctx, volume, worker.args.get('request_spec') or {})
 
     # -- placement ----------------------------------------------------------
 
