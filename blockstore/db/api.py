@@ -10,6 +10,7 @@ import time
 import uuid as uuidlib
 import weakref
 
+from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from oslo_db.sqlalchemy import utils as sqlalchemyutils
@@ -85,6 +86,12 @@ def new_uuid():
     return str(uuidlib.uuid4())
 
 
+# Writers that insert may meet a deadlock under concurrency (MariaDB gap locks);
+# the whole transaction is simply run again.
+_retry_on_deadlock = oslo_db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True,
+                                               retry_interval=0.01, max_retry_interval=0.2)
+
+
 # ---------------------------------------------------------------------------
 # Conditional update: the only way a status changes.
 # ---------------------------------------------------------------------------
@@ -123,12 +130,14 @@ MODELS = {
 
 
 def conditional_update(context, resource, resource_id, values, expected=None, guards=(),
-                       project_id=None):
+                       project_id=None, work=None):
     """One ``UPDATE ... WHERE id=? AND <expected> AND <guards>``; True if a row changed.
 
     ``expected`` maps column names to a value or a tuple of allowed values;
     ``guards`` are names from GUARDS. Concurrent callers with overlapping
     expectations can never both win: the database serialises the row.
+    ``work`` (operation, status, payload): the work record the winner writes in
+    the same transaction, so a claimed resource always has its record.
     """
     model = MODELS[resource]
     stmt = update(model).where(model.id == resource_id, model.deleted.is_(False))
@@ -157,7 +166,10 @@ def conditional_update(context, resource, resource_id, values, expected=None, gu
                     # REPEATABLE READ makes that case a serialization failure instead,
                     # and the retry evaluates every guard afresh.
                     session.connection(execution_options={'isolation_level': 'REPEATABLE READ'})
-                return session.execute(stmt).rowcount == 1
+                won = session.execute(stmt).rowcount == 1
+                if won and work:
+                    _put_worker(session, resource, resource_id, work)
+                return won
         except (db_exc.DBError, sa.exc.OperationalError) as e:
             if not _retriable(e) or attempt == _RETRIES - 1:
                 raise
@@ -366,7 +378,9 @@ def volume_type_extra_specs_update(context, type_id, specs, delete_keys=()):
 # ---------------------------------------------------------------------------
 
 
-def volume_create(context, values, metadata=None, admin_metadata=None):
+@_retry_on_deadlock
+def volume_create(context, values, metadata=None, admin_metadata=None, work=None):
+    """Insert a volume (and, atomically with it, the work record of its create)."""
     values = dict(values)
     values.setdefault('id', new_uuid())
     vol = models.Volume(**values)
@@ -377,6 +391,8 @@ def volume_create(context, values, metadata=None, admin_metadata=None):
     with _writer(context) as session:
         session.add(vol)
         session.flush()
+        if work:
+            _put_worker(session, 'volume', vol.id, work)
         session.refresh(vol)
     return vol
 
@@ -443,6 +459,32 @@ def _filtered(session, resource, filters, project_id):
     return q
 
 
+class Record:
+    """A read-only row for rendering a listing: columns as attributes, plus
+    ``metadata`` (and ``admin_metadata`` for volumes) dicts and ``volume_type``.
+
+    Listings skip ORM instances: building thousands of them (and their
+    relationship loads) cost more than the queries.
+    """
+
+    def __init__(self, mapping):
+        self.__dict__.update(mapping)
+
+
+_IN_CHUNK = 500
+
+
+def _key_values(session, meta_model, fk, ids):
+    found = {i: {} for i in ids}
+    col = getattr(meta_model, fk)
+    for start in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[start:start + _IN_CHUNK]
+        for owner, key, value in session.execute(
+                select(col, meta_model.key, meta_model.value).where(col.in_(chunk))):
+            found[owner][key] = value
+    return found
+
+
 def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys=None,
              sort_dirs=None, project_id=None, offset=None):
     model = MODELS[resource]
@@ -465,7 +507,22 @@ def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys
                                            sort_dirs=sort_dirs)
         if offset:
             q = q.offset(offset)
-        return q.all()
+        rows = [Record(r._mapping) for r in q.with_entities(*model.__table__.columns)]
+        ids = [r.id for r in rows]
+        meta_model, fk = _META[resource]
+        metadata = _key_values(session, meta_model, fk, ids)
+        admin = (_key_values(session, models.VolumeAdminMetadata, 'volume_id', ids)
+                 if resource == 'volume' else None)
+        type_ids = list({r.volume_type_id for r in rows})
+        vtypes = {t.id: Record(t._mapping) for t in session.execute(
+            select(models.VolumeType.id, models.VolumeType.name).where(
+                models.VolumeType.id.in_(type_ids)))} if type_ids else {}
+    for r in rows:
+        r.metadata = metadata[r.id]
+        if admin is not None:
+            r.admin_metadata = admin[r.id]
+        r.volume_type = vtypes.get(r.volume_type_id)
+    return rows
 
 
 def count(context, resource, filters=None, project_id=None):
@@ -573,7 +630,9 @@ def volume_admin_metadata_update(context, volume_id, metadata):
                 session.add(models.VolumeAdminMetadata(volume_id=volume_id, key=k, value=v))
 
 
-def snapshot_create(context, values, metadata=None):
+@_retry_on_deadlock
+def snapshot_create(context, values, metadata=None, work=None):
+    """Insert a snapshot (and, atomically with it, the work record of its create)."""
     values = dict(values)
     values.setdefault('id', new_uuid())
     snap = models.Snapshot(**values)
@@ -582,6 +641,8 @@ def snapshot_create(context, values, metadata=None):
     with _writer(context) as session:
         session.add(snap)
         session.flush()
+        if work:
+            _put_worker(session, 'snapshot', snap.id, work)
         session.refresh(snap)
     return snap
 
@@ -595,6 +656,8 @@ def hard_delete(context, resource, resource_id):
         if resource == 'volume':
             session.execute(sa.delete(models.VolumeAdminMetadata).where(
                 models.VolumeAdminMetadata.volume_id == resource_id))
+        session.execute(sa.delete(models.Worker).where(
+            models.Worker.resource_type == resource, models.Worker.resource_id == resource_id))
         session.execute(sa.delete(model).where(model.id == resource_id))
 
 
@@ -627,18 +690,40 @@ def purge_deleted(context, before):
 # Work records
 # ---------------------------------------------------------------------------
 
+def _put_worker(session, resource_type, resource_id, work):
+    """Insert the work record of a resource, or replace a stale one, in ``session``.
+
+    Insert first: on MariaDB a DELETE or UPDATE of a missing key takes a gap
+    lock, and two such transactions inserting into the same gap deadlock.
+    """
+    values = {'operation': work['operation'], 'status': work['status'],
+              'service_id': work.get('service_id'),
+              'payload': (jsonutils.dumps(work['payload'])
+                          if work.get('payload') is not None else None)}
+    try:
+        with session.begin_nested():
+            w = models.Worker(resource_type=resource_type, resource_id=resource_id, **values)
+            session.add(w)
+            session.flush()
+        return w
+    except db_exc.DBDuplicateEntry:
+        values['race_preventer'] = models.Worker.race_preventer + 1
+        values['updated_at'] = utcnow()
+        session.execute(update(models.Worker).where(
+            models.Worker.resource_type == resource_type,
+            models.Worker.resource_id == resource_id).values(**values))
+        return session.query(models.Worker).filter_by(resource_type=resource_type,
+                                                      resource_id=resource_id).one()
+
+
+@_retry_on_deadlock
 def worker_create(context, resource_type, resource_id, operation, status, service_id=None,
                   payload=None):
     """Record work about to start on a resource; replaces a stale record of it."""
     with _writer(context) as session:
-        session.execute(sa.delete(models.Worker).where(
-            models.Worker.resource_type == resource_type,
-            models.Worker.resource_id == resource_id))
-        w = models.Worker(resource_type=resource_type, resource_id=resource_id,
-                          operation=operation, status=status, service_id=service_id,
-                          payload=jsonutils.dumps(payload) if payload is not None else None)
-        session.add(w)
-    return w
+        return _put_worker(session, resource_type, resource_id,
+                           {'operation': operation, 'status': status,
+                            'service_id': service_id, 'payload': payload})
 
 
 def worker_set_service(context, resource_type, resource_id, service_id):

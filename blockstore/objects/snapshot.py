@@ -4,6 +4,7 @@ from blockstore.db import api as db
 from blockstore.objects import base
 from blockstore.objects import states
 from blockstore.objects.volume import StatefulMixin
+from blockstore.objects.volume import _work
 
 f = base.obj_fields
 
@@ -57,7 +58,8 @@ class Snapshot(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreOb
             return
         raise NotImplementedError('Snapshot.%s is not set' % attrname)
 
-    def create(self):
+    def create(self, work=None):
+        """Insert in the initial state; ``work`` {'operation', 'payload'} is recorded with it."""
         values = self.obj_get_changes()
         metadata = values.pop('metadata', {})
         values.pop('volume', None)
@@ -65,7 +67,7 @@ class Snapshot(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreOb
         if values['status'] != states.SNAPSHOT.initial:
             raise AssertionError('snapshots are created in state %s' % states.SNAPSHOT.initial)
         self._from_db_object(self._context, self,
-                             db.snapshot_create(self._context, values, metadata))
+                             db.snapshot_create(self._context, values, metadata, _work(work)))
 
     def save(self):
         changes = self.obj_get_changes()
@@ -81,7 +83,3 @@ class Snapshot(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreOb
 class SnapshotList(base.ObjectListBase, base.BlockstoreObject):
     VERSION = '1.0'
     fields = {'objects': f.ListOfObjectsField('Snapshot')}
-
-    @classmethod
-    def get_all(cls, context, **kwargs):
-        return base.make_list(context, cls, Snapshot, db.snapshot_get_all(context, **kwargs))

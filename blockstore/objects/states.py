@@ -81,7 +81,8 @@ SNAPSHOT = Machine('snapshot', CREATING, {
 MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT)}
 
 
-def transition(context, resource, resource_id, event, values=None, project_id=None):
+def transition(context, resource, resource_id, event, values=None, project_id=None,
+               work=None):
     """Apply ``event`` to one resource atomically; True if this caller won.
 
     A target of None leaves the status as it is (a guarded touch, used to
@@ -97,7 +98,7 @@ def transition(context, resource, resource_id, event, values=None, project_id=No
             values.setdefault('deleted_at', utcnow())
     return db.conditional_update(context, resource, resource_id, values,
                                  expected={'status': t.sources}, guards=t.guards,
-                                 project_id=project_id)
+                                 project_id=project_id, work=work)
 
 
 def explain(context, resource, resource_id, event):
@@ -120,7 +121,15 @@ def explain(context, resource, resource_id, event):
 _INVALID = {'volume': exception.InvalidVolume, 'snapshot': exception.InvalidSnapshot}
 
 
-def transition_or_raise(context, resource, resource_id, event, values=None, project_id=None):
-    if not transition(context, resource, resource_id, event, values, project_id):
+def transition_or_raise(context, resource, resource_id, event, values=None, project_id=None,
+                        work=None):
+    """transition(), raising a 400 that names every unmet precondition on a loss.
+
+    ``work``: {'operation', 'payload'} of the work record written with the win;
+    its status is the event's target state.
+    """
+    if work is not None:
+        work = dict(work, status=MACHINES[resource].table[event].target)
+    if not transition(context, resource, resource_id, event, values, project_id, work):
         reasons = explain(context, resource, resource_id, event)
         raise _INVALID[resource](reason='; '.join(reasons))

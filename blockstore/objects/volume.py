@@ -7,6 +7,11 @@ from blockstore.objects import states
 f = base.obj_fields
 
 
+def _work(work):
+    """A create's work record: its status is the initial state."""
+    return dict(work, status=states.CREATING) if work else None
+
+
 class StatefulMixin:
     """Shared by objects whose status lives in a transition table."""
     _resource = None
@@ -98,7 +103,8 @@ class Volume(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObje
     def get_by_id(cls, context, volume_id, project_id=None, read_deleted=False):
         return cls.from_db(context, db.volume_get(context, volume_id, project_id, read_deleted))
 
-    def create(self):
+    def create(self, work=None):
+        """Insert in the initial state; ``work`` {'operation', 'payload'} is recorded with it."""
         values = self.obj_get_changes()
         metadata = values.pop('metadata', {})
         admin_metadata = values.pop('admin_metadata', {})
@@ -107,7 +113,8 @@ class Volume(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObje
         if values['status'] != states.VOLUME.initial:
             raise AssertionError('volumes are created in state %s' % states.VOLUME.initial)
         self._from_db_object(self._context, self,
-                             db.volume_create(self._context, values, metadata, admin_metadata))
+                             db.volume_create(self._context, values, metadata, admin_metadata,
+                                             _work(work)))
 
     def save(self):
         changes = self.obj_get_changes()
@@ -129,7 +136,3 @@ class Volume(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObje
 class VolumeList(base.ObjectListBase, base.BlockstoreObject):
     VERSION = '1.0'
     fields = {'objects': f.ListOfObjectsField('Volume')}
-
-    @classmethod
-    def get_all(cls, context, **kwargs):
-        return base.make_list(context, cls, Volume, db.volume_get_all(context, **kwargs))

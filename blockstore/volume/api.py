@@ -49,7 +49,7 @@ class API:
 
     def get_all(self, ctx, filters=None, marker=None, limit=None, sort_keys=None,
                 sort_dirs=None, offset=None, all_tenants=False):
-        """Database rows (models.Volume with metadata and type loaded), for rendering.
+        """Read-only records (db.api.Record: columns, metadata, volume_type) to render.
 
         Lists skip the object layer: building thousands of versioned objects
         only to render them costs more than the query.
@@ -128,14 +128,26 @@ class API:
             raise exception.InvalidInput(
                 reason='multiattach is enabled by a volume type with multiattach="<is> True"')
 
+        volume_id = db.new_uuid()
+        request_spec = {
+            'volume_id': volume_id, 'size': size, 'availability_zone': az,
+            'volume_type': {'id': vtype.id, 'name': vtype.name,
+                            'extra_specs': dict(vtype.extra_specs)},
+            'snapshot_id': snapshot_id, 'source_volid': source_volid,
+            # Clones and volumes from snapshots stay on their origin's backend.
+            'source_host': (source.host if source else
+                            snapshot.volume.host if snapshot else None),
+            'multiattach': spec_multiattach,
+        }
         volume = objects.Volume(
-            ctx, project_id=ctx.project_id, user_id=ctx.user_id, size=size,
+            ctx, id=volume_id, project_id=ctx.project_id, user_id=ctx.user_id, size=size,
             display_name=name, display_description=description, volume_type_id=vtype.id,
             availability_zone=az, snapshot_id=snapshot_id, source_volid=source_volid,
             metadata=metadata or {}, bootable=bool(bootable) or bool(source and source.bootable),
             multiattach=spec_multiattach, attach_status='detached', use_quota=True,
             deleted=False, status=states.VOLUME.initial)
-        volume.create()
+        volume.create(work={'operation': 'create',
+                            'payload': {'request_spec': request_spec}})
         try:
             db.volume_type_get(ctx, vtype.id)   # not deleted while we inserted
         except exception.VolumeTypeNotFound:
@@ -148,18 +160,6 @@ class API:
                 db.hard_delete(ctx, 'volume', volume.id)
                 states.transition_or_raise(ctx, kind, origin.id, 'use_as_source')
 
-        request_spec = {
-            'volume_id': volume.id, 'size': size, 'availability_zone': az,
-            'volume_type': {'id': vtype.id, 'name': vtype.name,
-                            'extra_specs': dict(vtype.extra_specs)},
-            'snapshot_id': snapshot_id, 'source_volid': source_volid,
-            # Clones and volumes from snapshots stay on their origin's backend.
-            'source_host': (source.host if source else
-                            snapshot.volume.host if snapshot else None),
-            'multiattach': spec_multiattach,
-        }
-        objects.Worker.record(ctx, 'volume', volume.id, 'create', states.CREATING,
-                              payload={'request_spec': request_spec})
         self.scheduler_rpcapi.create_volume(ctx, volume, request_spec)
         return volume
 
@@ -193,13 +193,13 @@ class API:
         event = 'force_delete' if force else 'delete'
         project = None if ctx.is_admin else ctx.project_id
         states.transition_or_raise(ctx, 'volume', volume.id, event,
-                                   {'terminated_at': utcnow()}, project_id=project)
+                                   {'terminated_at': utcnow()}, project_id=project,
+                                   work={'operation': 'delete'})
         volume.refresh()
         if not volume.host:
             db.worker_destroy(ctx, 'volume', volume.id)
             states.transition(ctx, 'volume', volume.id, 'delete_done')
             return
-        objects.Worker.record(ctx, 'volume', volume.id, 'delete', states.DELETING)
         self.volume_rpcapi.delete_volume(ctx, volume)
 
     # -- extend -------------------------------------------------------------
@@ -215,10 +215,10 @@ class API:
         if new_size > CONF.max_volume_size:
             raise exception.VolumeSizeExceedsLimit(size=new_size, limit=CONF.max_volume_size)
         project = None if ctx.is_admin else ctx.project_id
-        states.transition_or_raise(ctx, 'volume', volume.id, 'extend', project_id=project)
+        states.transition_or_raise(ctx, 'volume', volume.id, 'extend', project_id=project,
+                                   work={'operation': 'extend',
+                                         'payload': {'new_size': new_size}})
         volume.refresh()
-        objects.Worker.record(ctx, 'volume', volume.id, 'extend', states.EXTENDING,
-                              payload={'new_size': new_size})
         self.volume_rpcapi.extend_volume(ctx, volume, new_size)
 
     # -- snapshots ----------------------------------------------------------
@@ -252,11 +252,10 @@ class API:
             volume_size=volume.size, display_name=name, display_description=description,
             volume_type_id=volume.volume_type_id, metadata=metadata or {}, progress='0%',
             use_quota=True, deleted=False, status=states.SNAPSHOT.initial)
-        snapshot.create()
+        snapshot.create(work={'operation': 'create'})
         if not states.transition(ctx, 'volume', volume.id, 'use_as_source'):
             db.hard_delete(ctx, 'snapshot', snapshot.id)
             states.transition_or_raise(ctx, 'volume', volume.id, 'use_as_source')
-        objects.Worker.record(ctx, 'snapshot', snapshot.id, 'create', states.CREATING)
         self.volume_rpcapi.create_snapshot(ctx, volume, snapshot)
         return snapshot
 
@@ -283,8 +282,8 @@ class API:
     def delete_snapshot(self, ctx, snapshot, force=False):
         event = 'force_delete' if force else 'delete'
         project = None if ctx.is_admin else ctx.project_id
-        states.transition_or_raise(ctx, 'snapshot', snapshot.id, event, project_id=project)
+        states.transition_or_raise(ctx, 'snapshot', snapshot.id, event, project_id=project,
+                                   work={'operation': 'delete'})
         snapshot.refresh()
         volume = objects.Volume.get_by_id(ctx, snapshot.volume_id, read_deleted=True)
-        objects.Worker.record(ctx, 'snapshot', snapshot.id, 'delete', states.DELETING)
         self.volume_rpcapi.delete_snapshot(ctx, volume, snapshot)

@@ -89,3 +89,26 @@ def test_volume_service_killed_mid_create_recovers(deployment):
     dep.wait_status('volume', queued, 'available', timeout=60)
     for v in (vid, queued):
         assert os.path.getsize(os.path.join(dep.volumes_dir('file1'), 'volume-%s' % v)) == GiB
+
+
+def test_concurrent_creates_all_succeed(deployment):
+    """Many creates at once: no 5xx (e.g. from a deadlock) and all become available."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(i):
+        r = deployment.request('POST', '/volumes', body={'volume': {'size': 1,
+                                                                    'name': 'burst-%d' % i}})
+        return r.status_code, r.json()
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(create, range(48)))
+    assert [code for code, _ in results] == [202] * 48, [b for c, b in results if c != 202][:3]
+    ids = [body['volume']['id'] for _, body in results]
+    for vid in ids:
+        deployment.wait_status('volume', vid, 'available', timeout=90)
+    with ThreadPoolExecutor(12) as pool:
+        codes = list(pool.map(
+            lambda vid: deployment.request('DELETE', '/volumes/%s' % vid).status_code, ids))
+    assert codes == [202] * 48
+    for vid in ids:
+        deployment.wait_status('volume', vid, 'gone', timeout=90)

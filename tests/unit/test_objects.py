@@ -6,6 +6,7 @@ import pytest
 
 from blockstore import objects
 from blockstore.common import exception
+from blockstore.db import api as db
 from blockstore.objects import base
 
 objects.register_all()
@@ -134,7 +135,10 @@ def test_volume_round_trip(ctx, vtype):
 
     vol.refresh()
     assert vol.display_name == 'renamed'
-    assert vol.id in [v.id for v in objects.VolumeList.get_all(ctx, filters={'project_id': 'proj'})]
+    listed = db.volume_get_all(ctx, filters={'project_id': 'proj'})
+    assert vol.id in [v.id for v in listed]
+    record = [v for v in listed if v.id == vol.id][0]
+    assert record.metadata == vol.metadata and record.volume_type.name == vtype.name
 
     with pytest.raises(exception.VolumeNotFound):
         objects.Volume.get_by_id(ctx, vol.id, project_id='other')
@@ -182,8 +186,7 @@ def test_snapshot_round_trip(ctx, vtype):
     got.status = 'available'
     with pytest.raises(AssertionError):
         got.save()
-    assert snap.id in [s.id for s in objects.SnapshotList.get_all(ctx,
-                                                                   filters={'volume_id': vol.id})]
+    assert snap.id in [s.id for s in db.snapshot_get_all(ctx, filters={'volume_id': vol.id})]
 
 
 def test_service_round_trip(ctx):

@@ -105,7 +105,7 @@ def summary(req):
     if common.version(req) >= mv.SUMMARY_METADATA:
         metadata = {}
         for row in api.get_all(ctx, all_tenants=all_tenants):
-            for key, value in F.metadata_of(row, 'volume_metadata').items():
+            for key, value in F.metadata_of(row).items():
                 values = metadata.setdefault(key, [])
                 if value not in values:
                     values.append(value)

@@ -128,10 +128,7 @@ def time_attr(name):
     return lambda item, rc: format_time(get(item))
 
 
-def metadata_of(item, rows_attr):
-    """Metadata as a dict from a DB row (``rows_attr`` list) or an object (``.metadata``)."""
-    rows = getattr(item, rows_attr, None)
-    if rows is not None:
-        return {m.key: m.value for m in rows}
+def metadata_of(item):
+    """Metadata as a dict, from an object or a listing record (both have ``.metadata``)."""
     md = item.metadata
     return dict(md) if md else {}

@@ -10,7 +10,7 @@ COLLECTION = 'snapshots'
 
 
 def _metadata(s, rc):
-    return F.metadata_of(s, 'snapshot_metadata')
+    return F.metadata_of(s)
 
 
 FIELDS = F.FieldTable([

@@ -1,8 +1,7 @@
 """Volume views in Cinder's wire format, driven by one field table.
 
-Items may be ``objects.Volume`` or DB rows (``models.Volume``) — list calls
-hand over rows — so every getter reads attributes both share; metadata goes
-through ``fields.metadata_of``.
+Items may be ``objects.Volume`` or listing records (``db.api.Record``) — list
+calls hand over records — so every getter reads attributes both share.
 """
 
 from blockstore.api.views import fields as F
@@ -34,7 +33,7 @@ def _encrypted(v, rc):
 
 
 def _metadata(v, rc):
-    return F.metadata_of(v, 'volume_metadata')
+    return F.metadata_of(v)
 
 
 def _shared_targets_bool(v, rc):

@@ -28,13 +28,13 @@ def _req(is_admin, version=microversion.MAX, path='/v3/volumes/detail'):
 
 def _row(i):
     """A stand-in for a models.Volume row (what list calls render)."""
-    md = [types.SimpleNamespace(key='k%d' % j, value='v%d' % j) for j in range(3)]
+    md = {'k%d' % j: 'v%d' % j for j in range(3)}
     return types.SimpleNamespace(
         id=str(uuid.uuid4()), display_name='vol%d' % i, display_description='d',
         status='available', size=1, availability_zone='nova',
         created_at=datetime.datetime(2026, 11, 22, 21, 28, 48), updated_at=None,
         volume_type=types.SimpleNamespace(name='__DEFAULT__'), volume_type_id=str(uuid.uuid4()),
-        snapshot_id=None, source_volid=None, volume_metadata=md, user_id='u', bootable=True,
+        snapshot_id=None, source_volid=None, metadata=md, user_id='u', bootable=True,
         encryption_key_id=None, replication_status=None, multiattach=False,
         migration_status=None, project_id='p', host='h@b#p', group_id=None, provider_id=None,
         shared_targets=None, service_uuid=None, cluster_name=None, use_quota=True)
