@@ -165,7 +165,7 @@ class VolumeManager(service.Manager):
                 update = self.driver.create_cloned_volume(volume, source)
             else:
                 update = self.driver.create_volume(volume)
-            return dict(update or {}, launched_at=utcnow())
+            return dict(update or {}, launched_at=utcnow(), service_uuid=self.service.uuid)
         self._run(context, volume, 'create', states.CREATING, work,
                   'create_done', 'create_failed', 'CREATE_VOLUME_FROM_BACKEND')
 
