@@ -90,6 +90,62 @@ backend_opts = [
     cfg.FloatOpt('max_over_subscription_ratio', default=20.0, min=1.0,
                  help='Provisioned capacity allowed per unit of real capacity for thin '
                       'provisioning.'),
+    # -- LVM driver (volume_driver = lvm) ------------------------------------
+    cfg.StrOpt('volume_group', default='blockstore-volumes',
+               help='LVM driver: volume group holding the volumes.'),
+    cfg.StrOpt('lvm_type', default='default', choices=['default', 'thin'],
+               help='LVM driver: "default" makes thick (linear) LVs; "thin" makes thin LVs '
+                    'in the pool <volume_group>-pool (created when missing). Thin needs '
+                    'the kernel\'s device-mapper thin-pool target.'),
+    cfg.BoolOpt('lvm_activation', default=True,
+                help='LVM driver: activate LVs and reach their bytes through /dev/VG/LV. '
+                     'Set to False on kernels without device-mapper: LVM then runs with '
+                     'activation=0, volumes are allocated contiguously and their bytes are '
+                     'reached through a loop device over their extents on the PV. Thin '
+                     'volumes and snapshots are unavailable in that mode.'),
+    cfg.StrOpt('lvm_conf_dir',
+               help='LVM driver: directory holding a private lvm.conf, passed to every LVM '
+                    'command as LVM_SYSTEM_DIR (also keeps the metadata archive there). '
+                    'Unset: the system configuration.'),
+    cfg.StrOpt('lvm_pv_loop_file',
+               help='LVM driver, development only: a sparse file attached to a loop device '
+                    'and used as the only PV of volume_group, which is created when missing. '
+                    'Every LVM command is then restricted to that device (--devices).'),
+    cfg.IntOpt('lvm_pv_loop_size_gb', default=10, min=1,
+               help='LVM driver: size of lvm_pv_loop_file when it is created, in GiB.'),
+    cfg.StrOpt('volume_clear', default='zero', choices=['none', 'zero'],
+               help='LVM driver: how a thick volume\'s data is wiped before its space is '
+                    'freed (thin volumes are never wiped: the pool zeroes new blocks).'),
+    cfg.IntOpt('volume_clear_size', default=0, min=0,
+               help='LVM driver: MiB wiped at the start of a volume on delete; 0 wipes it '
+                    'all.'),
+    cfg.IntOpt('storage_command_timeout', default=300, min=1,
+               help='Seconds a storage command (lvm, losetup, tgtadm, ...) may run.'),
+    # -- iSCSI target helpers ------------------------------------------------
+    cfg.StrOpt('target_helper', default='tgtadm', choices=['tgtadm', 'lioadm'],
+               help='iSCSI target implementation: tgtadm (userspace tgtd) or lioadm (the '
+                    'kernel LIO target, needs configfs and target_core_mod).'),
+    cfg.StrOpt('target_protocol', default='iscsi', choices=['iscsi'],
+               help='Protocol volumes are exported with.'),
+    cfg.StrOpt('target_ip_address', default='127.0.0.1',
+               help='Address of the iSCSI portal told to initiators.'),
+    cfg.ListOpt('target_secondary_ip_addresses', default=[],
+                help='More portal addresses told to initiators (multipath).'),
+    cfg.PortOpt('target_port', default=3260, help='Port of the iSCSI portal.'),
+    cfg.StrOpt('target_prefix', default='iqn.2010-10.org.openstack:',
+               help='Prefix of target IQNs; the volume name is appended.'),
+    cfg.StrOpt('volumes_dir',
+               help='Directory of the persistent per-volume target files (tgt-admin '
+                    'syntax) from which exports are restored after a tgtd restart; defaults '
+                    'to $state_path/targets/<backend>.'),
+    cfg.IntOpt('tgt_control_port', min=0,
+               help='Control port of the tgtd to manage (tgtadm -C); unset: tgtd\'s '
+                    'default.'),
+    cfg.StrOpt('tgt_bsoflags', default='direct',
+               help='tgt backing-store open flags (bsoflags): "direct" makes tgtd bypass '
+                    'the page cache of the exported device, "sync", both, or empty.'),
+    cfg.BoolOpt('use_chap_auth', default=True,
+                help='Protect every export with CHAP credentials generated per volume.'),
 ]
 
 embedded_opts = [

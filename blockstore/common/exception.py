@@ -139,3 +139,27 @@ class ServiceTooOld(BlockstoreException):
 
 class MessagingTimeout(BlockstoreException):
     msg_fmt = 'Timed out waiting for a reply from %(topic)s.'
+
+
+class ProcessExecutionError(VolumeBackendAPIException):
+    """A backend command exited non-zero, timed out or could not be started.
+
+    Attributes: ``cmd`` (the command line, secrets masked), ``exit_code``
+    (None when it timed out or never ran), ``stdout`` and ``stderr`` (secrets
+    masked), ``timed_out``.
+    """
+
+    msg_fmt = 'Command failed: %(cmd)s; exit code %(exit_code)s; stderr: %(stderr)r'
+
+    def __init__(self, cmd='', exit_code=None, stdout='', stderr='', description=None,
+                 timed_out=False):
+        self.cmd = cmd
+        self.exit_code = exit_code
+        self.stdout = stdout or ''
+        self.stderr = stderr or ''
+        self.timed_out = timed_out
+        self.description = description
+        message = None
+        if description:
+            message = 'Command failed: %s; %s; stderr: %r' % (cmd, description, self.stderr)
+        super().__init__(message, cmd=cmd, exit_code=exit_code, stderr=self.stderr)
