@@ -11,6 +11,7 @@ from blockstore.api.handlers import snapshots
 from blockstore.api.handlers import types
 from blockstore.api.handlers import versions
 from blockstore.api.handlers import volumes
+from blockstore.api.handlers import qos_specs  # -- types, qos, actions, transfers
 
 ROUTES = {
     '/': {'GET': versions.root},
@@ -48,4 +49,25 @@ ROUTES = {
     '/v3/types/{type_id}/extra_specs/{key}': {'GET': types.extra_specs_show,
                                               'PUT': types.extra_specs_update,
                                               'DELETE': types.extra_specs_delete},
+
+    # -- types, qos, actions, transfers
+    '/v3/types/{type_id}/action': {'POST': types.action},
+    '/v3/types/{type_id}/os-volume-type-access': {'GET': types.access_index},
+    '/v3/types/{type_id}/encryption': {'GET': types.encryption_index,
+                                       'POST': types.encryption_create},
+    '/v3/types/{type_id}/encryption/{spec}': {'GET': types.encryption_show,
+                                              'PUT': types.encryption_update,
+                                              'DELETE': types.encryption_delete},
+    '/v3/default-types': {'GET': types.default_index},
+    '/v3/default-types/{project_id}': {'GET': types.default_show, 'PUT': types.default_set,
+                                       'DELETE': types.default_delete},
+    '/v3/qos-specs': {'GET': qos_specs.index, 'POST': qos_specs.create},
+    '/v3/qos-specs/{qos_id}': {'GET': qos_specs.show, 'PUT': qos_specs.update,
+                               'DELETE': qos_specs.delete},
+    '/v3/qos-specs/{qos_id}/delete_keys': {'PUT': qos_specs.delete_keys},
+    '/v3/qos-specs/{qos_id}/associations': {'GET': qos_specs.associations},
+    '/v3/qos-specs/{qos_id}/associate': {'GET': qos_specs.associate},
+    '/v3/qos-specs/{qos_id}/disassociate': {'GET': qos_specs.disassociate},
+    '/v3/qos-specs/{qos_id}/disassociate_all': {'GET': qos_specs.disassociate_all},
+    # -- end types, qos, actions, transfers
 }

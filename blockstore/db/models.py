@@ -69,6 +69,7 @@ class VolumeType(TimestampMixin, SoftDeleteMixin, Base):
     live_name = Column(String(255), unique=True)
     description = Column(String(255))
     is_public = Column(Boolean, nullable=False, default=True)
+    qos_specs_id = Column(String(36))  # QualityOfServiceSpecs.id, if associated
     extra_specs = relationship('VolumeTypeExtraSpec', lazy='selectin',
                                cascade='all, delete-orphan', back_populates='volume_type')
 
@@ -83,6 +84,97 @@ class VolumeTypeExtraSpec(Base):
     key = Column(String(255), nullable=False)
     value = Column(String(255))
     volume_type = relationship('VolumeType', back_populates='extra_specs')
+
+
+# -- types, qos, actions, transfers ------------------------------------------
+
+class VolumeTypeProject(TimestampMixin, Base):
+    """A project's access to a private volume type (``os-volume-type-access``)."""
+    __tablename__ = 'volume_type_projects'
+    __table_args__ = (
+        UniqueConstraint('volume_type_id', 'project_id', name='uniq_type_projects0type0project'),
+        Index('volume_type_projects_project_idx', 'project_id'),
+    )
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    volume_type_id = Column(String(36), ForeignKey('volume_types.id', ondelete='CASCADE'),
+                            nullable=False)
+    project_id = Column(String(255), nullable=False)
+
+
+class DefaultVolumeType(TimestampMixin, Base):
+    """A project's default volume type (3.62)."""
+    __tablename__ = 'default_volume_types'
+    __table_args__ = (Index('default_volume_types_type_idx', 'volume_type_id'),)
+    project_id = Column(String(255), primary_key=True)
+    volume_type_id = Column(String(36), ForeignKey('volume_types.id'), nullable=False)
+
+
+class VolumeTypeEncryption(TimestampMixin, Base):
+    """The encryption of the volumes of one type; ``id`` is Cinder's ``encryption_id``."""
+    __tablename__ = 'volume_type_encryption'
+    __table_args__ = (UniqueConstraint('volume_type_id', name='uniq_type_encryption0type'),)
+    id = Column(String(36), primary_key=True)
+    volume_type_id = Column(String(36), ForeignKey('volume_types.id', ondelete='CASCADE'),
+                            nullable=False)
+    provider = Column(String(255), nullable=False)
+    cipher = Column(String(255))
+    key_size = Column(Integer)
+    control_location = Column(String(255), nullable=False)
+
+
+class QualityOfServiceSpecs(TimestampMixin, Base):
+    """Named QoS specs; volume types refer to one through ``qos_specs_id``."""
+    __tablename__ = 'qos_specs'
+    __table_args__ = (UniqueConstraint('name', name='uniq_qos_specs0name'),)
+    id = Column(String(36), primary_key=True)
+    name = Column(String(255), nullable=False)
+    consumer = Column(String(255), nullable=False, default='back-end')
+    specs = relationship('QualityOfServiceSpecsValue', lazy='selectin',
+                         cascade='all, delete-orphan')
+
+
+class QualityOfServiceSpecsValue(Base):
+    __tablename__ = 'qos_specs_values'
+    __table_args__ = (UniqueConstraint('qos_specs_id', 'key', name='uniq_qos_specs_values0qos0key'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    qos_specs_id = Column(String(36), ForeignKey('qos_specs.id', ondelete='CASCADE'),
+                          nullable=False)
+    key = Column(String(255), nullable=False)
+    value = Column(String(255))
+
+
+class Transfer(TimestampMixin, SoftDeleteMixin, Base):
+    """A volume offered to another project; accepted or cancelled ones are soft-deleted.
+
+    Only a salted hash of the auth key is kept (``salt``, ``crypt_hash``).
+    """
+    __tablename__ = 'transfers'
+    __table_args__ = (
+        Index('transfers_source_deleted_created_idx', 'source_project_id', 'deleted',
+              'created_at', 'id'),
+        Index('transfers_deleted_created_idx', 'deleted', 'created_at', 'id'),
+        Index('transfers_volume_idx', 'volume_id'),
+    )
+    id = Column(String(36), primary_key=True)
+    volume_id = Column(String(36), ForeignKey('volumes.id'), nullable=False)
+    display_name = Column(String(255))
+    salt = Column(String(255), nullable=False)
+    crypt_hash = Column(String(255), nullable=False)
+    expires_at = Column(DateTime)
+    no_snapshots = Column(Boolean, nullable=False, default=False)
+    source_project_id = Column(String(255), nullable=False)
+    destination_project_id = Column(String(255))
+    accepted = Column(Boolean, nullable=False, default=False)
+
+
+class VolumeGlanceMetadata(TimestampMixin, Base):
+    """Image metadata of a volume (``os-set_image_metadata``, ``volume_image_metadata``)."""
+    __tablename__ = 'volume_glance_metadata'
+    __table_args__ = (UniqueConstraint('volume_id', 'key', name='uniq_glance_metadata0vol0key'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    volume_id = Column(String(36), ForeignKey('volumes.id', ondelete='CASCADE'), nullable=False)
+    key = Column(String(255), nullable=False)
+    value = Column(Text)
 
 
 class Volume(TimestampMixin, SoftDeleteMixin, Base):

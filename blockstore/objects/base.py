@@ -43,6 +43,8 @@ OBJ_VERSIONS.add('1.0', {
     'Snapshot': '1.0', 'SnapshotList': '1.0',
     'Worker': '1.0', 'WorkerList': '1.0',
 })
+# 1.1: VolumeType.qos_specs_id (Volume and Snapshot embed it)
+OBJ_VERSIONS.add('1.1', {'VolumeType': '1.1', 'Volume': '1.1', 'Snapshot': '1.1'})
 
 
 class BlockstoreObject(base.VersionedObject):

@@ -11,7 +11,8 @@ f = base.obj_fields
 
 @base.BlockstoreObjectRegistry.register
 class Snapshot(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObject):
-    VERSION = '1.0'
+    # 1.1: its VolumeType is 1.1
+    VERSION = '1.1'
     _resource = 'snapshot'
     fields = dict(base.BlockstorePersistentObject.fields, **{
         'id': f.UUIDField(),

@@ -20,19 +20,37 @@ def T(sources, target, guards=()):
     return Transition(tuple(sources), target, tuple(guards))
 
 
+class Choice(tuple):
+    """A target the caller picks, from these states, when it applies the event."""
+
+
+# Sources of an event that may start from any state but the deleted one.
+ANY_STATE = ('*',)
+
+
 class Machine:
-    def __init__(self, resource, initial, table, deleted_state=None):
+    """``entries``: states other than ``initial`` a resource may be inserted in."""
+
+    def __init__(self, resource, initial, table, deleted_state=None, entries=()):
         self.resource = resource
         self.initial = initial
         self.table = table
         self.deleted_state = deleted_state
+        self.entries = (initial,) + tuple(entries)
+        everything = sorted(s for s in self.states
+                            if s != self.deleted_state and s not in ANY_STATE)
+        for event, t in list(table.items()):
+            if t.sources == ANY_STATE:
+                table[event] = Transition(tuple(everything), t.target, t.guards)
 
     @property
     def states(self):
-        found = {self.initial}
+        found = set(self.entries)
         for t in self.table.values():
-            found.update(t.sources)
-            if t.target is not None:
+            found.update(s for s in t.sources if s not in ANY_STATE)
+            if isinstance(t.target, Choice):
+                found.update(t.target)
+            elif t.target is not None:
                 found.add(t.target)
         return found
 
@@ -47,9 +65,28 @@ ERROR_DELETING = 'error_deleting'
 EXTENDING = 'extending'
 ERROR_EXTENDING = 'error_extending'
 IN_USE = 'in-use'
+# -- types, qos, actions, transfers
+RETYPING = 'retyping'
+REVERTING = 'reverting'
+RESTORING = 'restoring'
+MANAGING = 'managing'
+ERROR_MANAGING = 'error_managing'
+UNMANAGING = 'unmanaging'
+ERROR_UNMANAGING = 'error_unmanaging'
+AWAITING_TRANSFER = 'awaiting-transfer'
+
+# What an administrator may reset a volume or snapshot to (os-reset_status), as Cinder.
+VOLUME_RESET_STATES = Choice((CREATING, AVAILABLE, DELETING, ERROR, ERROR_DELETING,
+                              ERROR_MANAGING, MANAGING, 'attaching', IN_USE, 'detaching',
+                              'maintenance', 'reserved'))
+SNAPSHOT_RESET_STATES = Choice((ERROR, AVAILABLE, CREATING, DELETING, 'updating',
+                                ERROR_DELETING, UNMANAGING, 'backing-up', RESTORING))
+VOLUME_ATTACH_STATES = ('attached', 'detached')
+VOLUME_MIGRATION_STATES = ('migrating', 'error', 'success', 'completing', 'none', 'starting')
 
 # States from which a volume may be deleted by its owner.
-_VOLUME_DELETABLE = (AVAILABLE, ERROR, 'error_restoring', ERROR_EXTENDING, 'error_managing')
+_VOLUME_DELETABLE = (AVAILABLE, ERROR, 'error_restoring', ERROR_EXTENDING, ERROR_MANAGING)
+_DELETE_GUARDS = ['no_snapshots', 'not_attached', 'not_migrating', 'no_creating_clones']
 
 VOLUME = Machine('volume', CREATING, {
     'create_done': T([CREATING], AVAILABLE),
@@ -66,7 +103,26 @@ VOLUME = Machine('volume', CREATING, {
     'extend_failed': T([EXTENDING], ERROR_EXTENDING),
     # Source of a clone or snapshot: proves it is usable without changing it.
     'use_as_source': T([AVAILABLE, IN_USE], None),
-}, deleted_state=DELETED)
+    # -- types, qos, actions, transfers
+    # Administrators only (the API checks): whatever the state, to the one they name.
+    'reset': T(ANY_STATE, VOLUME_RESET_STATES),
+    # Back to available or in-use, whichever the volume was (by its attach status).
+    'retype': T([AVAILABLE, IN_USE], RETYPING, guards=['not_migrating']),
+    'retype_done': T([RETYPING], Choice((AVAILABLE, IN_USE))),
+    'retype_failed': T([RETYPING], Choice((AVAILABLE, IN_USE))),
+    'revert': T([AVAILABLE], REVERTING, guards=['not_attached', 'not_migrating']),
+    'revert_done': T([REVERTING], AVAILABLE),
+    'revert_failed': T([REVERTING], ERROR),
+    # Managed volumes are inserted in MANAGING (an entry state).
+    'manage_done': T([MANAGING], AVAILABLE),
+    'manage_failed': T([MANAGING], ERROR_MANAGING),
+    'unmanage': T(_VOLUME_DELETABLE, UNMANAGING, guards=_DELETE_GUARDS),
+    'unmanage_done': T([UNMANAGING], DELETED),
+    'unmanage_failed': T([UNMANAGING], ERROR_UNMANAGING),
+    'transfer': T([AVAILABLE], AWAITING_TRANSFER, guards=['not_attached', 'not_migrating']),
+    'transfer_accept': T([AWAITING_TRANSFER], AVAILABLE),
+    'transfer_cancel': T([AWAITING_TRANSFER], AVAILABLE),
+}, deleted_state=DELETED, entries=(MANAGING,))
 
 SNAPSHOT = Machine('snapshot', CREATING, {
     'create_done': T([CREATING], AVAILABLE),
@@ -76,24 +132,47 @@ SNAPSHOT = Machine('snapshot', CREATING, {
     'delete_failed': T([DELETING], ERROR_DELETING),
     'delete_done': T([DELETING], DELETED),
     'use_as_source': T([AVAILABLE], None),
+    # -- types, qos, actions, transfers
+    'reset': T(ANY_STATE, SNAPSHOT_RESET_STATES),
+    # The snapshot a volume reverts to; back to available whether the revert worked or not.
+    'revert': T([AVAILABLE], RESTORING),
+    'revert_done': T([RESTORING], AVAILABLE),
+    'unmanage': T([AVAILABLE, ERROR], UNMANAGING),
+    'unmanage_done': T([UNMANAGING], DELETED),
+    'unmanage_failed': T([UNMANAGING], ERROR),
 }, deleted_state=DELETED)
 
 MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT)}
 
 
+def target_of(resource, event, target=None):
+    """The state ``event`` leads to: its target, or ``target`` when it is a Choice."""
+    t = MACHINES[resource].table[event]
+    if isinstance(t.target, Choice):
+        if target not in t.target:
+            raise ValueError('%s %s needs a target among %s, not %r'
+                             % (resource, event, tuple(t.target), target))
+        return target
+    if target is not None and target != t.target:
+        raise ValueError('%s %s leads to %s, not %s' % (resource, event, t.target, target))
+    return t.target
+
+
 def transition(context, resource, resource_id, event, values=None, project_id=None,
-               work=None):
+               work=None, target=None):
     """Apply ``event`` to one resource atomically; True if this caller won.
 
     A target of None leaves the status as it is (a guarded touch, used to
     prove a source resource is usable inside someone else's operation).
+    ``target`` picks the state of an event whose target is a Choice.
     """
     machine = MACHINES[resource]
     t = machine.table[event]
     values = dict(values or {})
-    if t.target is not None:
-        values['status'] = t.target
-        if t.target == machine.deleted_state:
+    final = target_of(resource, event, target)
+    if final is not None:
+        values['status'] = final
+        if final == machine.deleted_state:
             values.setdefault('deleted', True)
             values.setdefault('deleted_at', utcnow())
     return db.conditional_update(context, resource, resource_id, values,
@@ -122,14 +201,15 @@ _INVALID = {'volume': exception.InvalidVolume, 'snapshot': exception.InvalidSnap
 
 
 def transition_or_raise(context, resource, resource_id, event, values=None, project_id=None,
-                        work=None):
+                        work=None, target=None):
     """transition(), raising a 400 that names every unmet precondition on a loss.
 
     ``work``: {'operation', 'payload'} of the work record written with the win;
     its status is the event's target state.
     """
     if work is not None:
-        work = dict(work, status=MACHINES[resource].table[event].target)
-    if not transition(context, resource, resource_id, event, values, project_id, work):
+        work = dict(work, status=target_of(resource, event, target))
+    if not transition(context, resource, resource_id, event, values, project_id, work,
+                      target=target):
         reasons = explain(context, resource, resource_id, event)
         raise _INVALID[resource](reason='; '.join(reasons))

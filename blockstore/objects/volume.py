@@ -7,20 +7,24 @@ from blockstore.objects import states
 f = base.obj_fields
 
 
-def _work(work):
-    """A create's work record: its status is the initial state."""
-    return dict(work, status=states.CREATING) if work else None
+def _work(work, status=states.CREATING):
+    """A create's work record: its status is the state the row is inserted in."""
+    return dict(work, status=status) if work else None
 
 
 class StatefulMixin:
     """Shared by objects whose status lives in a transition table."""
     _resource = None
 
-    def transition(self, event, **values):
-        """Apply a transition table event; on success update this object, return True."""
-        won = states.transition(self._context, self._resource, self.id, event, values)
+    def transition(self, event, target=None, **values):
+        """Apply a transition table event; on success update this object, return True.
+
+        ``target`` picks the state of an event whose target is a Choice.
+        """
+        won = states.transition(self._context, self._resource, self.id, event, values,
+                                target=target)
         if won:
-            target = states.MACHINES[self._resource].table[event].target
+            target = states.target_of(self._resource, event, target)
             if target is not None:
                 values['status'] = target
             for k, v in values.items():
@@ -29,9 +33,10 @@ class StatefulMixin:
             self.obj_reset_changes(list(values))
         return won
 
-    def transition_or_raise(self, event, **values):
-        if not self.transition(event, **values):
-            states.transition_or_raise(self._context, self._resource, self.id, event, values)
+    def transition_or_raise(self, event, target=None, **values):
+        if not self.transition(event, target=target, **values):
+            states.transition_or_raise(self._context, self._resource, self.id, event, values,
+                                       target=target)
 
     def _save_changes(self, update_fn, exclude=()):
         changes = {k: v for k, v in self.obj_get_changes().items() if k not in exclude}
@@ -44,7 +49,8 @@ class StatefulMixin:
 
 @base.BlockstoreObjectRegistry.register
 class Volume(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObject):
-    VERSION = '1.0'
+    # 1.1: its VolumeType is 1.1
+    VERSION = '1.1'
     _resource = 'volume'
     fields = dict(base.BlockstorePersistentObject.fields, **{
         'id': f.UUIDField(),
@@ -110,11 +116,12 @@ class Volume(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObje
         admin_metadata = values.pop('admin_metadata', {})
         values.pop('volume_type', None)
         values.setdefault('status', states.VOLUME.initial)
-        if values['status'] != states.VOLUME.initial:
-            raise AssertionError('volumes are created in state %s' % states.VOLUME.initial)
+        if values['status'] not in states.VOLUME.entries:
+            raise AssertionError('volumes are created in state %s'
+                                 % ' or '.join(states.VOLUME.entries))
         self._from_db_object(self._context, self,
                              db.volume_create(self._context, values, metadata, admin_metadata,
-                                             _work(work)))
+                                             _work(work, values['status'])))
 
     def save(self):
         changes = self.obj_get_changes()

@@ -8,15 +8,23 @@ f = base.obj_fields
 
 @base.BlockstoreObjectRegistry.register
 class VolumeType(base.BlockstorePersistentObject, base.BlockstoreObject):
-    VERSION = '1.0'
+    # 1.1: qos_specs_id
+    VERSION = '1.1'
     fields = dict(base.BlockstorePersistentObject.fields, **{
         'id': f.UUIDField(),
         'name': f.StringField(),
         'description': f.StringField(nullable=True),
         'is_public': f.BooleanField(),
         'extra_specs': f.DictOfNullableStringsField(),
+        'qos_specs_id': f.UUIDField(nullable=True),
     })
-    _db_fields = ('id', 'name', 'description', 'is_public', 'created_at', 'updated_at')
+    _db_fields = ('id', 'name', 'description', 'is_public', 'created_at', 'updated_at',
+                  'qos_specs_id')
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        if target_version == '1.0':
+            primitive.pop('qos_specs_id', None)
 
     @classmethod
     def _from_db_object(cls, context, obj, db_obj):

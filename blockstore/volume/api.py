@@ -124,6 +124,9 @@ class API:
         az = (availability_zone or (source.availability_zone if source else None)
               or CONF.default_availability_zone or CONF.storage_availability_zone)
         spec_multiattach = (vtype.extra_specs.get('multiattach') or '').lower() == '<is> true'
+        # -- types, qos, actions, transfers: an encrypted type's volumes get a key id
+        # (there is no key manager yet: the id names the key one would hold).
+        encryption_key_id = db.new_uuid() if volume_types.is_encrypted(ctx, vtype.id) else None
         if multiattach and not spec_multiattach:
             raise exception.InvalidInput(
                 reason='multiattach is enabled by a volume type with multiattach="<is> True"')
@@ -145,6 +148,7 @@ class API:
             availability_zone=az, snapshot_id=snapshot_id, source_volid=source_volid,
             metadata=metadata or {}, bootable=bool(bootable) or bool(source and source.bootable),
             multiattach=spec_multiattach, attach_status='detached', use_quota=True,
+            encryption_key_id=encryption_key_id,
             deleted=False, status=states.VOLUME.initial)
         volume.create(work={'operation': 'create',
                             'payload': {'request_spec': request_spec}})

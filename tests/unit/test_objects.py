@@ -22,11 +22,11 @@ pytestmark = pytest.mark.usefixtures('database')
 OBJECT_FINGERPRINTS = {
     'Service': '1.0-90d9db0581f3ef991262c55c8a7b5d3c',
     'ServiceList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
-    'Snapshot': '1.0-7ced524506f12102a7827c148812feee',
+    'Snapshot': '1.1-7ced524506f12102a7827c148812feee',
     'SnapshotList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
-    'Volume': '1.0-2f341f66ceb7d0fc97d85512d852c764',
+    'Volume': '1.1-2f341f66ceb7d0fc97d85512d852c764',
     'VolumeList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
-    'VolumeType': '1.0-d0abf4ccb9644e8f281cbddf8728729d',
+    'VolumeType': '1.1-05642e5f0266ccf7bf477a8f8588cf15',
     'VolumeTypeList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
     'Worker': '1.0-6d270bd9cb01b80e2926f528863723c5',
     'WorkerList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
@@ -34,8 +34,8 @@ OBJECT_FINGERPRINTS = {
 
 # Which object versions embed which: a child's VERSION bump must bump the parent.
 OBJECT_RELATIONSHIPS = {
-    'Snapshot': {'Volume': '1.0'},
-    'Volume': {'VolumeType': '1.0'},
+    'Snapshot': {'Volume': '1.1'},
+    'Volume': {'VolumeType': '1.1'},
 }
 
 
@@ -229,3 +229,17 @@ def test_serializer_round_trip_and_backport(ctx, vtype):
         assert isinstance(back, objects.Volume)
         assert (back.id, back.metadata, back.volume_type.name) == (
             vol.id, vol.metadata, vtype.name)
+
+
+def test_volume_type_backports_qos_specs_id():
+    from blockstore.common import context
+    vt = objects.VolumeType(context.get_admin_context(), id=db.new_uuid(), name='t',
+                            is_public=True, extra_specs={}, qos_specs_id=db.new_uuid())
+    vol = objects.Volume(context.get_admin_context(), id=db.new_uuid(), volume_type=vt)
+    old = base.BlockstoreObjectSerializer('1.0').serialize_entity(None, vol)
+    child = old['blockstore_object.data']['volume_type']
+    assert old['blockstore_object.version'] == '1.0'
+    assert child['blockstore_object.version'] == '1.0'
+    assert 'qos_specs_id' not in child['blockstore_object.data']
+    new = base.BlockstoreObjectSerializer('1.1').serialize_entity(None, vol)
+    assert 'qos_specs_id' in new['blockstore_object.data']['volume_type']['blockstore_object.data']

@@ -24,9 +24,7 @@ MACHINES = sorted(states.MACHINES.values(), key=lambda m: m.resource)
 # that produce them (attach, restore from backup, manage existing) are not
 # written. Strict xfail: once an event reaches one, the test says to drop it here.
 KNOWN_UNREACHABLE = {
-    ('volume', 'in-use'): 'no attach event yet',
     ('volume', 'error_restoring'): 'no backup restore events yet',
-    ('volume', 'error_managing'): 'no manage-existing events yet',
 }
 
 # How to break each guard on an otherwise deletable volume, and a word the
@@ -41,6 +39,18 @@ GUARD_WORDS = {
 
 def _states(machine):
     return {s for s in machine.states if s is not None}
+
+
+def _targets(t):
+    """Every state a transition may lead to (all of a Choice's)."""
+    if isinstance(t.target, states.Choice):
+        return list(t.target)
+    return [t.target]
+
+
+def _some_target(t):
+    """A target to pass for a Choice event (None for a fixed one)."""
+    return t.target[0] if isinstance(t.target, states.Choice) else None
 
 
 # ---------------------------------------------------------------------------
@@ -132,8 +142,9 @@ def test_state_reachable_from_initial(machine, status):
     edges = collections.defaultdict(set)
     for t in machine.table.values():
         for source in t.sources:
-            edges[source].add(source if t.target is None else t.target)
-    seen, todo = {machine.initial}, [machine.initial]
+            edges[source].update(source if target is None else target
+                                 for target in _targets(t))
+    seen, todo = set(machine.entries), list(machine.entries)
     while todo:
         for nxt in edges[todo.pop()] - seen:
             seen.add(nxt)
@@ -151,10 +162,11 @@ def test_listed_transition_wins(ctx, vtype, machine, event, status):
     rid = make(ctx, vtype, machine.resource, status)
     before = read(ctx, machine.resource, rid)
 
-    assert states.transition(ctx, machine.resource, rid, event) is True
+    target = _some_target(machine.table[event])
+    assert states.transition(ctx, machine.resource, rid, event, target=target) is True
 
     after = read(ctx, machine.resource, rid)
-    target = machine.table[event].target
+    target = target or machine.table[event].target
     assert after.status == (status if target is None else target)
     assert after.updated_at is not None
     if target is not None and target == machine.deleted_state:
@@ -169,7 +181,8 @@ def test_unlisted_transition_refused(ctx, vtype, machine, event, status):
     rid = make(ctx, vtype, machine.resource, status)
     before = read(ctx, machine.resource, rid)
 
-    assert states.transition(ctx, machine.resource, rid, event) is False
+    assert states.transition(ctx, machine.resource, rid, event,
+                             target=_some_target(machine.table[event])) is False
 
     after = read(ctx, machine.resource, rid)
     assert (after.status, after.deleted, after.updated_at) == (
@@ -192,7 +205,8 @@ def test_refusal_names_the_status(ctx, vtype, machine):
 
 @pytest.mark.parametrize('machine', MACHINES, ids=lambda m: m.resource)
 def test_missing_resource(ctx, machine):
-    event = sorted(machine.table)[0]
+    event = next(e for e in sorted(machine.table)
+                 if not isinstance(machine.table[e].target, states.Choice))
     rid = db.new_uuid()
     assert states.transition(ctx, machine.resource, rid, event) is False
     with pytest.raises(exception.Invalid, match='no longer exists'):
@@ -251,12 +265,13 @@ def test_violated_guard_blocks_and_is_named(ctx, vtype, machine, event, guard):
     violate(ctx, vtype, guard, vid)
     before = read(ctx, 'volume', vid)
 
-    assert states.transition(ctx, 'volume', vid, event) is False
+    target = _some_target(t)
+    assert states.transition(ctx, 'volume', vid, event, target=target) is False
     after = read(ctx, 'volume', vid)
     assert (after.status, after.updated_at) == (before.status, before.updated_at)
 
     with pytest.raises(exception.InvalidVolume) as info:
-        states.transition_or_raise(ctx, 'volume', vid, event)
+        states.transition_or_raise(ctx, 'volume', vid, event, target=target)
     message = str(info.value)
     assert db.GUARDS[guard][1] in message
     assert GUARD_WORDS[guard] in message
@@ -300,3 +315,40 @@ def test_guard_lifts_when_dependent_goes(ctx, vtype):
     assert states.transition(ctx, 'volume', vid, 'delete') is False  # still 'deleting'
     assert states.transition(ctx, 'snapshot', sid, 'delete_done') is True
     assert states.transition(ctx, 'volume', vid, 'delete') is True
+
+
+# ---------------------------------------------------------------------------
+# Choice targets and entry states
+# ---------------------------------------------------------------------------
+
+def test_choice_target_is_required_and_checked(ctx, vtype):
+    vid = make_volume(ctx, vtype, 'error')
+    with pytest.raises(ValueError):
+        states.transition(ctx, 'volume', vid, 'reset')
+    with pytest.raises(ValueError):
+        states.transition(ctx, 'volume', vid, 'reset', target='deleted')
+    with pytest.raises(ValueError):
+        states.transition(ctx, 'volume', vid, 'delete', target='available')
+    assert read(ctx, 'volume', vid).status == 'error'
+    assert states.transition(ctx, 'volume', vid, 'reset', target='available') is True
+    assert read(ctx, 'volume', vid).status == 'available'
+
+
+def test_reset_comes_from_every_live_state():
+    for machine in MACHINES:
+        sources = set(machine.table['reset'].sources)
+        assert sources == _states(machine) - {machine.deleted_state}
+
+
+def test_entry_states_may_be_inserted(ctx, vtype):
+    from blockstore import objects
+    objects.register_all()
+    vol = objects.Volume(ctx, project_id='proj', size=1, volume_type_id=vtype,
+                         status=states.MANAGING, attach_status='detached')
+    vol.create(work={'operation': 'manage'})
+    assert read(ctx, 'volume', vol.id).status == 'managing'
+    assert [w.status for w in db.worker_get_all(ctx, resource_id=vol.id)] == ['managing']
+    bad = objects.Volume(ctx, project_id='proj', size=1, volume_type_id=vtype,
+                         status=states.AVAILABLE, attach_status='detached')
+    with pytest.raises(AssertionError):
+        bad.create()

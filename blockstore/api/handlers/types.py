@@ -5,6 +5,7 @@ admins); changing is for admins.
 """
 
 from blockstore.api import common
+from blockstore.api import microversion as mv
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.schemas import types as schemas
 from blockstore.api.views import types as views
@@ -21,10 +22,7 @@ def _type(req):
     type_id = req.urlvars['type_id']
     if type_id == 'default':
         return volume_types.get_default(ctx)
-    vtype = volume_types.get(ctx, type_id)
-    if not vtype.is_public and not ctx.is_admin:
-        raise exception.VolumeTypeNotFound(volume_type_id=type_id)
-    return vtype
+    return volume_types.get(ctx, type_id)
 
 
 def _is_public_filter(value):
@@ -151,4 +149,140 @@ def extra_specs_delete(req):
     if key not in vtype.extra_specs:
         raise _spec_not_found(vtype.id, key)
     volume_types.delete_extra_spec(ctx, vtype.id, key)
+    return common.empty_response(202)
+
+
+# -- type access -----------------------------------------------------------------------
+
+ACCESS_POLICY = 'volume_extension:volume_type_access'
+ENCRYPTION_POLICY = 'volume_extension:volume_type_encryption'
+
+
+def access_index(req):
+    """GET /types/{type_id}/os-volume-type-access (admin): projects granted a private type."""
+    ctx = common.require_admin(req, ACCESS_POLICY)
+    type_id = req.urlvars['type_id']
+    vtype = volume_types.get(ctx, type_id)
+    return common.json_response(views.type_access(vtype.id,
+                                                  volume_types.access_list(ctx, vtype.id)))
+
+
+def _add_project_access(req, body):
+    ctx = common.require_admin(req, ACCESS_POLICY + ':addProjectAccess')
+    body = schemas.add_project_access.validate(body, common.version(req))
+    volume_types.add_access(ctx, req.urlvars['type_id'], body['addProjectAccess']['project'])
+    return common.empty_response(202)
+
+
+def _remove_project_access(req, body):
+    ctx = common.require_admin(req, ACCESS_POLICY + ':removeProjectAccess')
+    body = schemas.remove_project_access.validate(body, common.version(req))
+    volume_types.remove_access(ctx, req.urlvars['type_id'],
+                               body['removeProjectAccess']['project'])
+    return common.empty_response(202)
+
+
+ACTIONS = {
+    'addProjectAccess': _add_project_access,
+    'removeProjectAccess': _remove_project_access,
+}
+
+
+def action(req):
+    """POST /types/{type_id}/action: addProjectAccess, removeProjectAccess (admin)."""
+    body = common.json_body(req)
+    name = common.action_name(body)
+    handler = ACTIONS.get(name)
+    if handler is None:
+        raise exception.Invalid('There is no such action: %s' % name)
+    return handler(req, body)
+
+
+# -- default types (3.62) ------------------------------------------------------------------
+
+DEFAULT_POLICY = 'volume_extension:default'
+
+
+@mv.version_range('3.62')
+def default_set(req):
+    """PUT /default-types/{project_id} (admin) -> 200."""
+    ctx = common.require_admin(req, DEFAULT_POLICY + '_set_or_update')
+    body = common.validated_body(req, schemas.default_type)['default_type']
+    row = volume_types.set_default(ctx, req.urlvars['project_id'], body['volume_type'])
+    return common.json_response({'default_type': views.default_type(row)})
+
+
+@mv.version_range('3.62')
+def default_show(req):
+    """GET /default-types/{project_id} (admin)."""
+    ctx = common.require_admin(req, DEFAULT_POLICY + '_get')
+    row = volume_types.get_project_default(ctx, req.urlvars['project_id'])
+    return common.json_response({'default_type': views.default_type(row)})
+
+
+@mv.version_range('3.62')
+def default_index(req):
+    """GET /default-types (admin)."""
+    ctx = common.require_admin(req, DEFAULT_POLICY + '_get_all')
+    return common.json_response({'default_types': [
+        views.default_type(r) for r in volume_types.get_all_defaults(ctx)]})
+
+
+@mv.version_range('3.62')
+def default_delete(req):
+    """DELETE /default-types/{project_id} (admin) -> 204."""
+    ctx = common.require_admin(req, DEFAULT_POLICY + '_unset')
+    volume_types.unset_default(ctx, req.urlvars['project_id'])
+    return common.empty_response(204)
+
+
+# -- encryption ----------------------------------------------------------------------------
+
+def _encryption_values(body):
+    values = dict(body['encryption'])
+    if values.get('key_size') is not None:
+        values['key_size'] = int(values['key_size'])
+    return values
+
+
+def encryption_index(req):
+    """GET /types/{type_id}/encryption (admin): the specs, or {} for an unencrypted type."""
+    ctx = common.require_admin(req, ENCRYPTION_POLICY + ':get')
+    row = volume_types.get_encryption(ctx, req.urlvars['type_id'])
+    return common.json_response(views.encryption(row))
+
+
+def encryption_create(req):
+    """POST /types/{type_id}/encryption (admin): echoes the body, as Cinder."""
+    ctx = common.require_admin(req, ENCRYPTION_POLICY + ':create')
+    body = common.validated_body(req, schemas.encryption_create)
+    values = _encryption_values(body)
+    volume_types.create_encryption(ctx, req.urlvars['type_id'], values)
+    return common.json_response({'encryption': values})
+
+
+def encryption_show(req):
+    """GET /types/{type_id}/encryption/{spec} (admin): ``{spec: value}``."""
+    ctx = common.require_admin(req, ENCRYPTION_POLICY + ':get')
+    type_id = req.urlvars['type_id']
+    specs = views.encryption(volume_types.get_encryption(ctx, type_id))
+    spec = req.urlvars['spec']
+    if spec not in specs:
+        raise volume_types.VolumeTypeEncryptionNotFound(type_id=type_id)
+    return common.json_response({spec: specs[spec]})
+
+
+def encryption_update(req):
+    """PUT /types/{type_id}/encryption/{spec} (admin): the spec in the URL is ignored."""
+    ctx = common.require_admin(req, ENCRYPTION_POLICY + ':update')
+    body = common.validated_body(req, schemas.encryption_update)
+    values = _encryption_values(body)
+    volume_types.update_encryption(ctx, req.urlvars['type_id'], values)
+    return common.json_response({'encryption': values})
+
+
+def encryption_delete(req):
+    """DELETE /types/{type_id}/encryption/{spec} (admin) -> 202."""
+    ctx = common.require_admin(req, ENCRYPTION_POLICY + ':delete')
+    volume_types.delete_encryption(ctx, req.urlvars['type_id'])
     return common.empty_response(202)

@@ -30,7 +30,7 @@ FIELDS = F.FieldTable([
     F.Field('is_public', F.attr('is_public'), kinds=F.ALL_KINDS),
     F.Field('description', F.attr('description'), kinds=F.ALL_KINDS),
     F.Field('extra_specs', _extra_specs, kinds=F.ALL_KINDS),
-    F.Field('qos_specs_id', F.const(None), admin=True, kinds=F.ALL_KINDS),
+    F.Field('qos_specs_id', F.attr('qos_specs_id'), admin=True, kinds=F.ALL_KINDS),
     F.Field('os-volume-type-access:is_public', F.attr('is_public'), kinds=F.ALL_KINDS),
 ])
 
@@ -47,3 +47,25 @@ def index(req, vtypes):
 
 def extra_specs(specs):
     return {'extra_specs': dict(specs)}
+
+
+# -- type access, default types, encryption ---------------------------------------
+
+def type_access(type_id, projects):
+    return {'volume_type_access': [{'volume_type_id': type_id, 'project_id': p}
+                                   for p in projects]}
+
+
+def default_type(row):
+    return {'project_id': row.project_id, 'volume_type_id': row.volume_type_id}
+
+
+def encryption(row):
+    """The index of /types/{id}/encryption: every column, as Cinder (``{}`` if none)."""
+    if row is None:
+        return {}
+    return {'volume_type_id': row.volume_type_id, 'encryption_id': row.id,
+            'provider': row.provider, 'cipher': row.cipher, 'key_size': row.key_size,
+            'control_location': row.control_location,
+            'created_at': F.format_time(row.created_at),
+            'updated_at': F.format_time(row.updated_at), 'deleted': False, 'deleted_at': None}

@@ -1,0 +1,62 @@
+"""Queries for volumes' image (Glance) metadata."""
+
+import sqlalchemy as sa
+from sqlalchemy import select
+
+from blockstore.db.api import _reader, _writer
+from blockstore.db import models
+
+_IN_CHUNK = 500
+
+
+def get(context, volume_id):
+    g = models.VolumeGlanceMetadata
+    with _reader(context) as session:
+        return {k: v for k, v in session.execute(
+            select(g.key, g.value).where(g.volume_id == volume_id).order_by(g.id))}
+
+
+def get_many(context, volume_ids):
+    """{volume_id: {key: value}} of the volumes that have image metadata."""
+    g = models.VolumeGlanceMetadata
+    found = {}
+    ids = list(volume_ids)
+    with _reader(context) as session:
+        for start in range(0, len(ids), _IN_CHUNK):
+            for vid, k, v in session.execute(select(g.volume_id, g.key, g.value).where(
+                    g.volume_id.in_(ids[start:start + _IN_CHUNK])).order_by(g.id)):
+                found.setdefault(vid, {})[k] = v
+    return found
+
+
+def update(context, volume_id, metadata):
+    """Add or change keys; returns all of the volume's image metadata."""
+    g = models.VolumeGlanceMetadata
+    with _writer(context) as session:
+        existing = {m.key: m for m in session.query(g).filter(g.volume_id == volume_id)}
+        for k, v in metadata.items():
+            if k in existing:
+                existing[k].value = v
+                existing[k].updated_at = models.utcnow()
+            else:
+                session.add(g(volume_id=volume_id, key=k, value=v))
+        session.flush()
+        return {m.key: m.value for m in session.query(g).filter(
+            g.volume_id == volume_id).order_by(g.id)}
+
+
+def delete(context, volume_id, key):
+    g = models.VolumeGlanceMetadata
+    with _writer(context) as session:
+        return session.execute(sa.delete(g).where(g.volume_id == volume_id,
+                                                  g.key == key)).rowcount > 0
+
+
+def copy(context, from_volume_id, to_volume_id):
+    """Give a new volume its source's image metadata (clones, volumes from snapshots)."""
+    g = models.VolumeGlanceMetadata
+    with _writer(context) as session:
+        rows = session.execute(select(g.key, g.value).where(
+            g.volume_id == from_volume_id)).all()
+        for k, v in rows:
+            session.add(g(volume_id=to_volume_id, key=k, value=v))
