@@ -60,6 +60,10 @@ api_opts = [
     cfg.IntOpt('osapi_max_limit', default=1000, min=1,
                help='Largest number of items a list call returns in one response.'),
     cfg.IntOpt('max_volume_size', default=16384, min=1, help='Largest volume size in GiB.'),
+    cfg.StrOpt('resource_query_filters_file',
+               help='JSON file naming, per resource, the query filters non-admin users may '
+                    'use in list calls (format of etc/blockstore/resource_filters.json). '
+                    'Unset: the built-in defaults, which that file repeats.'),
 ]
 
 scheduler_opts = [
@@ -153,8 +157,29 @@ embedded_opts = [
                 help='Set by blockstore-all: every service in one process.'),
 ]
 
+quota_opts = [
+    cfg.IntOpt('quota_volumes', default=10,
+               help='Default number of volumes a project may have (-1: unlimited).'),
+    cfg.IntOpt('quota_snapshots', default=10,
+               help='Default number of snapshots a project may have (-1: unlimited).'),
+    cfg.IntOpt('quota_gigabytes', default=1000,
+               help='Default total GiB of volumes and snapshots a project may have '
+                    '(-1: unlimited).'),
+    cfg.IntOpt('quota_backups', default=10,
+               help='Default number of backups a project may have (-1: unlimited).'),
+    cfg.IntOpt('quota_backup_gigabytes', default=1000,
+               help='Default total GiB of backups a project may have (-1: unlimited).'),
+    cfg.IntOpt('quota_groups', default=10,
+               help='Default number of volume groups a project may have (-1: unlimited).'),
+    cfg.IntOpt('per_volume_size_limit', default=-1,
+               help='Default largest size of one volume in GiB (per_volume_gigabytes; '
+                    '-1: unlimited).'),
+    cfg.BoolOpt('no_snapshot_gb_quota', default=False,
+                help='Do not count the size of snapshots in the gigabytes quotas.'),
+]
+
 _opts = [
-    (None, core_opts + api_opts + scheduler_opts + embedded_opts),
+    (None, core_opts + api_opts + scheduler_opts + embedded_opts + quota_opts),
     ('backend_defaults', backend_opts),
 ]
 

@@ -163,3 +163,60 @@ class ProcessExecutionError(VolumeBackendAPIException):
         if description:
             message = 'Command failed: %s; %s; stderr: %r' % (cmd, description, self.stderr)
         super().__init__(message, cmd=cmd, exit_code=exit_code, stderr=self.stderr)
+
+
+# -- operations and quotas ---------------------------------------------------------------
+
+class QuotaError(BlockstoreException):
+    """Over a quota: 413 ``overLimit`` with Retry-After, worded as Cinder's API words it.
+
+    Cinder's fault middleware prefixes the message of these errors with the
+    exception's class name ("VolumeLimitExceeded: Maximum number of ...");
+    ``wire_name`` is that name where ours differs.
+    """
+    msg_fmt = 'Quota exceeded: code=%(code)s'
+    code = 413
+    safe = True
+    wire_name = None
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.msg = '%s: %s' % (self.wire_name or type(self).__name__, self.msg)
+        self.args = (self.msg,)
+        self.headers = {'Retry-After': '0'}
+
+
+class VolumeLimitExceeded(QuotaError):
+    msg_fmt = "Maximum number of volumes allowed (%(allowed)d) exceeded for quota '%(name)s'."
+
+
+class SnapshotLimitExceeded(QuotaError):
+    msg_fmt = 'Maximum number of snapshots allowed (%(allowed)d) exceeded'
+
+
+class VolumeSizeExceedsAvailableQuota(QuotaError):
+    msg_fmt = ('Requested volume or snapshot exceeds allowed %(name)s quota. Requested '
+               '%(requested)sG, quota is %(quota)sG and %(consumed)sG has been consumed.')
+
+
+class VolumeSizeExceedsQuotaLimit(QuotaError):
+    """per_volume_gigabytes: Cinder calls it VolumeSizeExceedsLimit (a name taken here)."""
+    msg_fmt = 'Requested volume size %(size)dG is larger than maximum allowed limit %(limit)dG.'
+    wire_name = 'VolumeSizeExceedsLimit'
+
+
+class QuotaLimitTooLow(Invalid):
+    msg_fmt = ('Quota %(key)s limit must be equal or greater than existing resources. '
+               'Current usage is %(usage)s and the requested limit is %(limit)s.')
+
+
+class ClusterNotFound(NotFound):
+    msg_fmt = 'Cluster %(id)s could not be found.'
+
+
+class MessageNotFound(NotFound):
+    msg_fmt = 'Message %(message_id)s could not be found.'
+
+
+class HostNotFound(NotFound):
+    msg_fmt = 'Host %(host)s could not be found.'

@@ -326,3 +326,45 @@ class Message(TimestampMixin, Base):
     message_level = Column(String(255), nullable=False)
     detail = Column(Text)
     expires_at = Column(DateTime)
+
+
+# -- operations and quotas ---------------------------------------------------------------
+
+class Quota(TimestampMixin, Base):
+    """A project's limit of one resource (``volumes``, ``gigabytes_<type>``...); -1 = none."""
+    __tablename__ = 'quotas'
+    __table_args__ = (UniqueConstraint('project_id', 'resource',
+                                       name='uniq_quotas0project0resource'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    project_id = Column(String(255), nullable=False)
+    resource = Column(String(300), nullable=False)
+    hard_limit = Column(Integer, nullable=False)
+
+
+class QuotaClass(TimestampMixin, Base):
+    """A named set of limits; the ``default`` class overrides the configured defaults."""
+    __tablename__ = 'quota_classes'
+    __table_args__ = (UniqueConstraint('class_name', 'resource',
+                                       name='uniq_quota_classes0class0resource'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    class_name = Column(String(255), nullable=False)
+    resource = Column(String(300), nullable=False)
+    hard_limit = Column(Integer, nullable=False)
+
+
+class QuotaLock(Base):
+    """One row per project: quota checks of a project serialise on it.
+
+    Usage is counted from the resources, so nothing is stored here but the
+    lock itself (an UPDATE of the row holds it until the transaction ends).
+    """
+    __tablename__ = 'quota_locks'
+    project_id = Column(String(255), primary_key=True)
+    locked_at = Column(DateTime)
+
+
+# Quota usage is counted per project and type; these indexes cover the counts.
+Index('volumes_quota_idx', Volume.project_id, Volume.deleted, Volume.use_quota,
+      Volume.volume_type_id, Volume.size)
+Index('snapshots_quota_idx', Snapshot.project_id, Snapshot.deleted, Snapshot.use_quota,
+      Snapshot.volume_type_id, Snapshot.volume_size)

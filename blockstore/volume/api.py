@@ -10,6 +10,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from blockstore.common import exception
+from blockstore.common import quota
 from blockstore.db import api as db
 from blockstore.db.models import utcnow
 from blockstore import objects
@@ -152,6 +153,7 @@ class API:
             deleted=False, status=states.VOLUME.initial)
         volume.create(work={'operation': 'create',
                             'payload': {'request_spec': request_spec}})
+        quota.verify_create(ctx, 'volume', volume)   # removes the row and raises 413 if over
         try:
             db.volume_type_get(ctx, vtype.id)   # not deleted while we inserted
         except exception.VolumeTypeNotFound:
@@ -222,6 +224,7 @@ class API:
         states.transition_or_raise(ctx, 'volume', volume.id, 'extend', project_id=project,
                                    work={'operation': 'extend',
                                          'payload': {'new_size': new_size}})
+        quota.verify_extend(ctx, volume, new_size)   # undoes the claim and raises 413 if over
         volume.refresh()
         self.volume_rpcapi.extend_volume(ctx, volume, new_size)
 
@@ -257,6 +260,7 @@ class API:
             volume_type_id=volume.volume_type_id, metadata=metadata or {}, progress='0%',
             use_quota=True, deleted=False, status=states.SNAPSHOT.initial)
         snapshot.create(work={'operation': 'create'})
+        quota.verify_create(ctx, 'snapshot', snapshot)   # removes the row, 413 if over
         if not states.transition(ctx, 'volume', volume.id, 'use_as_source'):
             db.hard_delete(ctx, 'snapshot', snapshot.id)
             states.transition_or_raise(ctx, 'volume', volume.id, 'use_as_source')
