@@ -1,0 +1,716 @@
+"""The reference driver: volumes are LVM logical volumes exported over iSCSI.
+
+Layout of ``conf.volume_group``::
+
+    volume-<id>            a volume (thick linear LV, or thin LV in <vg>-pool)
+    _snapshot-<id>         a snapshot (LVM reserves names starting "snapshot")
+    volume-<id>.tmp        a clone being filled; renamed into place when complete
+    volume-<id>.new/.old   a volume being moved to a larger contiguous range
+                           (extend without device-mapper, see below)
+
+Two ways to reach an LV's bytes (the *data path*), chosen by
+``lvm_activation``:
+
+* True: LVs are active and ``/dev/VG/LV`` is the device (needs the kernel's
+  device-mapper);
+* False, for kernels without device-mapper: LVM runs with activation off and
+  edits metadata only. Thick LVs are allocated contiguously, so an LV is one
+  byte range of its PV; a loop device over that range (``losetup -o OFFSET
+  --sizelimit SIZE``) is the device. Exports keep such a loop device
+  attached; data operations attach one for their duration. Thin volumes and
+  snapshots need device-mapper and raise a VolumeBackendAPIException naming
+  the missing kernel feature. Extending an LV whose next extents are taken
+  moves it to a free contiguous range (copy through the data path, then
+  swap names).
+
+Exports go through a target helper (``target_helper``; see
+:mod:`blockstore.volume.targets`), given the device path of the data path.
+
+``lvm_pv_loop_file`` (development): a sparse file on a loop device is the
+VG's only PV, created on first setup, and every LVM command is restricted to
+it with ``--devices``.
+"""
+
+import collections
+import contextlib
+import math
+import os
+import threading
+
+from oslo_log import log as logging
+
+from blockstore.common import exception
+from blockstore.common import processutils
+from blockstore.volume.drivers import base
+from blockstore.volume.drivers import lvm_datapath
+from blockstore.volume.drivers import lvm_vg
+from blockstore.volume.targets import base as target_base
+
+LOG = logging.getLogger(__name__)
+
+GiB = 1024 ** 3
+MiB = 1024 ** 2
+TMP_SUFFIX = '.tmp'
+NEW_SUFFIX = '.new'
+OLD_SUFFIX = '.old'
+_TEMP_SUFFIXES = (TMP_SUFFIX, NEW_SUFFIX, OLD_SUFFIX)
+
+#: An LV's device for a data operation: ``path``; without device-mapper also
+#: the PV's ``back_file`` and the LV's byte ``offset`` and ``size`` in it.
+Device = collections.namedtuple('Device', ['path', 'back_file', 'offset', 'size'])
+
+
+def kernel_has_device_mapper():
+    """Whether the running kernel has device-mapper (``/proc/misc`` lists it)."""
+    try:
+        with open('/proc/misc') as f:
+            if any(line.split()[-1:] == ['device-mapper'] for line in f):
+                return True
+    except OSError:
+        pass
+    return os.path.isdir('/sys/module/dm_mod')
+
+
+def snapshot_lv_name(snapshot):
+    """LV name of a snapshot: ``_snapshot-<id>`` (LVM reserves "snapshot*")."""
+    return '_' + snapshot.name
+
+
+class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportOps,
+                base.ManageOps, base.RevertOps):
+    """LVM volumes exported over iSCSI; see the module docstring."""
+
+    VERSION = '1.0.0'
+
+    def __init__(self, conf, host, execute=None):
+        """See :class:`VolumeDriver`; ``execute`` replaces the command runner (tests)."""
+        super().__init__(conf, host)
+        self._execute = execute or processutils.execute
+        self.timeout = conf.storage_command_timeout
+        self.thin = conf.lvm_type == 'thin'
+        self.activation = conf.lvm_activation
+        self.pool_name = '%s-pool' % conf.volume_group
+        self.loops = lvm_datapath.LoopDevices(self._execute, self.timeout)
+        self.target = target_base.get_target_helper(conf, host, self._execute)
+        self.vg = self._make_vg(devices=())
+        self.pv_device = None
+        self._layouts = {}
+        self._stats = None
+        self._stats_lock = threading.Lock()
+        self._relocate_lock = threading.Lock()
+
+    def _make_vg(self, devices):
+        conf = self.configuration
+        return lvm_vg.LVM(conf.volume_group, execute=self._execute,
+                          conf_dir=conf.lvm_conf_dir, devices=devices,
+                          activation=self.activation, timeout=self.timeout)
+
+    # -- capability checks ---------------------------------------------------
+
+    @property
+    def device_mapper(self):
+        """Whether LVs can be activated here (lvm_activation and a DM kernel)."""
+        return self.activation and kernel_has_device_mapper()
+
+    def _require_device_mapper(self, what, targets):
+        if not self.device_mapper:
+            raise exception.VolumeBackendAPIException(
+                data='%s need the kernel\'s device-mapper (%s); this backend runs with '
+                     'lvm_activation=%s on a kernel %s device-mapper'
+                     % (what, targets, self.activation,
+                        'with' if kernel_has_device_mapper() else 'without'))
+
+    # -- setup ---------------------------------------------------------------
+
+    def do_setup(self, context):
+        """Attach the development PV, create the VG/pool if missing, tidy up."""
+        conf = self.configuration
+        self._layouts = {}
+        if self.thin:
+            self._require_device_mapper('thin volumes (lvm_type=thin)', 'dm-thin-pool')
+        if conf.lvm_conf_dir and not os.path.isdir(conf.lvm_conf_dir):
+            raise exception.VolumeBackendAPIException(
+                data='lvm_conf_dir %s does not exist' % conf.lvm_conf_dir)
+        if conf.lvm_pv_loop_file:
+            self.pv_device = self._attach_pv_loop(conf.lvm_pv_loop_file,
+                                                  conf.lvm_pv_loop_size_gb)
+            self.vg = self._make_vg(devices=(self.pv_device,))
+            if self.vg.get_vg() is None:
+                if not any(pv['pv_name'] == self.pv_device
+                           for pv in self.vg.list_pvs(all_pvs=True)):
+                    self.vg.create_pv(self.pv_device)
+                self.vg.create_vg([self.pv_device])
+        if self.vg.get_vg() is None:
+            raise exception.VolumeBackendAPIException(
+                data='volume group %s does not exist' % conf.volume_group)
+        if self.thin and not self.vg.lv_exists(self.pool_name):
+            self.vg.create_thin_pool(self.pool_name)
+        self._finish_interrupted_work()
+        self.target.do_setup()
+
+    def _attach_pv_loop(self, path, size_gb):
+        """The loop device over ``path`` (created sparse and attached if needed)."""
+        try:
+            if not os.path.exists(path):
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                with open(path, 'xb') as f:
+                    f.truncate(size_gb * GiB)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            raise exception.VolumeBackendAPIException(
+                data='cannot create lvm_pv_loop_file %s: %s' % (path, e)) from e
+        found = self.loops.find(path)
+        if found:
+            return sorted(found)[0]
+        return self.loops.attach(path)
+
+    def check_for_setup_error(self):
+        """VG present, activation mode consistent with the kernel, target usable."""
+        if self.activation and not kernel_has_device_mapper():
+            raise exception.VolumeBackendAPIException(
+                data='lvm_activation=True needs the kernel\'s device-mapper '
+                     '(CONFIG_BLK_DEV_DM), which this kernel lacks; set '
+                     'lvm_activation=False to use loop devices over LV extents')
+        if self.vg.get_vg() is None:
+            raise exception.VolumeBackendAPIException(
+                data='volume group %s does not exist' % self.configuration.volume_group)
+        if self.thin and not self.vg.lv_exists(self.pool_name):
+            raise exception.VolumeBackendAPIException(
+                data='thin pool %s/%s does not exist' % (self.vg.vg_name, self.pool_name))
+        self.target.check_for_setup_error()
+
+    def _finish_interrupted_work(self):
+        """Settle temporary LVs a crash left behind (see module docstring)."""
+        lvs = self._lvs()
+        bases = {name[:-len(suffix)] for name in lvs for suffix in _TEMP_SUFFIXES
+                 if name.endswith(suffix)}
+        for name in sorted(bases):
+            self._settle(name, self._lvs())
+
+    def _lvs(self):
+        """Every LV of the VG: {name: report row} (one ``lvs`` call)."""
+        return {lv['lv_name']: lv for lv in self.vg.list_lvs()}
+
+    def _settle(self, name, lvs):
+        """Finish or undo an interrupted clone or relocation of LV ``name``.
+
+        ``lvs`` is :meth:`_lvs`'s answer; returns the row of ``name`` or None.
+        """
+        new, old = name + NEW_SUFFIX, name + OLD_SUFFIX
+        if name not in lvs and new in lvs and old in lvs:
+            LOG.warning('Completing the interrupted move of %s', name)
+            self.vg.rename_lv(new, name)
+            lvs[name] = lvs.pop(new)
+        if name not in lvs and old in lvs:
+            self.vg.rename_lv(old, name)
+            lvs[name] = lvs.pop(old)
+        for suffix in _TEMP_SUFFIXES:
+            if name + suffix in lvs:
+                LOG.warning('Removing leftover LV %s', name + suffix)
+                self._remove_lv(name + suffix, lvs=lvs)
+        return lvs.get(name)
+
+    # -- data path -------------------------------------------------------------
+
+    def _extent_range(self, name):
+        """``(file, offset, size)``: where LV ``name``'s bytes are on its PV."""
+        ranges = self.vg.pe_ranges(name)
+        if len(ranges) != 1:
+            raise exception.VolumeBackendAPIException(
+                data='%s has %d extent ranges; without device-mapper only a contiguous '
+                     'LV can be reached' % (name, len(ranges)))
+        pe = ranges[0]
+        back_file, first_pe_offset, extent = self._pv_layout(pe.pv)
+        return back_file, first_pe_offset + pe.first * extent, (pe.last - pe.first + 1) * extent
+
+    def _pv_layout(self, pv):
+        """``(file, offset of extent 0, extent size)`` of PV ``pv``; cached, as a
+        PV's data start and the VG's extent size never change."""
+        layout = self._layouts.get(pv)
+        if layout is None:
+            pvs = {row['pv_name']: row for row in self.vg.list_pvs()}
+            if pv not in pvs:
+                raise exception.VolumeBackendAPIException(
+                    data='PV %s is not in volume group %s' % (pv, self.vg.vg_name))
+            extent = self.vg.get_vg()['vg_extent_size']
+            back_file, base_offset = self.loops.backing_of(pv)
+            layout = (back_file, base_offset + pvs[pv]['pe_start'], extent)
+            self._layouts[pv] = layout
+        return layout
+
+    @contextlib.contextmanager
+    def _device(self, name):
+        """The :data:`Device` of LV ``name`` for the duration of the block."""
+        if self.device_mapper:
+            self.vg.activate_lv(name)
+            yield Device(self.vg.lv_path(name), None, 0, None)
+            return
+        back_file, offset, size = self._extent_range(name)
+        path = self.loops.attach(back_file, offset, size)
+        try:
+            yield Device(path, back_file, offset, size)
+        finally:
+            self.loops.detach(path)
+
+    @staticmethod
+    def _file_backed(device):
+        """Whether ``device`` is a loop over a regular file (holes read as zeros)."""
+        return bool(device.back_file) and lvm_datapath.is_regular_file(device.back_file)
+
+    def _detach_loops(self, name, known_to_exist=False):
+        """Detach every loop device over LV ``name``'s extents (no-op with DM)."""
+        if self.device_mapper or not (known_to_exist or self.vg.lv_exists(name)):
+            return
+        back_file, offset, size = self._extent_range(name)
+        for device in self.loops.find(back_file, offset, size):
+            self.loops.detach(device)
+
+    def _export_device(self, volume):
+        """A device path that stays valid for an export of ``volume``."""
+        name = volume.name
+        if not self.vg.lv_exists(name):
+            raise exception.VolumeBackendAPIException(
+                data='logical volume %s not found' % self.vg.lv_ref(name))
+        if self.device_mapper:
+            self.vg.activate_lv(name)
+            return self.vg.lv_path(name)
+        back_file, offset, size = self._extent_range(name)
+        found = self.loops.find(back_file, offset, size)
+        return sorted(found)[0] if found else self.loops.attach(back_file, offset, size)
+
+    def _copy(self, src_name, dst_name, length):
+        """Copy ``length`` bytes of LV ``src_name`` onto LV ``dst_name``.
+
+        On a file-backed PV the source's holes are skipped unread and zeroed
+        on the destination by punching holes, so copies of mostly empty
+        volumes are cheap and the PV file stays sparse.
+        """
+        with self._device(src_name) as src, self._device(dst_name) as dst:
+            regions = None
+            if self._file_backed(src):
+                regions = lvm_datapath.file_data_regions(src.back_file, src.offset, length)
+            lvm_datapath.copy_range(src.path, dst.path, length, regions,
+                                    discard_zeroes=self._file_backed(dst))
+
+    def _clear(self, name, size):
+        """Wipe LV ``name`` as ``volume_clear`` says (thick only)."""
+        conf = self.configuration
+        if conf.volume_clear == 'none' or self.thin:
+            return
+        length = size if not conf.volume_clear_size else min(size,
+                                                               conf.volume_clear_size * MiB)
+        LOG.info('Zeroing %d MiB of %s', length // MiB, name)
+        with self._device(name) as device:
+            lvm_datapath.zero_range(device.path, 0, length,
+                                    discard_zeroes=self._file_backed(device))
+
+    # -- LV helpers ------------------------------------------------------------
+
+    def _get_lv(self, name):
+        lv = self.vg.get_lv(name)
+        if lv is None:
+            raise exception.VolumeBackendAPIException(
+                data='logical volume %s not found' % self.vg.lv_ref(name))
+        return lv
+
+    def _create_lv(self, name, size_gb):
+        if self.thin:
+            self.vg.create_thin_lv(name, size_gb, self.pool_name)
+        else:
+            self.vg.create_lv(name, size_gb, contiguous=not self.device_mapper)
+
+    def _remove_lv(self, name, clear=True, lvs=None):
+        """Detach loops, wipe (volume_clear) and remove LV ``name`` if it exists."""
+        lvs = self._lvs() if lvs is None else lvs
+        lv = lvs.get(name)
+        if lv is None:
+            return
+        if lv['lv_attr'][:1] == 'o' or any(
+                other['origin'] == name and other_name.startswith('_snapshot')
+                for other_name, other in lvs.items()):
+            raise exception.VolumeBackendAPIException(
+                data='%s has snapshots; delete them first' % name)
+        self._detach_loops(name, known_to_exist=True)
+        if clear and lv['lv_attr'][:1] == '-':
+            self._clear(name, lv['lv_size'])
+        self.vg.remove_lv(name)
+        lvs.pop(name, None)
+
+    def _publish_copy(self, name, size_gb, source, length):
+        """Create LV ``name`` of ``size_gb`` holding ``length`` bytes of ``source``.
+
+        Filled under ``name.tmp`` and renamed, so ``name`` exists only once
+        complete and a re-run after a crash starts over.
+        """
+        tmp = name + TMP_SUFFIX
+        self._create_lv(tmp, size_gb)
+        try:
+            self._copy(source, tmp, length)
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._remove_lv(tmp, clear=False)
+            raise
+        self.vg.rename_lv(tmp, name)
+
+    # -- VolumeDriver ----------------------------------------------------------
+
+    def create_volume(self, volume):
+        """Create LV ``volume.name``; an existing LV of the right size is kept."""
+        lv = self._settle(volume.name, self._lvs())
+        if lv is not None:
+            if lv['lv_size'] != volume.size * GiB:
+                raise exception.VolumeBackendAPIException(
+                    data='%s exists with %d bytes, expected %d GiB'
+                    % (volume.name, lv['lv_size'], volume.size))
+            LOG.info('%s already exists, keeping it', volume.name)
+            return None
+        self._create_lv(volume.name, volume.size)
+        return None
+
+    def delete_volume(self, volume):
+        """Remove the export, wipe (volume_clear) and remove the LV; idempotent."""
+        self.target.remove_export(None, volume)
+        lvs = self._lvs()
+        for name in (volume.name + TMP_SUFFIX, volume.name + NEW_SUFFIX,
+                     volume.name + OLD_SUFFIX, volume.name):
+            self._remove_lv(name, lvs=lvs)
+
+    def extend_volume(self, volume, new_size):
+        """Grow the LV; without device-mapper it may move to a larger free range."""
+        lv = self._settle(volume.name, self._lvs())
+        if lv is None:
+            raise exception.VolumeBackendAPIException(
+                data='logical volume %s not found' % self.vg.lv_ref(volume.name))
+        want = new_size * GiB
+        if want < lv['lv_size']:
+            raise exception.InvalidVolume(
+                reason='cannot shrink %s from %d to %d GiB'
+                % (volume.name, lv['lv_size'] // GiB, new_size))
+        if want == lv['lv_size']:
+            return
+        if self.device_mapper or self.thin:
+            self.vg.extend_lv(volume.name, new_size)
+            return
+        back_file, offset, size = self._extent_range(volume.name)
+        if self.loops.find(back_file, offset, size):
+            raise exception.VolumeBackendAPIException(
+                data='%s is exported; without device-mapper an exported volume cannot '
+                     'be extended' % volume.name)
+        try:
+            self.vg.extend_lv(volume.name, new_size, contiguous=True, log_errors=False)
+        except exception.ProcessExecutionError as e:
+            if 'contiguous' not in (e.stderr or ''):
+                raise
+            self._relocate(volume.name, lv['lv_size'], new_size)
+
+    def _relocate(self, name, size, new_size):
+        """Move LV ``name`` to a new contiguous range of ``new_size`` GiB."""
+        LOG.info('No room after %s: moving it to a free range of %d GiB', name, new_size)
+        with self._relocate_lock:
+            new, old = name + NEW_SUFFIX, name + OLD_SUFFIX
+            self._create_lv(new, new_size)
+            try:
+                self._copy(name, new, size)
+            except Exception:
+                with contextlib.suppress(Exception):
+                    self._remove_lv(new, clear=False)
+                raise
+            self.vg.rename_lv(name, old)
+            self.vg.rename_lv(new, name)
+            self._remove_lv(old)
+
+    def get_volume_stats(self, refresh=False):
+        """Capacity of the VG (thick) or thin pool (thin), Cinder shaped."""
+        with self._stats_lock:
+            if refresh or self._stats is None:
+                self._stats = self._compute_stats()
+            return self._stats
+
+    def _compute_stats(self):
+        conf = self.configuration
+        vg = self.vg.get_vg()
+        if vg is None:
+            raise exception.VolumeBackendAPIException(
+                data='volume group %s does not exist' % conf.volume_group)
+        lvs = self.vg.list_lvs()
+        volumes = [lv for lv in lvs if lv['lv_name'].startswith('volume-')
+                   and not lv['lv_name'].endswith(_TEMP_SUFFIXES)]
+        if self.thin:
+            pool = next((lv for lv in lvs if lv['lv_name'] == self.pool_name), None)
+            total = pool['lv_size'] if pool else 0
+            used_pct = float(pool['data_percent'] or 0) if pool else 0.0
+            free = total * (1 - used_pct / 100.0)
+            provisioned = sum(lv['lv_size'] for lv in lvs if lv['pool_lv'] == self.pool_name)
+        else:
+            total, free = vg['vg_size'], vg['vg_free']
+            provisioned = sum(lv['lv_size'] for lv in lvs)
+        backend_name = conf.volume_backend_name or 'LVM_iSCSI'
+
+        def gb(value):
+            return round(value / GiB, 2)
+
+        return {
+            'volume_backend_name': backend_name,
+            'vendor_name': 'Open Source',
+            'driver_version': self.VERSION,
+            'storage_protocol': 'iSCSI',
+            'pools': [{
+                'pool_name': backend_name,
+                'total_capacity_gb': gb(total),
+                'free_capacity_gb': gb(min(free, total)),
+                'allocated_capacity_gb': gb(sum(lv['lv_size'] for lv in volumes)),
+                'provisioned_capacity_gb': gb(provisioned),
+                'reserved_percentage': conf.reserved_percentage,
+                'max_over_subscription_ratio': conf.max_over_subscription_ratio,
+                'thin_provisioning_support': self.thin,
+                'thick_provisioning_support': not self.thin,
+                'total_volumes': len(volumes),
+                'location_info': 'LVMDriver:%s:%s:%s:0' % (self.host, self.vg.vg_name,
+                                                          conf.lvm_type),
+                'multiattach': True,
+                'QoS_support': False,
+                'online_extend_support': False,
+                'backend_state': 'up',
+            }],
+        }
+
+    # -- SnapshotOps -------------------------------------------------------------
+
+    def create_snapshot(self, snapshot):
+        """An LVM snapshot (thin, or thick COW as large as the volume)."""
+        name = snapshot_lv_name(snapshot)
+        if self.vg.lv_exists(name):
+            return None
+        self._require_device_mapper('snapshots', 'dm-snapshot, or dm-thin-pool when thin')
+        source = snapshot.volume.name
+        self._get_lv(source)
+        self.vg.create_snapshot(name, source,
+                                size_gb=None if self.thin else snapshot.volume_size)
+        return None
+
+    def delete_snapshot(self, snapshot):
+        """Wipe (thick: volume_clear over the COW area) and remove; idempotent."""
+        name = snapshot_lv_name(snapshot)
+        lv = self.vg.get_lv(name)
+        if lv is None:
+            return
+        if not self.thin and self.configuration.volume_clear != 'none' and self.device_mapper:
+            cow = '/dev/mapper/%s-%s-cow' % (self.vg.vg_name.replace('-', '--'),
+                                             name.replace('-', '--'))
+            if os.path.exists(cow):
+                size = os.stat(cow).st_size or lv['lv_size']
+                lvm_datapath.zero_range(cow, 0, size)
+        self.vg.remove_lv(name)
+
+    def create_volume_from_snapshot(self, volume, snapshot):
+        """A new volume holding the snapshot's bytes (thin: a thin snapshot)."""
+        if volume.size < snapshot.volume_size:
+            raise exception.InvalidVolume(
+                reason='volume size %d GiB is smaller than the snapshot (%d GiB)'
+                % (volume.size, snapshot.volume_size))
+        if self._settle(volume.name, self._lvs()) is not None:
+            return None
+        self._require_device_mapper('volumes from snapshots', 'dm-snapshot or dm-thin-pool')
+        snap = snapshot_lv_name(snapshot)
+        self._get_lv(snap)
+        if self.thin:
+            self.vg.create_snapshot(volume.name, snap)
+            self.vg.activate_lv(volume.name)
+            if volume.size > snapshot.volume_size:
+                self.vg.extend_lv(volume.name, volume.size)
+            return None
+        self._publish_copy(volume.name, volume.size, snap, snapshot.volume_size * GiB)
+        return None
+
+    # -- CloneOps ---------------------------------------------------------------
+
+    def create_cloned_volume(self, volume, src_vref):
+        """Copy the source's bytes into a new LV (thin: a thin snapshot of it).
+
+        Thick copies read the source directly (no temporary snapshot), so the
+        source should not be written meanwhile.
+        """
+        src = self._get_lv(src_vref.name)
+        if volume.size * GiB < src['lv_size']:
+            raise exception.InvalidVolume(
+                reason='clone size %d GiB is smaller than the source (%d bytes)'
+                % (volume.size, src['lv_size']))
+        if self._settle(volume.name, self._lvs()) is not None:
+            LOG.info('%s already exists, keeping it', volume.name)
+            return None
+        if self.thin:
+            self.vg.create_snapshot(volume.name, src_vref.name)
+            self.vg.activate_lv(volume.name)
+            if volume.size * GiB > src['lv_size']:
+                self.vg.extend_lv(volume.name, volume.size)
+            return None
+        self._publish_copy(volume.name, volume.size, src_vref.name, src['lv_size'])
+        return None
+
+    # -- RevertOps --------------------------------------------------------------
+
+    def revert_to_snapshot(self, context, volume, snapshot):
+        """Copy the snapshot's bytes over the volume; the snapshot is kept."""
+        if snapshot.volume_id != volume.id:
+            raise exception.InvalidVolume(
+                reason='snapshot %s does not belong to volume %s' % (snapshot.id, volume.id))
+        self._require_device_mapper('snapshots', 'dm-snapshot or dm-thin-pool')
+        snap = snapshot_lv_name(snapshot)
+        snap_lv = self._get_lv(snap)
+        vol_lv = self._get_lv(volume.name)
+        length = min(snapshot.volume_size * GiB, vol_lv['lv_size'])
+        if not self.thin:
+            length = min(length, snap_lv['lv_size'])
+        self._copy(snap, volume.name, length)
+
+    # -- ExportOps --------------------------------------------------------------
+
+    def create_export(self, context, volume, connector):
+        """Export the volume's device through the target helper (CHAP, ACL).
+
+        :returns: ``{'provider_location', 'provider_auth'}``.
+        """
+        return self.target.create_export(context, volume, self._export_device(volume),
+                                         connector)
+
+    def ensure_export(self, context, volume):
+        """Restore the volume's target from its persistent record, if it has one."""
+        if not self.target.is_exported(volume):
+            return None
+        return self.target.ensure_export(context, volume, self._export_device(volume))
+
+    def remove_export(self, context, volume):
+        """Delete the target and detach the export's loop device; idempotent."""
+        self.target.remove_export(context, volume)
+        self._detach_loops(volume.name)
+
+    def initialize_connection(self, volume, connector):
+        """Let the connector in (re-exporting if needed); Cinder iSCSI connection_info."""
+        return self.target.initialize_connection(volume, connector,
+                                                 self._export_device(volume))
+
+    def terminate_connection(self, volume, connector, remaining_attachments=None, **kwargs):
+        """Revoke the connector; the export stays while other attachments remain.
+
+        :param remaining_attachments: the volume's other attachments that stay:
+            a list of their connector dicts, or their count; None (or 0 / [])
+            means none remain and the export is removed. See
+            :meth:`blockstore.volume.targets.base.ISCSITarget.terminate_connection`.
+        """
+        if self.target.terminate_connection(volume, connector, remaining_attachments):
+            self._detach_loops(volume.name)
+
+    # -- ManageOps ---------------------------------------------------------------
+
+    def _existing_lv(self, existing_ref):
+        name = (existing_ref or {}).get('source-name')
+        if not name:
+            raise exception.InvalidVolume(
+                reason='manage reference needs "source-name" (an LV name in %s)'
+                % self.vg.vg_name)
+        try:
+            lvm_vg.check_name(name)
+        except exception.InvalidInput as e:
+            raise exception.InvalidVolume(reason=str(e)) from None
+        lv = self.vg.get_lv(name)
+        if lv is None:
+            raise exception.InvalidVolume(
+                reason='logical volume %s not found' % self.vg.lv_ref(name))
+        reason = self._not_manageable_reason(lv)
+        if reason:
+            raise exception.InvalidVolume(reason='%s: %s' % (name, reason))
+        return lv
+
+    def _not_manageable_reason(self, lv):
+        name, kind = lv['lv_name'], lv['lv_attr'][:1]
+        if name == self.pool_name or kind == 't':
+            return 'it is the thin pool'
+        if kind in ('s', 'S') or name.startswith('_snapshot'):
+            return 'it is a snapshot'
+        if name.endswith(_TEMP_SUFFIXES):
+            return 'it is a temporary LV of an operation in progress'
+        if kind not in ('-', 'o', 'V'):
+            return 'unsupported LV type %r' % lv['lv_attr']
+        if self.thin != (kind == 'V'):
+            return 'it is %s but this backend is %s' % (
+                'thin' if kind == 'V' else 'thick', self.configuration.lvm_type)
+        if len(lv['lv_attr']) > 5 and lv['lv_attr'][5] == 'o':
+            return 'it is open (in use)'
+        return None
+
+    def manage_existing_get_size(self, volume, existing_ref):
+        """Size in GiB (rounded up) of the LV ``existing_ref['source-name']``."""
+        lv = self._existing_lv(existing_ref)
+        return int(math.ceil(lv['lv_size'] / GiB))
+
+    def manage_existing(self, volume, existing_ref):
+        """Rename the LV to ``volume.name`` (grown to whole GiB); re-runnable."""
+        name = (existing_ref or {}).get('source-name')
+        if name and name != volume.name and self.vg.get_lv(name) is None \
+                and self.vg.lv_exists(volume.name):
+            return None  # renamed by an earlier run
+        lv = self._existing_lv(existing_ref)
+        if not self.device_mapper and len(self.vg.pe_ranges(lv['lv_name'])) != 1:
+            raise exception.InvalidVolume(
+                reason='%s is not contiguous; without device-mapper only single-range '
+                       'LVs can be managed' % lv['lv_name'])
+        if lv['lv_name'] != volume.name:
+            if self.vg.lv_exists(volume.name):
+                raise exception.InvalidVolume(reason='%s already exists' % volume.name)
+            self.vg.rename_lv(lv['lv_name'], volume.name)
+        size_gb = int(math.ceil(lv['lv_size'] / GiB))
+        if size_gb * GiB != lv['lv_size']:
+            self.vg.extend_lv(volume.name, size_gb, contiguous=not self.device_mapper)
+        return None
+
+    def unmanage(self, volume):
+        """Forget the volume: remove its export, keep the LV and its data."""
+        self.remove_export(None, volume)
+
+    def get_manageable_volumes(self, known_ids):
+        """Every volume-like LV of the VG, managed or not (no paging: callers page).
+
+        :param known_ids: ids of the live volumes of this backend; the LV
+            ``volume-<id>`` of one of them is reported as already managed.
+        :returns: ``[{'reference': {'source-name'}, 'size', 'safe_to_manage',
+            'reason_not_safe', 'cinder_id', 'extra_info'}]`` sorted by name.
+        """
+        known = set(known_ids or ())
+        entries = []
+        for name, lv in sorted(self._lvs().items()):
+            kind = lv['lv_attr'][:1]
+            if (name == self.pool_name or kind in ('t', 's', 'S') or
+                    name.startswith('_snapshot') or name.endswith(_TEMP_SUFFIXES)):
+                continue
+            cinder_id = name[len('volume-'):] if name.startswith('volume-') else None
+            cinder_id = cinder_id if cinder_id in known else None
+            reason = 'Already managed' if cinder_id else self._not_manageable_reason(lv)
+            entries.append({'reference': {'source-name': name},
+                            'size': int(math.ceil(lv['lv_size'] / GiB)),
+                            'safe_to_manage': reason is None,
+                            'reason_not_safe': reason,
+                            'cinder_id': cinder_id,
+                            'extra_info': {'lv_attr': lv['lv_attr']}})
+        return entries
+
+    def get_manageable_snapshots(self, known_ids):
+        """Every snapshot LV (``_snapshot-<id>``) with its origin, as
+        :meth:`get_manageable_volumes` plus ``source_reference``."""
+        known = set(known_ids or ())
+        entries = []
+        for name, lv in sorted(self._lvs().items()):
+            if not name.startswith('_snapshot-'):
+                continue
+            cinder_id = name[len('_snapshot-'):]
+            cinder_id = cinder_id if cinder_id in known else None
+            entries.append({'reference': {'source-name': name},
+                            'size': int(math.ceil(lv['lv_size'] / GiB)),
+                            'safe_to_manage': False,
+                            'reason_not_safe': 'Already managed' if cinder_id else
+                            'managing snapshots is not supported',
+                            'cinder_id': cinder_id,
+                            'extra_info': None,
+                            'source_reference': ({'source-name': lv['origin']}
+                                                 if lv['origin'] else None)})
+        return entries
