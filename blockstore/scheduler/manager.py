@@ -21,6 +21,7 @@ from blockstore import objects
 from blockstore.objects import states
 from blockstore.scheduler import filters as filter_mod
 from blockstore.scheduler import host_state
+from blockstore.scheduler import pool_filters
 from blockstore.scheduler import weighers as weigher_mod
 from blockstore.volume import rpcapi as volume_rpcapi
 
@@ -31,7 +32,7 @@ LOG = logging.getLogger(__name__)
 
 
 class SchedulerManager(service.Manager):
-    RPC_API_VERSION = '1.0'
+    RPC_API_VERSION = '1.2'
 
     def __init__(self, host, service_name='blockstore-scheduler'):
         super().__init__(host, service_name)
@@ -129,4 +130,18 @@ class SchedulerManager(service.Manager):
                         volume.id, 'SCHEDULE_ALLOCATE_VOLUME', reason)
 
     def get_pools(self, context, filters=None):
-        return [p.as_dict() for p in self.host_manager.get_pools(context)]
+        """The pools of up, enabled backends that match ``filters`` (RPC 1.1)."""
+        pools = pool_filters.apply(self.host_manager.get_pools(context), filters)
+        return [p.as_dict() for p in pools]
+
+    # -- types, qos, actions, transfers
+    def find_backend_pool(self, context, host=None, request_spec=None):
+        """The pool of ``host`` ('host@backend[#pool]') passing every filter, or None (1.2)."""
+        spec = dict(request_spec or {}, source_host=host)
+        wanted_pool = (host or '').partition('#')[2] or None
+        with self._lock:
+            pools = [p for p in self._candidates(context, spec)
+                     if wanted_pool is None or p.pool_name == wanted_pool]
+            for f in self.filters:
+                pools = [p for p in pools if f.passes(p, spec)]
+            return pools[0].host if pools else None
