@@ -389,20 +389,28 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                 % (volume.name, lv['lv_size'] // GiB, new_size))
         if want == lv['lv_size']:
             return
+        self._grow(volume.name, lv['lv_size'], new_size)
+
+    def _grow(self, name, size, new_size):
+        """Extend LV ``name`` (``size`` bytes now) to ``new_size`` GiB.
+
+        Without device-mapper the LV must stay contiguous: it grows in place
+        when the next extents are free, else it moves (:meth:`_relocate`).
+        """
         if self.device_mapper or self.thin:
-            self.vg.extend_lv(volume.name, new_size)
+            self.vg.extend_lv(name, new_size)
             return
-        back_file, offset, size = self._extent_range(volume.name)
-        if self.loops.find(back_file, offset, size):
+        back_file, offset, length = self._extent_range(name)
+        if self.loops.find(back_file, offset, length):
             raise exception.VolumeBackendAPIException(
                 data='%s is exported; without device-mapper an exported volume cannot '
-                     'be extended' % volume.name)
+                     'be extended' % name)
         try:
-            self.vg.extend_lv(volume.name, new_size, contiguous=True, log_errors=False)
+            self.vg.extend_lv(name, new_size, contiguous=True, log_errors=False)
         except exception.ProcessExecutionError as e:
             if 'contiguous' not in (e.stderr or ''):
                 raise
-            self._relocate(volume.name, lv['lv_size'], new_size)
+            self._relocate(name, size, new_size)
 
     def _relocate(self, name, size, new_size):
         """Move LV ``name`` to a new contiguous range of ``new_size`` GiB."""
@@ -661,7 +669,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             self.vg.rename_lv(lv['lv_name'], volume.name)
         size_gb = int(math.ceil(lv['lv_size'] / GiB))
         if size_gb * GiB != lv['lv_size']:
-            self.vg.extend_lv(volume.name, size_gb, contiguous=not self.device_mapper)
+            self._grow(volume.name, lv['lv_size'], size_gb)
         return None
 
     def unmanage(self, volume):
