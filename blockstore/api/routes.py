@@ -12,6 +12,8 @@ from blockstore.api.handlers import types
 from blockstore.api.handlers import versions
 from blockstore.api.handlers import volumes
 from blockstore.api.handlers import qos_specs  # -- types, qos, actions, transfers
+from blockstore.api.handlers import transfers  # -- types, qos, actions, transfers
+from blockstore.api.handlers import manageable  # -- types, qos, actions, transfers
 
 ROUTES = {
     '/': {'GET': versions.root},
@@ -69,5 +71,25 @@ ROUTES = {
     '/v3/qos-specs/{qos_id}/associate': {'GET': qos_specs.associate},
     '/v3/qos-specs/{qos_id}/disassociate': {'GET': qos_specs.disassociate},
     '/v3/qos-specs/{qos_id}/disassociate_all': {'GET': qos_specs.disassociate_all},
+    '/v3/volume-transfers': {'GET': transfers.v355_index, 'POST': transfers.v355_create},
+    '/v3/volume-transfers/detail': {'GET': transfers.v355_detail},
+    '/v3/volume-transfers/{transfer_id}': {'GET': transfers.v355_show,
+                                           'DELETE': transfers.v355_delete},
+    '/v3/volume-transfers/{transfer_id}/accept': {'POST': transfers.v355_accept},
+    '/v3/os-volume-transfer': {'GET': transfers.index, 'POST': transfers.create},
+    '/v3/os-volume-transfer/detail': {'GET': transfers.detail},
+    '/v3/os-volume-transfer/{transfer_id}': {'GET': transfers.show, 'DELETE': transfers.delete},
+    '/v3/os-volume-transfer/{transfer_id}/accept': {'POST': transfers.accept},
+    '/v3/manageable_volumes': {'GET': manageable.v38_volumes_index,
+                               'POST': manageable.v38_manage_volume},
+    '/v3/manageable_volumes/detail': {'GET': manageable.v38_volumes_detail},
+    '/v3/manageable_snapshots': {'GET': manageable.v38_snapshots_index,
+                                 'POST': manageable.v38_manage_snapshot},
+    '/v3/manageable_snapshots/detail': {'GET': manageable.v38_snapshots_detail},
+    '/v3/os-volume-manage': {'GET': manageable.volumes_index, 'POST': manageable.manage_volume},
+    '/v3/os-volume-manage/detail': {'GET': manageable.volumes_detail},
+    '/v3/os-snapshot-manage': {'GET': manageable.snapshots_index,
+                               'POST': manageable.manage_snapshot},
+    '/v3/os-snapshot-manage/detail': {'GET': manageable.snapshots_detail},
     # -- end types, qos, actions, transfers
 }

@@ -60,3 +60,26 @@ def copy(context, from_volume_id, to_volume_id):
             g.volume_id == from_volume_id)).all()
         for k, v in rows:
             session.add(g(volume_id=to_volume_id, key=k, value=v))
+
+
+def admin_metadata_set_if(context, volume_id, metadata, claim):
+    """Set admin metadata keys if ``claim()`` (a guarded transition) wins, atomically."""
+    a = models.VolumeAdminMetadata
+    with _writer(context) as session:
+        if not claim():
+            return False
+        existing = {m.key: m for m in session.query(a).filter(a.volume_id == volume_id)}
+        for k, v in metadata.items():
+            if k in existing:
+                existing[k].value = v
+            else:
+                session.add(a(volume_id=volume_id, key=k, value=v))
+    return True
+
+
+def latest_snapshot(context, volume_id):
+    """The volume's most recent live snapshot (as Cinder's revert picks it), or None."""
+    s = models.Snapshot
+    with _reader(context) as session:
+        return session.query(s).filter(s.volume_id == volume_id, s.deleted.is_(False)).order_by(
+            s.created_at.desc(), s.id.desc()).first()

@@ -122,6 +122,8 @@ VOLUME = Machine('volume', CREATING, {
     'transfer': T([AVAILABLE], AWAITING_TRANSFER, guards=['not_attached', 'not_migrating']),
     'transfer_accept': T([AWAITING_TRANSFER], AVAILABLE),
     'transfer_cancel': T([AWAITING_TRANSFER], AVAILABLE),
+    # A guarded touch: the readonly flag changes only on an available volume.
+    'update_readonly': T([AVAILABLE], None),
 }, deleted_state=DELETED, entries=(MANAGING,))
 
 SNAPSHOT = Machine('snapshot', CREATING, {

@@ -16,6 +16,8 @@ from blockstore.db.models import utcnow
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.scheduler import rpcapi as scheduler_rpcapi
+from blockstore.volume import actions  # -- types, qos, actions, transfers
+from blockstore.volume import manage  # -- types, qos, actions, transfers
 from blockstore.volume import rpcapi as volume_rpcapi
 from blockstore.volume import volume_types
 
@@ -36,7 +38,7 @@ def _scope(ctx, all_tenants=False):
     return ctx.project_id
 
 
-class API:
+class API(actions.VolumeActions, manage.ManageActions):
     def __init__(self):
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.volume_rpcapi = volume_rpcapi.VolumeAPI()

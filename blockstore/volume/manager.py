@@ -36,7 +36,7 @@ LOG = logging.getLogger(__name__)
 
 
 class VolumeManager(service.Manager):
-    RPC_API_VERSION = '1.0'
+    RPC_API_VERSION = '1.1'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -112,6 +112,16 @@ class VolumeManager(service.Manager):
             ('volume', 'extend'): lambda: self.extend_volume(ctx, obj, args['new_size']),
             ('snapshot', 'create'): lambda: self.create_snapshot(ctx, obj),
             ('snapshot', 'delete'): lambda: self.delete_snapshot(ctx, obj),
+            # -- types, qos, actions, transfers
+            ('volume', 'revert'): lambda: self.revert_to_snapshot(
+                ctx, obj, objects.Snapshot.get_by_id(ctx, args['snapshot_id'])),
+            ('volume', 'retype'): lambda: self.retype(ctx, obj, args['new_type_id'],
+                                                      args['target']),
+            ('volume', 'manage'): lambda: self.manage_existing(ctx, obj, args['ref']),
+            ('volume', 'unmanage'): lambda: self.unmanage_volume(ctx, obj),
+            ('snapshot', 'manage'): lambda: self.manage_existing_snapshot(ctx, obj,
+                                                                          args['ref']),
+            ('snapshot', 'unmanage'): lambda: self.unmanage_snapshot(ctx, obj),
         }
         try:
             dispatch[(worker.resource_type, worker.operation)]()
@@ -120,7 +130,9 @@ class VolumeManager(service.Manager):
 
     # -- the common shape of every operation --------------------------------
 
-    def _run(self, ctx, obj, operation, expected_status, work, done, failed, event_id):
+    def _run(self, ctx, obj, operation, expected_status, work, done, failed, event_id,
+             target=None):
+        """``target``: the state of ``done``/``failed`` events whose target is a Choice."""
         rtype = obj._resource
         with lockutils.lock('%s-%s' % (rtype, obj.id)):
             obj.refresh()
@@ -135,12 +147,12 @@ class VolumeManager(service.Manager):
                 values = work() or {}
             except Exception as e:
                 LOG.exception('%s of %s %s failed', operation, rtype, obj.id)
-                obj.transition(failed)
+                obj.transition(failed, target=target)
                 reason = e.msg if isinstance(e, exception.BlockstoreException) else str(e)
                 messages.record(bs_context.get_admin_context(), obj.project_id,
                                 rtype.upper(), obj.id, event_id, reason)
             else:
-                if not obj.transition(done, **values):
+                if not obj.transition(done, target=target, **values):
                     LOG.warning('%s of %s %s finished but its state changed meanwhile',
                                 operation, rtype, obj.id)
             finally:
@@ -200,6 +212,75 @@ class VolumeManager(service.Manager):
         snapshot.volume
         self._run(context, snapshot, 'delete', states.DELETING, work,
                   'delete_done', 'delete_failed', 'DELETE_SNAPSHOT_FROM_BACKEND')
+
+    # -- types, qos, actions, transfers (RPC 1.1) ------------------------------------
+
+    def revert_to_snapshot(self, context, volume, snapshot):
+        """Revert the volume to its latest snapshot; the snapshot is available again after."""
+        def work():
+            self._require(driver_base.RevertOps, 'reverting volumes to snapshots')
+            self.driver.revert_to_snapshot(context, volume, snapshot)
+        try:
+            self._run(context, volume, 'revert', states.REVERTING, work,
+                      'revert_done', 'revert_failed', 'REVERT_VOLUME_TO_SNAPSHOT')
+        finally:
+            snapshot.transition('revert_done')
+
+    def retype(self, context, volume, new_type_id, target):
+        """Same-backend retype: the scheduler has checked the backend fits the new type."""
+        def work():
+            return {'volume_type_id': new_type_id}
+        self._run(context, volume, 'retype', states.RETYPING, work, 'retype_done',
+                  'retype_failed', 'RETYPE_VOLUME', target=target)
+
+    def manage_existing(self, context, volume, ref):
+        def work():
+            self._require(driver_base.ManageOps, 'managing existing volumes')
+            size = self.driver.manage_existing_get_size(volume, ref)
+            update = self.driver.manage_existing(volume, ref) or {}
+            return dict(update, size=size, launched_at=utcnow())
+        self._run(context, volume, 'manage', states.MANAGING, work, 'manage_done',
+                  'manage_failed', 'MANAGE_EXISTING_VOLUME')
+
+    def unmanage_volume(self, context, volume):
+        def work():
+            self._require(driver_base.ManageOps, 'unmanaging volumes')
+            self.driver.unmanage(volume)
+            return {'terminated_at': utcnow()}
+        self._run(context, volume, 'unmanage', states.UNMANAGING, work, 'unmanage_done',
+                  'unmanage_failed', 'UNMANAGE_VOLUME')
+
+    def manage_existing_snapshot(self, context, snapshot, ref):
+        def work():
+            self._require(driver_base.ManageSnapshotOps, 'managing existing snapshots')
+            size = self.driver.manage_existing_snapshot_get_size(snapshot, ref)
+            update = self.driver.manage_existing_snapshot(snapshot, ref) or {}
+            return dict(update, volume_size=size, progress='100%')
+        snapshot.volume
+        self._run(context, snapshot, 'manage', states.CREATING, work, 'create_done',
+                  'create_failed', 'MANAGE_EXISTING_SNAPSHOT')
+
+    def unmanage_snapshot(self, context, snapshot):
+        def work():
+            self._require(driver_base.ManageSnapshotOps, 'unmanaging snapshots')
+            self.driver.unmanage_snapshot(snapshot)
+        snapshot.volume
+        self._run(context, snapshot, 'unmanage', states.UNMANAGING, work, 'unmanage_done',
+                  'unmanage_failed', 'UNMANAGE_SNAPSHOT')
+
+    def _manageable(self, context, resource, list_fn):
+        if not self._ready and not self._setup_driver(context):
+            raise exception.DriverNotInitialized()
+        self._require(driver_base.ManageableListOps, 'listing manageable storage')
+        from blockstore.db import manageable as db_manageable
+        known = db_manageable.live_ids_on_backend(context, resource, self.host)
+        return list_fn(known)
+
+    def get_manageable_volumes(self, context):
+        return self._manageable(context, 'volume', self.driver.get_manageable_volumes)
+
+    def get_manageable_snapshots(self, context):
+        return self._manageable(context, 'snapshot', self.driver.get_manageable_snapshots)
 
     # -- capabilities -------------------------------------------------------
 

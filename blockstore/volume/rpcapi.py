@@ -6,10 +6,14 @@ Volume services listen on topic ``volume_topic`` with server ``host@backend``;
 History:
   1.0 - create_volume, delete_volume, extend_volume, create_snapshot,
         delete_snapshot, publish_service_capabilities
+  1.1 - revert_to_snapshot, retype, manage_existing, unmanage_volume,
+        manage_existing_snapshot, unmanage_snapshot; get_manageable_volumes and
+        get_manageable_snapshots (calls)
 """
 
 from oslo_config import cfg
 
+from blockstore.common import exception
 from blockstore.common import rpc
 from blockstore.common import utils
 
@@ -19,7 +23,7 @@ CONF = cfg.CONF
 
 
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.0'
+    RPC_API_VERSION = '1.1'
     BINARY = 'blockstore-volume'
 
     @property
@@ -48,3 +52,50 @@ class VolumeAPI(rpc.RPCAPI):
 
     def publish_service_capabilities(self, ctxt):
         self.prepare(fanout=True, version='1.0').cast(ctxt, 'publish_service_capabilities')
+
+    # -- types, qos, actions, transfers (RPC 1.1) ---------------------------------------
+
+    ACTIONS_VERSION = '1.1'
+
+    def require_actions(self, what):
+        """ServiceTooOld unless every volume service understands the 1.1 methods."""
+        if not self.can_send_version(self.ACTIONS_VERSION):
+            raise exception.ServiceTooOld(
+                reason='volume services older than RPC %s cannot %s; upgrade them first'
+                % (self.ACTIONS_VERSION, what))
+
+    def _prepare_actions(self, host, what, **kwargs):
+        self.require_actions(what)
+        return self._prepare(host, version=self.ACTIONS_VERSION, **kwargs)
+
+    def revert_to_snapshot(self, ctxt, volume, snapshot):
+        self._prepare_actions(volume.host, 'revert volumes').cast(
+            ctxt, 'revert_to_snapshot', volume=volume, snapshot=snapshot)
+
+    def retype(self, ctxt, volume, new_type_id, target):
+        self._prepare_actions(volume.host, 'retype volumes').cast(
+            ctxt, 'retype', volume=volume, new_type_id=new_type_id, target=target)
+
+    def manage_existing(self, ctxt, volume, ref):
+        self._prepare_actions(volume.host, 'manage volumes').cast(
+            ctxt, 'manage_existing', volume=volume, ref=ref)
+
+    def unmanage_volume(self, ctxt, volume):
+        self._prepare_actions(volume.host, 'unmanage volumes').cast(
+            ctxt, 'unmanage_volume', volume=volume)
+
+    def manage_existing_snapshot(self, ctxt, snapshot, ref, host):
+        self._prepare_actions(host, 'manage snapshots').cast(
+            ctxt, 'manage_existing_snapshot', snapshot=snapshot, ref=ref)
+
+    def unmanage_snapshot(self, ctxt, snapshot, host):
+        self._prepare_actions(host, 'unmanage snapshots').cast(
+            ctxt, 'unmanage_snapshot', snapshot=snapshot)
+
+    def get_manageable_volumes(self, ctxt, host):
+        return self._prepare_actions(host, 'list manageable volumes', timeout=60).call(
+            ctxt, 'get_manageable_volumes')
+
+    def get_manageable_snapshots(self, ctxt, host):
+        return self._prepare_actions(host, 'list manageable snapshots', timeout=60).call(
+            ctxt, 'get_manageable_snapshots')

@@ -1,6 +1,7 @@
 """Snapshot handlers: parse, call the volume service layer, render."""
 
 from blockstore.api import common
+from blockstore.api.handlers import volume_actions
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.schemas import snapshots as schemas
@@ -168,8 +169,8 @@ def _force_delete(req, body):
     return common.empty_response(202)
 
 
-ACTIONS = {'os-force_delete': _force_delete}
-_LATER_ACTIONS = frozenset(('os-reset_status', 'os-update_snapshot_status', 'os-unmanage'))
+ACTIONS = dict(volume_actions.SNAPSHOT_ACTIONS, **{'os-force_delete': _force_delete})
+_LATER_ACTIONS = frozenset(('os-update_snapshot_status',))
 
 
 def action(req):

@@ -6,6 +6,7 @@ rendered by the middleware.
 """
 
 from blockstore.api import common
+from blockstore.api.handlers import volume_actions
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.schemas import volumes as schemas
@@ -26,10 +27,8 @@ SORT_COLUMNS = {'name': 'display_name'}
 _LATER_ACTIONS = frozenset((
     'os-attach', 'os-detach', 'os-reserve', 'os-unreserve', 'os-begin_detaching',
     'os-roll_detaching', 'os-initialize_connection', 'os-terminate_connection',
-    'os-volume_upload_image', 'os-update_readonly_flag', 'os-retype', 'os-set_bootable',
-    'os-reimage', 'os-reset_status', 'os-migrate_volume', 'os-migrate_volume_completion',
-    'os-force_detach', 'os-update_volume_status', 'os-extend_volume_completion',
-    'os-unmanage', 'revert'))
+    'os-volume_upload_image', 'os-reimage', 'os-force_detach', 'os-update_volume_status',
+    'os-extend_volume_completion'))
 
 
 def _volume(req):
@@ -77,6 +76,10 @@ def _list(req, detail):
     filters = common.list_filters(req, params, USER_FILTERS, FILTER_COLUMNS,
                                   UNSUPPORTED_FILTERS, CONVERTERS)
     volumes = api.get_all(ctx, filters=filters, **kwargs)
+    if detail:
+        image_md = api.get_image_metadata_many(ctx, [v.id for v in volumes])
+        for v in volumes:
+            v.image_metadata = image_md.get(v.id)
     count = None
     if with_count:
         count = api.count(ctx, filters=filters, all_tenants=kwargs['all_tenants'])[0]
@@ -151,7 +154,10 @@ def create(req):
 
 def show(req):
     """GET /volumes/{volume_id}"""
-    return common.json_response(views.show(req, _volume(req)))
+    volume = _volume(req)
+    volume.image_metadata = common.volume_api(req).get_image_metadata(common.context(req),
+                                                                      volume)
+    return common.json_response(views.show(req, volume))
 
 
 def update(req):
@@ -262,10 +268,10 @@ def _force_delete(req, body):
     return common.empty_response(202)
 
 
-ACTIONS = {
+ACTIONS = dict(volume_actions.VOLUME_ACTIONS, **{
     'os-extend': _extend,
     'os-force_delete': _force_delete,
-}
+})
 
 
 def action(req):

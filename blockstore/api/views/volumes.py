@@ -32,8 +32,21 @@ def _encrypted(v, rc):
     return v.encryption_key_id is not None
 
 
+# Admin metadata users see among the metadata, as Cinder shows them.
+VISIBLE_ADMIN_METADATA = ('readonly', 'attached_mode')
+
+
 def _metadata(v, rc):
-    return F.metadata_of(v)
+    md = F.metadata_of(v)
+    admin = getattr(v, 'admin_metadata', None)
+    if admin:
+        md.update((k, admin[k]) for k in VISIBLE_ADMIN_METADATA if k in admin)
+    return md
+
+
+def _image_metadata(v, rc):
+    # Set by the handler on show and detail listings; only present when not empty.
+    return getattr(v, 'image_metadata', None) or None
 
 
 def _shared_targets_bool(v, rc):
@@ -75,6 +88,7 @@ FIELDS = F.FieldTable([
     F.Field('os-vol-mig-status-attr:migstat', F.attr('migration_status'), admin=True,
             kinds=F.FULL_ONLY),
     F.Field('os-vol-mig-status-attr:name_id', _name_id, admin=True, kinds=F.FULL_ONLY),
+    F.Field('volume_image_metadata', _image_metadata, kinds=F.FULL_ONLY, omit_none=True),
     # Microversioned fields.
     F.Field('group_id', F.attr('group_id'), since='3.13'),
     F.Field('provider_id', F.attr('provider_id'), since='3.21', admin=True),

@@ -271,8 +271,62 @@ class RevertOps(abc.ABC):
         """
 
 
+class ManageSnapshotOps(abc.ABC):
+    """Adopting existing backend storage as snapshots of a volume, and releasing it."""
+
+    @abc.abstractmethod
+    def manage_existing_snapshot_get_size(self, snapshot, existing_ref):
+        """Return the size in GiB (rounded up) of the storage ``existing_ref`` points to.
+
+        :param snapshot: the snapshot-like object that will own it.
+        :param existing_ref: driver specific reference dict (e.g. ``{'source-name': ...}``).
+        :raises InvalidSnapshot: the reference is invalid or not found.
+        """
+
+    @abc.abstractmethod
+    def manage_existing_snapshot(self, snapshot, existing_ref):
+        """Take over the storage ``existing_ref`` points to as ``snapshot``; re-runnable.
+
+        :returns: model update dict for the snapshot or None.
+        :raises InvalidSnapshot: the reference is invalid or not found.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+    @abc.abstractmethod
+    def unmanage_snapshot(self, snapshot):
+        """Stop managing ``snapshot`` without deleting its data.
+
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+
+class ManageableListOps(abc.ABC):
+    """Listing the storage of a backend that could be managed (``manageable_volumes``)."""
+
+    @abc.abstractmethod
+    def get_manageable_volumes(self, known_ids):
+        """Describe the backend's volume-like storage, managed or not.
+
+        :param known_ids: ids of the live volumes this backend holds (to tell
+            managed storage from unmanaged).
+        :returns: a list of ``{'reference': {'source-name': ...}, 'size': GiB,
+            'safe_to_manage': bool, 'reason_not_safe': str or None,
+            'cinder_id': id or None, 'extra_info': dict or None}``.
+        """
+
+    @abc.abstractmethod
+    def get_manageable_snapshots(self, known_ids):
+        """Describe the backend's snapshot-like storage, managed or not.
+
+        :param known_ids: ids of the live snapshots this backend holds.
+        :returns: entries as :meth:`get_manageable_volumes`, plus
+            ``'source_reference'`` (the parent volume's reference, or None).
+        """
+
+
 #: Every interface, in the order :func:`declared_interfaces` reports them.
-INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps)
+INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps,
+              ManageSnapshotOps, ManageableListOps)
 
 _BY_NAME = {iface.__name__: iface for iface in INTERFACES}
 

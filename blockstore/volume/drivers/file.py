@@ -15,7 +15,9 @@ volumes run concurrently and rely on per-file atomic renames.
 
 import contextlib
 import errno
+import math
 import os
+import re
 import tempfile
 import threading
 
@@ -101,8 +103,14 @@ def _backend_errors(action):
         raise exception.VolumeBackendAPIException(data='%s failed: %s' % (action, e)) from e
 
 
-class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps):
-    """Sparse files in a local directory; thin provisioned, no exports."""
+class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.RevertOps,
+                 base.ManageOps, base.ManageSnapshotOps, base.ManageableListOps):
+    """Sparse files in a local directory; thin provisioned, no exports.
+
+    Any regular file in the directory can be managed by name
+    (``{'source-name': 'file'}``): it is grown to whole GiB and renamed to the
+    volume's (or snapshot's) name. Unmanaging leaves the file where it is.
+    """
 
     VERSION = '1.0.0'
 
@@ -309,3 +317,155 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps):
         self._copy_to(self._path(src_vref.name), path, volume.size * GiB,
                       'cloning %s to %s' % (src_vref.name, volume.name))
         return self._model_update(path)
+
+    # -- RevertOps ---------------------------------------------------------
+
+    def revert_to_snapshot(self, context, volume, snapshot):
+        """Replace the volume's file by a copy of the snapshot's, atomically.
+
+        The copy is written under a temporary name and renamed over the volume
+        file, so a crash leaves either the old or the reverted content, and a
+        re-run copies again.
+        """
+        if snapshot.volume_id != volume.id:
+            raise exception.InvalidVolume(
+                reason='snapshot %s does not belong to volume %s' % (snapshot.id, volume.id))
+        src_path = self._path(snapshot.name)
+        dst_path = self._path(volume.name)
+        what = 'reverting %s to %s' % (volume.name, snapshot.name)
+        with _backend_errors(what):
+            try:
+                src_fd = os.open(src_path, os.O_RDONLY)
+            except FileNotFoundError as e:
+                raise exception.VolumeBackendAPIException(
+                    data='%s failed: %s is missing' % (what, src_path)) from e
+            try:
+                src_size = os.fstat(src_fd).st_size
+                size = max(src_size, volume.size * GiB)
+
+                def fill(fd):
+                    _sparse_copy(src_fd, fd, src_size)
+                    if size > src_size:
+                        os.ftruncate(fd, size)
+
+                self._publish(dst_path, fill)
+            finally:
+                os.close(src_fd)
+
+    # -- ManageOps and ManageSnapshotOps -----------------------------------
+
+    def _source(self, existing_ref, error):
+        name = existing_ref.get('source-name') if isinstance(existing_ref, dict) else None
+        if not isinstance(name, str) or not name:
+            raise error(reason='the reference needs "source-name": the name of a file in %s'
+                        % self._dir)
+        if name.endswith(_TMP_SUFFIX) and name.startswith('.'):
+            raise error(reason='%s is a file being written' % name)
+        try:
+            return self._path(name)
+        except exception.InvalidInput as e:
+            raise error(reason=e.msg) from None
+
+    def _existing_size(self, path, target, error):
+        """GiB (rounded up, at least 1) of ``path``, or of ``target`` if already renamed."""
+        for candidate in (path, target):
+            try:
+                st = os.stat(candidate)
+            except FileNotFoundError:
+                continue
+            if not os.path.isfile(candidate):
+                raise error(reason='%s is not a regular file' % os.path.basename(candidate))
+            return max(1, int(math.ceil(st.st_size / GiB)))
+        raise error(reason='%s not found in %s' % (os.path.basename(path), self._dir))
+
+    def _adopt(self, path, target, error):
+        """Grow ``path`` to whole GiB and rename it to ``target``; re-runnable."""
+        with _backend_errors('managing %s' % path):
+            if path != target:
+                have_src = os.path.exists(path)
+                have_dst = os.path.exists(target)
+                if not have_src and have_dst:
+                    return  # renamed by an earlier run
+                if not have_src:
+                    raise error(reason='%s not found in %s' % (os.path.basename(path),
+                                                               self._dir))
+                if have_dst:
+                    if os.path.samefile(path, target):   # crashed between link and unlink
+                        os.unlink(path)
+                        return
+                    raise error(reason='%s already exists' % os.path.basename(target))
+            size = os.stat(path).st_size
+            want = max(1, int(math.ceil(size / GiB))) * GiB
+            if want > size:
+                os.truncate(path, want)
+            if path != target:
+                os.link(path, target)   # refuses to replace an existing file
+                os.unlink(path)
+            dir_fd = os.open(self._dir, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+    def manage_existing_get_size(self, volume, existing_ref):
+        path = self._source(existing_ref, exception.InvalidVolume)
+        return self._existing_size(path, self._path(volume.name), exception.InvalidVolume)
+
+    def manage_existing(self, volume, existing_ref):
+        path = self._source(existing_ref, exception.InvalidVolume)
+        target = self._path(volume.name)
+        self._adopt(path, target, exception.InvalidVolume)
+        return self._model_update(target)
+
+    def unmanage(self, volume):
+        """The file stays, under the volume's name (it can be managed again)."""
+
+    def manage_existing_snapshot_get_size(self, snapshot, existing_ref):
+        path = self._source(existing_ref, exception.InvalidSnapshot)
+        return self._existing_size(path, self._path(snapshot.name), exception.InvalidSnapshot)
+
+    def manage_existing_snapshot(self, snapshot, existing_ref):
+        path = self._source(existing_ref, exception.InvalidSnapshot)
+        target = self._path(snapshot.name)
+        self._adopt(path, target, exception.InvalidSnapshot)
+        return self._model_update(target)
+
+    def unmanage_snapshot(self, snapshot):
+        """The file stays, under the snapshot's name."""
+
+    # -- ManageableListOps -------------------------------------------------
+
+    _NAMED = re.compile(r'^(volume|snapshot)-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                        r'[0-9a-f]{4}-[0-9a-f]{12})$')
+
+    def _listing(self, known_ids, snapshots):
+        entries = []
+        known = set(known_ids)
+        with _backend_errors('listing %s' % self._dir):
+            for entry in os.scandir(self._dir):
+                if entry.name.startswith('.') or not entry.is_file(follow_symlinks=False):
+                    continue
+                m = self._NAMED.match(entry.name)
+                is_snapshot = bool(m) and m.group(1) == 'snapshot'
+                if is_snapshot != snapshots:
+                    continue
+                try:
+                    size = entry.stat(follow_symlinks=False).st_size
+                except FileNotFoundError:
+                    continue
+                cinder_id = m.group(2) if m and m.group(2) in known else None
+                item = {'reference': {'source-name': entry.name},
+                        'size': max(1, int(math.ceil(size / GiB))),
+                        'safe_to_manage': cinder_id is None,
+                        'reason_not_safe': 'already managed' if cinder_id else None,
+                        'cinder_id': cinder_id, 'extra_info': None}
+                if snapshots:
+                    item['source_reference'] = None
+                entries.append(item)
+        return sorted(entries, key=lambda e: e['reference']['source-name'])
+
+    def get_manageable_volumes(self, known_ids):
+        return self._listing(known_ids, snapshots=False)
+
+    def get_manageable_snapshots(self, known_ids):
+        return self._listing(known_ids, snapshots=True)

@@ -148,7 +148,7 @@ def test_force_delete_action(client, admin, volume):
     snap = client.create_snapshot(volume['id'])
     path = '/v3/snapshots/%s/action' % snap['id']
     assert client.post(path, {'os-force_delete': {}}).status_int == 403
-    assert client.post(path, {'os-reset_status': {'status': 'error'}}).status_int == 400
+    assert client.post(path, {'os-reset_status': {'status': 'error'}}).status_int == 403
     assert client.post(path, {'os-nothing': {}}).status_int == 400
     assert admin.post(path, {'os-force_delete': {}}).status_int == 202
 

@@ -82,7 +82,8 @@ def disk_bytes(path):
 
 def test_declares_volume_snapshot_clone():
     assert base.declared_interfaces(file_driver.FileDriver) == [
-        'VolumeDriver', 'SnapshotOps', 'CloneOps']
+        'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ManageOps', 'RevertOps',
+        'ManageSnapshotOps', 'ManageableListOps']
     assert not base.supports(file_driver.FileDriver, base.ExportOps)
 
 
@@ -272,3 +273,131 @@ def test_load_driver_by_name_and_path(tmp_path):
         drivers.load_driver('blockstore.volume.drivers.file.Nope', conf, 'h@b')
     with pytest.raises(TypeError):
         drivers.load_driver('types.SimpleNamespace', conf, 'h@b')
+
+
+# -- RevertOps ------------------------------------------------------------------
+
+def test_revert_restores_bytes_and_is_rerunnable(backend):
+    ins = backend.inspector
+    vol = backend.create_volume(1)
+    ins.write(vol, 0, b'before')
+    ins.write(vol, GiB - 5, b'tail1')
+    snap = backend.create_snapshot(vol)
+    ins.write(vol, 0, b'after!')
+    ins.write(vol, 4096, b'new data')
+    ins.write(vol, GiB - 5, b'tail2')
+    backend.driver.revert_to_snapshot(None, vol, snap)
+    assert ins.read(vol, 0, 6) == b'before'
+    assert ins.read(vol, 4096, 8) == bytes(8)
+    assert ins.read(vol, GiB - 5, 5) == b'tail1'
+    assert ins.size(vol) == GiB
+    backend.driver.revert_to_snapshot(None, vol, snap)   # again: same result
+    assert ins.read(vol, 0, 6) == b'before'
+    assert ins.exists(snap) and ins.read(snap, 0, 6) == b'before'
+    assert not [n for n in os.listdir(backend.driver._dir) if n.endswith('.tmp')]
+
+
+def test_revert_checks_snapshot_and_source(backend):
+    vol = backend.create_volume(1)
+    other = backend.create_volume(1)
+    snap = backend.create_snapshot(other)
+    with pytest.raises(exception.InvalidVolume):
+        backend.driver.revert_to_snapshot(None, vol, snap)
+    snap2 = backend.create_snapshot(vol)
+    backend.driver.delete_snapshot(snap2)
+    with pytest.raises(exception.VolumeBackendAPIException):
+        backend.driver.revert_to_snapshot(None, vol, snap2)
+
+
+def test_revert_crash_keeps_old_content(backend, monkeypatch):
+    ins = backend.inspector
+    vol = backend.create_volume(1)
+    ins.write(vol, 0, b'snapshot')
+    snap = backend.create_snapshot(vol)
+    ins.write(vol, 0, b'current!')
+
+    def boom(*a, **kw):
+        raise OSError(errno.EIO, 'crash')
+    monkeypatch.setattr(file_driver.os, 'replace', boom)
+    with pytest.raises(exception.VolumeBackendAPIException):
+        backend.driver.revert_to_snapshot(None, vol, snap)
+    monkeypatch.undo()
+    assert ins.read(vol, 0, 8) == b'current!'
+    backend.driver.revert_to_snapshot(None, vol, snap)
+    assert ins.read(vol, 0, 8) == b'snapshot'
+
+
+# -- ManageOps, ManageSnapshotOps, ManageableListOps ---------------------------
+
+def _raw(volumes_dir, name, data=b'', size=None):
+    path = os.path.join(str(volumes_dir), name)
+    with open(path, 'wb') as f:
+        f.write(data)
+        if size:
+            f.truncate(size)
+    return path
+
+
+def test_manage_existing_file(backend, volumes_dir):
+    drv = backend.driver
+    _raw(volumes_dir, 'legacy.img', b'legacy-bytes', size=GiB + 1)
+    vol = backend.new_volume(0)
+    ref = {'source-name': 'legacy.img'}
+    assert drv.manage_existing_get_size(vol, ref) == 2
+    update = drv.manage_existing(vol, ref)
+    assert update == {'provider_location': os.path.join(str(volumes_dir), vol.name)}
+    assert not os.path.exists(os.path.join(str(volumes_dir), 'legacy.img'))
+    assert backend.inspector.size(vol) == 2 * GiB
+    assert backend.inspector.read(vol, 0, 12) == b'legacy-bytes'
+    # Re-running after the rename is harmless; the size is still known.
+    assert drv.manage_existing(vol, ref) == update
+    assert drv.manage_existing_get_size(vol, ref) == 2
+    drv.unmanage(vol)
+    assert backend.inspector.exists(vol)
+
+
+@pytest.mark.parametrize('ref', [None, {}, {'source-name': ''}, {'source-name': 5},
+                                 {'source-name': '../etc'}, {'source-name': 'missing'},
+                                 {'source-id': 'x'}])
+def test_manage_bad_reference(backend, ref):
+    vol = backend.new_volume(0)
+    with pytest.raises(exception.InvalidVolume):
+        backend.driver.manage_existing_get_size(vol, ref)
+    with pytest.raises(exception.InvalidVolume):
+        backend.driver.manage_existing(vol, ref)
+
+
+def test_manage_crash_between_link_and_unlink(backend, volumes_dir):
+    src = _raw(volumes_dir, 'half.img', b'x', size=GiB)
+    vol = backend.new_volume(0)
+    os.link(src, os.path.join(str(volumes_dir), vol.name))
+    backend.driver.manage_existing(vol, {'source-name': 'half.img'})
+    assert not os.path.exists(src) and backend.inspector.exists(vol)
+
+
+def test_manage_snapshot_and_listing(backend, volumes_dir):
+    drv = backend.driver
+    vol = backend.create_volume(1)
+    snap_file = _raw(volumes_dir, 'snapshot-%s' % ('1' * 8 + '-1111-1111-1111-' + '1' * 12),
+                     size=GiB)
+    _raw(volumes_dir, 'free.img', size=10)
+    vols = drv.get_manageable_volumes([vol.id])
+    by_name = {e['reference']['source-name']: e for e in vols}
+    assert by_name[vol.name]['safe_to_manage'] is False
+    assert by_name[vol.name]['cinder_id'] == vol.id
+    assert by_name['free.img'] == {'reference': {'source-name': 'free.img'}, 'size': 1,
+                                   'safe_to_manage': True, 'reason_not_safe': None,
+                                   'cinder_id': None, 'extra_info': None}
+    assert os.path.basename(snap_file) not in by_name
+    snaps = drv.get_manageable_snapshots([])
+    assert [s['reference']['source-name'] for s in snaps] == [os.path.basename(snap_file)]
+    assert snaps[0]['safe_to_manage'] is True and snaps[0]['source_reference'] is None
+    snap = backend.new_snapshot(vol)
+    ref = {'source-name': os.path.basename(snap_file)}
+    assert drv.manage_existing_snapshot_get_size(snap, ref) == 1
+    drv.manage_existing_snapshot(snap, ref)
+    assert backend.inspector.exists(snap)
+    with pytest.raises(exception.InvalidSnapshot):
+        drv.manage_existing_snapshot(backend.new_snapshot(vol), {'source-name': 'gone'})
+    listed = drv.get_manageable_snapshots([snap.id])
+    assert [(s['cinder_id'], s['safe_to_manage']) for s in listed] == [(snap.id, False)]

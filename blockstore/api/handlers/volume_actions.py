@@ -1,0 +1,181 @@
+"""Volume and snapshot actions: reset status, flags, image metadata, retype, revert, unmanage.
+
+``volumes.action`` and ``snapshots.action`` dispatch here by action name.
+"""
+
+from blockstore.api import common
+from blockstore.api import microversion as mv
+from blockstore.api.schemas import parameter_types as pt
+from blockstore.api.schemas import volume_actions as schemas
+from blockstore.common import exception
+from blockstore.objects import states
+
+ADMIN = 'volume_extension:volume_admin_actions:'
+SNAPSHOT_ADMIN = 'volume_extension:snapshot_admin_actions:'
+
+
+def _validate(req, schema, body):
+    return schema.validate(body, common.version(req))
+
+
+def _volume(req):
+    return common.volume_api(req).get(common.context(req), req.urlvars['volume_id'])
+
+
+def _snapshot(req):
+    return common.volume_api(req).get_snapshot(common.context(req),
+                                               req.urlvars['snapshot_id'])
+
+
+def _one_of(value, allowed, what):
+    value = value.lower()
+    if value not in allowed:
+        raise exception.Invalid('Must specify a valid %s' % what)
+    return value
+
+
+# -- volumes -----------------------------------------------------------------------
+
+def reset_status(req, body):
+    ctx = common.require_admin(req, ADMIN + 'reset_status')
+    args = _validate(req, schemas.reset_status, body)['os-reset_status'] or {}
+    status, attach, migration = (args.get('status'), args.get('attach_status'),
+                                 args.get('migration_status'))
+    if not (status or attach or migration):
+        raise exception.Invalid("Must specify 'status', 'attach_status' or 'migration_status' "
+                                "for update.")
+    volume = _volume(req)
+    common.volume_api(req).reset_status(
+        ctx, volume,
+        status=_one_of(status, states.VOLUME_RESET_STATES, 'status') if status else None,
+        attach_status=(_one_of(attach, states.VOLUME_ATTACH_STATES, 'attach status')
+                       if attach else None),
+        migration_status=(_one_of(migration, states.VOLUME_MIGRATION_STATES,
+                                  'migration status') if migration else None))
+    return common.empty_response(202)
+
+
+def set_bootable(req, body):
+    args = _validate(req, schemas.set_bootable, body)['os-set_bootable']
+    volume = _volume(req)
+    common.volume_api(req).set_bootable(common.context(req), volume,
+                                        pt.bool_value(args['bootable']))
+    return common.empty_response(200)
+
+
+def update_readonly_flag(req, body):
+    args = _validate(req, schemas.update_readonly_flag, body)['os-update_readonly_flag']
+    volume = _volume(req)
+    common.volume_api(req).update_readonly_flag(common.context(req), volume,
+                                                pt.bool_value(args['readonly']))
+    return common.empty_response(202)
+
+
+def set_image_metadata(req, body):
+    args = _validate(req, schemas.set_image_metadata, body)['os-set_image_metadata']
+    volume = _volume(req)
+    md = common.volume_api(req).set_image_metadata(common.context(req), volume,
+                                                   args['metadata'])
+    return common.json_response({'metadata': md})
+
+
+def unset_image_metadata(req, body):
+    args = _validate(req, schemas.unset_image_metadata, body)['os-unset_image_metadata']
+    volume = _volume(req)
+    common.volume_api(req).unset_image_metadata(common.context(req), volume, args['key'])
+    return common.empty_response(200)
+
+
+def show_image_metadata(req, body):
+    _validate(req, schemas.show_image_metadata, body)
+    volume = _volume(req)
+    md = common.volume_api(req).get_image_metadata(common.context(req), volume)
+    return common.json_response({'metadata': md})
+
+
+def retype(req, body):
+    args = _validate(req, schemas.retype, body)['os-retype']
+    volume = _volume(req)
+    common.volume_api(req).retype(common.context(req), volume, args['new_type'],
+                                  args.get('migration_policy') or 'never')
+    return common.empty_response(202)
+
+
+def revert(req, body):
+    """revert (3.40): to the volume's latest snapshot; state conflicts are 409s, as Cinder."""
+    if common.version(req) < mv.v('3.40'):
+        raise exception.NotFound('API version %s is not supported on this method.'
+                                 % (common.version(req),))
+    args = _validate(req, schemas.revert, body)['revert']
+    volume = _volume(req)
+    try:
+        common.volume_api(req).revert_to_snapshot(common.context(req), volume,
+                                                  args['snapshot_id'])
+    except (exception.InvalidVolume, exception.InvalidSnapshot) as e:
+        raise exception.Conflict(reason=e.msg)
+    return common.empty_response(202)
+
+
+def unmanage(req, body):
+    ctx = common.require_admin(req, 'volume_extension:volume_unmanage')
+    _validate(req, schemas.unmanage, body)
+    volume = _volume(req)
+    common.volume_api(req).unmanage(ctx, volume)
+    return common.empty_response(202)
+
+
+def _not_yet(name):
+    def refuse(req, body):
+        common.require_admin(req, ADMIN + name.replace('os-', ''))
+        _volume(req)
+        raise exception.Invalid('Volume action %s is not supported yet.' % name)
+    return refuse
+
+
+VOLUME_ACTIONS = {
+    'os-reset_status': reset_status,
+    'os-set_bootable': set_bootable,
+    'os-update_readonly_flag': update_readonly_flag,
+    'os-set_image_metadata': set_image_metadata,
+    'os-unset_image_metadata': unset_image_metadata,
+    'os-show_image_metadata': show_image_metadata,
+    'os-retype': retype,
+    'revert': revert,
+    'os-unmanage': unmanage,
+    'os-migrate_volume': _not_yet('os-migrate_volume'),
+    'os-migrate_volume_completion': _not_yet('os-migrate_volume_completion'),
+}
+
+
+# -- snapshots ------------------------------------------------------------------------
+
+def snapshot_reset_status(req, body):
+    ctx = common.require_admin(req, SNAPSHOT_ADMIN + 'reset_status')
+    args = _validate(req, schemas.snapshot_reset_status, body)['os-reset_status']
+    status = _one_of(args['status'], states.SNAPSHOT_RESET_STATES, 'status')
+    snapshot = _snapshot(req)
+    common.volume_api(req).reset_snapshot_status(ctx, snapshot, status)
+    return common.empty_response(202)
+
+
+def snapshot_update_progress(req, body):
+    ctx = common.require_admin(req, SNAPSHOT_ADMIN + 'update_progress')
+    progress = _validate(req, schemas.update_progress, body)['os-update_progress']
+    snapshot = _snapshot(req)
+    common.volume_api(req).update_snapshot_progress(ctx, snapshot, progress)
+    return common.empty_response(202)
+
+
+def snapshot_unmanage(req, body):
+    ctx = common.require_admin(req, 'volume_extension:snapshot_unmanage')
+    _validate(req, schemas.SNAPSHOT_ACTIONS['os-unmanage'], body)
+    snapshot = _snapshot(req)
+    common.volume_api(req).unmanage_snapshot(ctx, snapshot)
+    return common.empty_response(202)
+
+
+SNAPSHOT_ACTIONS = {
+    'os-reset_status': snapshot_reset_status,
+    'os-update_progress': snapshot_update_progress,
+    'os-unmanage': snapshot_unmanage,
+}

@@ -1,0 +1,62 @@
+"""Request bodies of volume and snapshot actions (POST /volumes|snapshots/{id}/action)."""
+
+from blockstore.api.schemas import parameter_types as pt
+from blockstore.api import validation
+
+
+def _action(name, argument, required=True):
+    return validation.strict_since_353({
+        'type': 'object',
+        'properties': {name: argument},
+        'required': [name] if required else [],
+        'additionalProperties': False,
+    })
+
+
+def _args(properties, required=()):
+    return {'type': 'object', 'properties': properties, 'required': list(required),
+            'additionalProperties': False}
+
+
+_status = {'type': ['string', 'null'], 'minLength': 1, 'maxLength': 255}
+
+reset_status = _action('os-reset_status', _args({
+    'status': _status, 'attach_status': _status, 'migration_status': _status}))
+snapshot_reset_status = _action('os-reset_status', _args({
+    'status': {'type': 'string', 'minLength': 1, 'maxLength': 255}}, ['status']))
+update_progress = _action('os-update_progress', {'type': 'string', 'maxLength': 255})
+set_bootable = _action('os-set_bootable', _args({'bootable': pt.boolean}, ['bootable']))
+update_readonly_flag = _action('os-update_readonly_flag',
+                               _args({'readonly': pt.boolean}, ['readonly']))
+set_image_metadata = _action('os-set_image_metadata',
+                             _args({'metadata': pt.metadata}, ['metadata']))
+unset_image_metadata = _action('os-unset_image_metadata', _args(
+    {'key': {'type': 'string', 'minLength': 1, 'maxLength': 255}}, ['key']))
+_no_argument = {'type': ['object', 'null'], 'maxProperties': 0}
+show_image_metadata = validation.always({
+    'type': 'object', 'properties': {'os-show_image_metadata': {'type': ['object', 'null']}},
+    'required': ['os-show_image_metadata'], 'additionalProperties': False})
+retype = _action('os-retype', _args({
+    'new_type': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+    'migration_policy': {'type': ['string', 'null'], 'enum': ['on-demand', 'never', None]},
+}, ['new_type']))
+revert = _action('revert', _args({'snapshot_id': pt.uuid}, ['snapshot_id']))
+unmanage = validation.always({
+    'type': 'object', 'properties': {'os-unmanage': {'type': ['object', 'null']}},
+    'required': ['os-unmanage'], 'additionalProperties': False})
+
+# Every action's body schema (for the OpenAPI document): name -> Versioned.
+VOLUME_ACTIONS = {
+    'os-reset_status': reset_status, 'os-set_bootable': set_bootable,
+    'os-update_readonly_flag': update_readonly_flag,
+    'os-set_image_metadata': set_image_metadata,
+    'os-unset_image_metadata': unset_image_metadata,
+    'os-show_image_metadata': show_image_metadata, 'os-retype': retype, 'revert': revert,
+    'os-unmanage': unmanage,
+}
+SNAPSHOT_ACTIONS = {
+    'os-reset_status': snapshot_reset_status, 'os-update_progress': update_progress,
+    'os-unmanage': validation.always({
+        'type': 'object', 'properties': {'os-unmanage': {'type': ['object', 'null']}},
+        'required': ['os-unmanage'], 'additionalProperties': False}),
+}

@@ -1,0 +1,167 @@
+"""Volume and snapshot actions of the service layer (mixed into ``volume.api.API``).
+
+os-reset_status, os-set_bootable, os-update_readonly_flag, image metadata,
+os-retype, revert (3.40), snapshot os-reset_status and os-update_progress.
+Each claims its resource through the transition table like every other
+operation; long work (retype, revert) is recorded and cast to the volume service.
+"""
+
+from oslo_log import log as logging
+
+from blockstore.common import exception
+from blockstore.db import api as db
+from blockstore.db import glance_metadata as db_glance
+from blockstore.objects import states
+from blockstore.volume import volume_types
+
+LOG = logging.getLogger(__name__)
+
+
+class GlanceMetadataNotFound(exception.NotFound):
+    msg_fmt = 'Glance metadata for volume %(id)s with key %(key)s cannot be found.'
+
+
+class VolumeActions:
+    """Needs ``self.volume_rpcapi``, ``self.scheduler_rpcapi`` (see volume.api.API)."""
+
+    # -- admin: reset ------------------------------------------------------------
+
+    def reset_status(self, ctx, volume, status=None, attach_status=None,
+                     migration_status=None):
+        """Set what an administrator says; forget any work in progress on the volume."""
+        values = {}
+        if attach_status is not None:
+            values['attach_status'] = attach_status
+        if migration_status is not None:
+            values['migration_status'] = None if migration_status == 'none' else migration_status
+        if status is not None:
+            states.transition_or_raise(ctx, 'volume', volume.id, 'reset', values, target=status)
+        elif values:
+            db.volume_update(ctx, volume.id, values)
+        db.worker_destroy(ctx, 'volume', volume.id)
+
+    def reset_snapshot_status(self, ctx, snapshot, status):
+        states.transition_or_raise(ctx, 'snapshot', snapshot.id, 'reset', target=status)
+        db.worker_destroy(ctx, 'snapshot', snapshot.id)
+
+    def update_snapshot_progress(self, ctx, snapshot, progress):
+        db.snapshot_update(ctx, snapshot.id, {'progress': progress})
+
+    # -- flags and image metadata ------------------------------------------------
+
+    def set_bootable(self, ctx, volume, bootable):
+        volume.bootable = bool(bootable)
+        volume.save()
+
+    def update_readonly_flag(self, ctx, volume, readonly):
+        project = None if ctx.is_admin else ctx.project_id
+
+        def claim():
+            return states.transition(ctx, 'volume', volume.id, 'update_readonly',
+                                     project_id=project)
+        if not db_glance.admin_metadata_set_if(ctx, volume.id, {'readonly': str(bool(readonly))},
+                                               claim):
+            states.transition_or_raise(ctx, 'volume', volume.id, 'update_readonly',
+                                       project_id=project)
+
+    def get_image_metadata(self, ctx, volume):
+        return db_glance.get(ctx, volume.id)
+
+    def get_image_metadata_many(self, ctx, volume_ids):
+        return db_glance.get_many(ctx, volume_ids)
+
+    def set_image_metadata(self, ctx, volume, metadata):
+        return db_glance.update(ctx, volume.id, metadata)
+
+    def unset_image_metadata(self, ctx, volume, key):
+        if not db_glance.delete(ctx, volume.id, key):
+            raise GlanceMetadataNotFound(id=volume.id, key=key)
+
+    # -- retype --------------------------------------------------------------------
+
+    def retype(self, ctx, volume, new_type, migration_policy='never'):
+        """Change the type of a volume whose backend also suits the new type.
+
+        The scheduler checks the volume's pool against the new type; when it
+        does not fit, the volume would have to migrate, which is not supported
+        yet (400).
+        """
+        vtype = volume_types.get_by_name_or_id(ctx, new_type)
+        if vtype.id == volume.volume_type_id:
+            raise exception.InvalidInput(reason='New volume_type same as original: %s.'
+                                         % new_type)
+        if (volume.encryption_key_id is not None) != volume_types.is_encrypted(ctx, vtype.id):
+            raise exception.InvalidInput(
+                reason='Retype cannot change encryption requirements: that needs a migration, '
+                       'and migration is not supported yet.')
+        if not volume.host:
+            raise exception.InvalidVolume(reason='volume %s is on no backend' % volume.id)
+        self.volume_rpcapi.require_actions('retype volumes')
+        back = states.IN_USE if volume.attach_status == 'attached' else states.AVAILABLE
+        project = None if ctx.is_admin else ctx.project_id
+        states.transition_or_raise(ctx, 'volume', volume.id, 'retype', project_id=project,
+                                   work={'operation': 'retype',
+                                         'payload': {'new_type_id': vtype.id, 'target': back}})
+        try:
+            spec = {'volume_id': volume.id, 'size': 0,
+                    'availability_zone': volume.availability_zone,
+                    'volume_type': {'id': vtype.id, 'name': vtype.name,
+                                    'extra_specs': dict(vtype.extra_specs)}}
+            pool = self.scheduler_rpcapi.find_backend_pool(ctx, volume.host, spec)
+            if not pool:
+                raise exception.InvalidInput(
+                    reason='volume %s cannot stay on %s with type %s: it would have to be '
+                           'migrated, and migration is not supported yet.'
+                           % (volume.id, volume.host, vtype.name))
+            volume.refresh()
+            self.volume_rpcapi.retype(ctx, volume, vtype.id, back)
+        except Exception:
+            states.transition(ctx, 'volume', volume.id, 'retype_failed', target=back)
+            db.worker_destroy(ctx, 'volume', volume.id, 'retype')
+            raise
+
+    # -- revert (3.40) ---------------------------------------------------------------
+
+    def revert_to_snapshot(self, ctx, volume, snapshot_id):
+        """Revert a volume to its latest snapshot (as Cinder: only the latest one).
+
+        Bad requests are 400s; a volume or snapshot in the wrong state is an
+        InvalidVolume/InvalidSnapshot the handler turns into 409, as Cinder.
+        """
+        latest = db_glance.latest_snapshot(ctx, volume.id)
+        if latest is None:
+            raise exception.InvalidInput(reason="Volume %s doesn't have any snapshots."
+                                         % volume.id)
+        if snapshot_id != latest.id:
+            raise exception.InvalidInput(
+                reason='Specified snapshot %s is None or not the latest one of volume %s.'
+                % (snapshot_id, volume.id))
+        if volume.size != latest.volume_size:
+            raise exception.InvalidInput(
+                reason="Can't revert volume %s to its latest snapshot %s. The volume size must "
+                       "be equal to the snapshot size." % (volume.id, latest.id))
+        self.volume_rpcapi.require_actions('revert volumes')
+        project = None if ctx.is_admin else ctx.project_id
+        states.transition_or_raise(ctx, 'volume', volume.id, 'revert', project_id=project,
+                                   work={'operation': 'revert',
+                                         'payload': {'snapshot_id': latest.id}})
+        try:
+            # No snapshot can be taken now (the volume is reverting): the latest stays latest.
+            again = db_glance.latest_snapshot(ctx, volume.id)
+            if again is None or again.id != latest.id:
+                raise exception.InvalidSnapshot(
+                    reason='a newer snapshot of volume %s was taken meanwhile' % volume.id)
+            states.transition_or_raise(ctx, 'snapshot', latest.id, 'revert')
+        except Exception:
+            states.transition(ctx, 'volume', volume.id, 'revert_done')
+            db.worker_destroy(ctx, 'volume', volume.id, 'revert')
+            raise
+        try:
+            volume.refresh()
+            snapshot = self.get_snapshot(ctx, latest.id)
+            self.volume_rpcapi.revert_to_snapshot(ctx, volume, snapshot)
+        except Exception:
+            states.transition(ctx, 'snapshot', latest.id, 'revert_done')
+            states.transition(ctx, 'volume', volume.id, 'revert_done')
+            db.worker_destroy(ctx, 'volume', volume.id, 'revert')
+            raise

@@ -1,0 +1,260 @@
+"""Volume and snapshot actions: reset status, flags, image metadata, retype, revert, migrate."""
+
+import uuid
+
+import pytest
+
+from blockstore.common import context
+from blockstore.db import api as db
+from blockstore.objects import states
+from tests.unit.api.conftest import fault_of, make_available
+
+V = '3.71'
+
+
+@pytest.fixture
+def volume(client):
+    vol = client.create_volume()
+    make_available('volume', vol['id'])
+    return vol
+
+
+def _act(c, vid, body, version=None):
+    return c.post('/v3/volumes/%s/action' % vid, body, version=version)
+
+
+def _status(vid):
+    return db.volume_get(context.get_admin_context(), vid).status
+
+
+def _place(vid, host='node@file1#file1'):
+    db.volume_update(context.get_admin_context(), vid, {'host': host})
+
+
+# -- reset status -------------------------------------------------------------------------
+
+def test_reset_status(client, admin, volume):
+    vid = volume['id']
+    assert _act(client, vid, {'os-reset_status': {'status': 'error'}}).status_int == 403
+    db.worker_create(context.get_admin_context(), 'volume', vid, 'extend', 'extending')
+    resp = _act(admin, vid, {'os-reset_status': {'status': 'ERROR', 'attach_status': 'detached',
+                                                 'migration_status': 'none'}})
+    assert resp.status_int == 202, resp.body
+    row = db.volume_get(context.get_admin_context(), vid)
+    assert (row.status, row.attach_status, row.migration_status) == ('error', 'detached', None)
+    assert db.worker_get_all(context.get_admin_context(), resource_id=vid) == []
+    assert _act(admin, vid, {'os-reset_status': {'status': 'available'}}).status_int == 202
+    assert _status(vid) == 'available'
+    assert _act(admin, vid, {'os-reset_status': {'migration_status': 'error'}}).status_int == 202
+    assert db.volume_get(context.get_admin_context(), vid).migration_status == 'error'
+
+
+@pytest.mark.parametrize('args', [
+    {}, {'status': 'bogus'}, {'status': 'deleted'}, {'attach_status': 'half'},
+    {'migration_status': 'wandering'}, {'status': 5}, {'status': 'error', 'other': 1},
+])
+def test_reset_status_bad_input(admin, volume, args):
+    resp = _act(admin, volume['id'], {'os-reset_status': args}, version=V)
+    assert resp.status_int == 400, args
+    fault_of(resp)
+    assert _status(volume['id']) == 'available'
+
+
+def test_reset_unknown_volume(admin):
+    resp = _act(admin, uuid.uuid4(), {'os-reset_status': {'status': 'error'}})
+    assert resp.status_int == 404
+
+
+# -- bootable, readonly ----------------------------------------------------------------------
+
+def test_set_bootable(client, volume):
+    resp = _act(client, volume['id'], {'os-set_bootable': {'bootable': True}})
+    assert resp.status_int == 200
+    assert client.get('/v3/volumes/%s' % volume['id']).json['volume']['bootable'] == 'true'
+    _act(client, volume['id'], {'os-set_bootable': {'bootable': 'false'}})
+    assert client.get('/v3/volumes/%s' % volume['id']).json['volume']['bootable'] == 'false'
+    for bad in ({'bootable': 'maybe'}, {}, None):
+        assert _act(client, volume['id'], {'os-set_bootable': bad}).status_int == 400
+
+
+def test_readonly_flag(client, volume):
+    resp = _act(client, volume['id'], {'os-update_readonly_flag': {'readonly': True}})
+    assert resp.status_int == 202
+    shown = client.get('/v3/volumes/%s' % volume['id']).json['volume']
+    assert shown['metadata'] == {'readonly': 'True'}
+    listed = [v for v in client.get('/v3/volumes/detail').json['volumes']
+              if v['id'] == volume['id']]
+    assert listed[0]['metadata'] == {'readonly': 'True'}
+    _act(client, volume['id'], {'os-update_readonly_flag': {'readonly': False}})
+    assert client.get('/v3/volumes/%s' % volume['id']).json['volume']['metadata'] == {
+        'readonly': 'False'}
+    assert _act(client, volume['id'], {'os-update_readonly_flag': {}}).status_int == 400
+    # Only on an available volume.
+    db_ctx = context.get_admin_context()
+    states.transition(db_ctx, 'volume', volume['id'], 'reset', target='error')
+    resp = _act(client, volume['id'], {'os-update_readonly_flag': {'readonly': True}})
+    assert resp.status_int == 400 and 'available' in fault_of(resp)[2]
+
+
+# -- image metadata ------------------------------------------------------------------------
+
+def test_image_metadata(client, volume):
+    vid = volume['id']
+    resp = _act(client, vid, {'os-set_image_metadata': {'metadata': {'image_id': 'abc',
+                                                                      'os_distro': 'debian'}}})
+    assert resp.status_int == 200
+    assert resp.json == {'metadata': {'image_id': 'abc', 'os_distro': 'debian'}}
+    resp = _act(client, vid, {'os-set_image_metadata': {'metadata': {'os_distro': 'ubuntu'}}})
+    assert resp.json['metadata'] == {'image_id': 'abc', 'os_distro': 'ubuntu'}
+    shown = client.get('/v3/volumes/%s' % vid).json['volume']
+    assert shown['volume_image_metadata'] == {'image_id': 'abc', 'os_distro': 'ubuntu'}
+    detail = [v for v in client.get('/v3/volumes/detail').json['volumes'] if v['id'] == vid]
+    assert detail[0]['volume_image_metadata']['image_id'] == 'abc'
+    assert _act(client, vid, {'os-unset_image_metadata': {'key': 'image_id'}}).status_int == 200
+    resp = _act(client, vid, {'os-show_image_metadata': None})
+    assert resp.status_int == 200 and resp.json == {'metadata': {'os_distro': 'ubuntu'}}
+    assert _act(client, vid, {'os-unset_image_metadata': {'key': 'image_id'}}).status_int == 404
+    _act(client, vid, {'os-unset_image_metadata': {'key': 'os_distro'}})
+    assert 'volume_image_metadata' not in client.get('/v3/volumes/%s' % vid).json['volume']
+
+
+@pytest.mark.parametrize('body', [
+    {'os-set_image_metadata': {}}, {'os-set_image_metadata': {'metadata': {'k': 1}}},
+    {'os-set_image_metadata': {'metadata': 'x'}}, {'os-unset_image_metadata': {}},
+    {'os-unset_image_metadata': {'key': ''}}, {'os-show_image_metadata': 'x'},
+])
+def test_image_metadata_bad_input(client, volume, body):
+    resp = _act(client, volume['id'], body, version=V)
+    assert resp.status_int == 400, body
+    fault_of(resp)
+
+
+# -- retype -------------------------------------------------------------------------------
+
+@pytest.fixture
+def gold(admin):
+    return admin.post('/v3/types', {'volume_type': {
+        'name': 'gold-%s' % uuid.uuid4().hex[:6]}}).json['volume_type']
+
+
+def test_retype_same_backend(app, client, volume, gold):
+    _place(volume['id'])
+    seen = []
+    app.volume_api.scheduler_rpcapi.find_backend_pool = (
+        lambda ctx, host, spec: seen.append((host, spec)) or host)
+    resp = _act(client, volume['id'], {'os-retype': {'new_type': gold['name'],
+                                                     'migration_policy': 'never'}})
+    assert resp.status_int == 202, resp.body
+    assert seen[0][0] == 'node@file1#file1'
+    assert seen[0][1]['volume_type']['id'] == gold['id']
+    assert _status(volume['id']) == 'retyping'
+    call = app.volume_api.volume_rpcapi.calls[-1]
+    assert call[0] == 'retype' and call[1][2:] == (gold['id'], 'available')
+    # What the manager does with it:
+    ctx = context.get_admin_context()
+    assert states.transition(ctx, 'volume', volume['id'], 'retype_done', target='available',
+                             values={'volume_type_id': gold['id']})
+    assert client.get('/v3/volumes/%s' % volume['id']).json['volume']['volume_type'] == \
+        gold['name']
+
+
+def test_retype_needing_migration_is_400(app, client, volume, gold):
+    _place(volume['id'])
+    app.volume_api.scheduler_rpcapi.find_backend_pool = lambda ctx, host, spec: None
+    resp = _act(client, volume['id'], {'os-retype': {'new_type': gold['id']}})
+    assert resp.status_int == 400
+    assert 'migration is not supported yet' in fault_of(resp)[2]
+    assert _status(volume['id']) == 'available'
+    assert db.worker_get_all(context.get_admin_context(), resource_id=volume['id']) == []
+
+
+def test_retype_refusals(app, client, volume, gold):
+    vid = volume['id']
+    _place(vid)
+    app.volume_api.scheduler_rpcapi.find_backend_pool = lambda ctx, host, spec: host
+    current = client.get('/v3/volumes/%s' % vid).json['volume']['volume_type']
+    assert _act(client, vid, {'os-retype': {'new_type': current}}).status_int == 400
+    assert _act(client, vid, {'os-retype': {'new_type': 'nope'}}).status_int == 404
+    assert _act(client, vid, {'os-retype': {}}).status_int == 400
+    assert _act(client, vid, {'os-retype': {'new_type': gold['id'],
+                                            'migration_policy': 'sometimes'}}).status_int == 400
+    states.transition(context.get_admin_context(), 'volume', vid, 'reset', target='error')
+    resp = _act(client, vid, {'os-retype': {'new_type': gold['id']}})
+    assert resp.status_int == 400 and 'but is error' in fault_of(resp)[2]
+
+
+# -- revert --------------------------------------------------------------------------------
+
+def test_revert_to_latest_snapshot(app, client, volume):
+    vid = volume['id']
+    _place(vid)
+    s1 = client.create_snapshot(vid)
+    make_available('snapshot', s1['id'])
+    s2 = client.create_snapshot(vid)
+    make_available('snapshot', s2['id'])
+    body = {'revert': {'snapshot_id': s1['id']}}
+    assert _act(client, vid, body, version='3.39').status_int == 404
+    resp = _act(client, vid, body, version='3.40')
+    assert resp.status_int == 400 and 'not the latest' in fault_of(resp)[2]
+    resp = _act(client, vid, {'revert': {'snapshot_id': s2['id']}}, version='3.40')
+    assert resp.status_int == 202, resp.body
+    assert _status(vid) == 'reverting'
+    assert db.snapshot_get(context.get_admin_context(), s2['id']).status == 'restoring'
+    assert app.volume_api.volume_rpcapi.calls[-1][0] == 'revert_to_snapshot'
+    # Busy: a second revert is a 409, as Cinder.
+    resp = _act(client, vid, {'revert': {'snapshot_id': s2['id']}}, version='3.40')
+    assert resp.status_int == 409 and fault_of(resp)[0] == 'conflictingRequest'
+
+
+def test_revert_refusals(client, volume):
+    vid = volume['id']
+    resp = _act(client, vid, {'revert': {'snapshot_id': str(uuid.uuid4())}}, version='3.40')
+    assert resp.status_int == 400 and "doesn't have any snapshots" in fault_of(resp)[2]
+    snap = client.create_snapshot(vid)       # still 'creating'
+    resp = _act(client, vid, {'revert': {'snapshot_id': snap['id']}}, version='3.40')
+    assert resp.status_int == 409
+    assert _status(vid) == 'available'
+    for bad in ({}, {'snapshot_id': 'not-a-uuid'}, None):
+        assert _act(client, vid, {'revert': bad}, version='3.40').status_int == 400
+
+
+def test_revert_refused_by_old_volume_service(app, client, volume, monkeypatch):
+    from blockstore.common import exception
+    vid = volume['id']
+    snap = client.create_snapshot(vid)
+    make_available('snapshot', snap['id'])
+
+    def too_old(what):
+        raise exception.ServiceTooOld(reason='pinned to 1.0')
+    app.volume_api.volume_rpcapi.require_actions = too_old
+    resp = _act(client, vid, {'revert': {'snapshot_id': snap['id']}}, version='3.40')
+    assert resp.status_int == 400 and 'too old' in fault_of(resp)[2]
+    assert _status(vid) == 'available'
+
+
+# -- migration, unknown ------------------------------------------------------------------
+
+def test_migration_not_supported_yet(client, admin, volume):
+    body = {'os-migrate_volume': {'host': 'elsewhere@b#p'}}
+    assert _act(client, volume['id'], body).status_int == 403
+    resp = _act(admin, volume['id'], body)
+    assert resp.status_int == 400 and 'not supported yet' in fault_of(resp)[2]
+    resp = _act(admin, volume['id'], {'os-migrate_volume_completion': {'new_volume': 'x'}})
+    assert resp.status_int == 400
+
+
+# -- snapshot actions ------------------------------------------------------------------------
+
+def test_snapshot_reset_and_progress(client, admin, volume):
+    snap = client.create_snapshot(volume['id'])
+    path = '/v3/snapshots/%s/action' % snap['id']
+    assert client.post(path, {'os-reset_status': {'status': 'error'}}).status_int == 403
+    assert admin.post(path, {'os-reset_status': {'status': 'error'}}).status_int == 202
+    assert db.snapshot_get(context.get_admin_context(), snap['id']).status == 'error'
+    assert admin.post(path, {'os-reset_status': {'status': 'nope'}}).status_int == 400
+    assert admin.post(path, {'os-reset_status': {}}).status_int == 400
+    assert client.post(path, {'os-update_progress': '50%'}).status_int == 403
+    assert admin.post(path, {'os-update_progress': '50%'}).status_int == 202
+    shown = admin.get('/v3/snapshots/%s' % snap['id']).json['snapshot']
+    assert shown['os-extended-snapshot-attributes:progress'] == '50%'
+    assert admin.post(path, {'os-update_progress': 5}).status_int == 400
