@@ -249,6 +249,7 @@ class TgtAdm(base.ISCSITarget):
                 LOG.info('Target %s points at %s, not %s: re-creating it', record.iqn,
                          state.luns.get(record.lun), record.path)
                 self.delete_target(state.tid)
+                targets.pop(state.tid, None)
                 state = None
             if state is None:
                 tid = self._create_target(record, targets)
