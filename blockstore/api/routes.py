@@ -14,6 +14,15 @@ from blockstore.api.handlers import volumes
 from blockstore.api.handlers import qos_specs  # -- types, qos, actions, transfers
 from blockstore.api.handlers import transfers  # -- types, qos, actions, transfers
 from blockstore.api.handlers import manageable  # -- types, qos, actions, transfers
+from blockstore.api.handlers import availability_zones  # -- operations and quotas
+from blockstore.api.handlers import clusters  # -- operations and quotas
+from blockstore.api.handlers import hosts  # -- operations and quotas
+from blockstore.api.handlers import messages  # -- operations and quotas
+from blockstore.api.handlers import pools  # -- operations and quotas
+from blockstore.api.handlers import quotas  # -- operations and quotas
+from blockstore.api.handlers import resource_filters  # -- operations and quotas
+from blockstore.api.handlers import services  # -- operations and quotas
+from blockstore.api.handlers import workers  # -- operations and quotas
 
 ROUTES = {
     '/': {'GET': versions.root},
@@ -92,4 +101,26 @@ ROUTES = {
                                'POST': manageable.manage_snapshot},
     '/v3/os-snapshot-manage/detail': {'GET': manageable.snapshots_detail},
     # -- end types, qos, actions, transfers
+
+    # -- operations and quotas
+    '/v3/os-quota-sets/{project_id}': {'GET': quotas.show, 'PUT': quotas.update,
+                                       'DELETE': quotas.delete},
+    '/v3/os-quota-sets/{project_id}/defaults': {'GET': quotas.defaults},
+    '/v3/os-quota-class-sets/{class_name}': {'GET': quotas.class_show,
+                                             'PUT': quotas.class_update},
+    '/v3/limits': {'GET': quotas.limits},
+    '/v3/os-services': {'GET': services.index},
+    '/v3/os-services/{action}': {'PUT': services.update},
+    '/v3/clusters': {'GET': clusters.index},
+    '/v3/clusters/detail': {'GET': clusters.detail},
+    '/v3/clusters/{name}': {'GET': clusters.show, 'PUT': clusters.update},
+    '/v3/os-availability-zone': {'GET': availability_zones.index},
+    '/v3/os-hosts': {'GET': hosts.index},
+    '/v3/os-hosts/{host}': {'GET': hosts.show},
+    '/v3/scheduler-stats/get_pools': {'GET': pools.get_pools},
+    '/v3/messages': {'GET': messages.index},
+    '/v3/messages/{message_id}': {'GET': messages.show, 'DELETE': messages.delete},
+    '/v3/resource_filters': {'GET': resource_filters.index},
+    '/v3/workers/cleanup': {'POST': workers.cleanup},
+    # -- end operations and quotas
 }

@@ -36,7 +36,7 @@ LOG = logging.getLogger(__name__)
 
 
 class VolumeManager(service.Manager):
-    RPC_API_VERSION = '1.1'
+    RPC_API_VERSION = '1.2'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -281,6 +281,13 @@ class VolumeManager(service.Manager):
 
     def get_manageable_snapshots(self, context):
         return self._manageable(context, 'snapshot', self.driver.get_manageable_snapshots)
+
+    # -- operations and quotas (RPC 1.2) -----------------------------------------------
+
+    def do_cleanup(self, context, service_id, resource_type=None, resource_id=None):
+        """Claim and redo the work a down service of this backend or cluster left."""
+        from blockstore.ops import cleanup
+        cleanup.take_over(self, context, service_id, resource_type, resource_id)
 
     # -- capabilities -------------------------------------------------------
 

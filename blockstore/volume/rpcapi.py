@@ -9,6 +9,7 @@ History:
   1.1 - revert_to_snapshot, retype, manage_existing, unmanage_volume,
         manage_existing_snapshot, unmanage_snapshot; get_manageable_volumes and
         get_manageable_snapshots (calls)
+  1.2 - do_cleanup (take over and redo the work records of a down service)
 """
 
 from oslo_config import cfg
@@ -23,7 +24,7 @@ CONF = cfg.CONF
 
 
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.1'
+    RPC_API_VERSION = '1.2'
     BINARY = 'blockstore-volume'
 
     @property
@@ -99,3 +100,15 @@ class VolumeAPI(rpc.RPCAPI):
     def get_manageable_snapshots(self, ctxt, host):
         return self._prepare_actions(host, 'list manageable snapshots', timeout=60).call(
             ctxt, 'get_manageable_snapshots')
+
+    # -- operations and quotas (RPC 1.2) ------------------------------------------------
+
+    def do_cleanup(self, ctxt, host, service_id, resource_type=None, resource_id=None):
+        """Ask the volume service ``host`` to redo the work service ``service_id`` left."""
+        if not self.can_send_version('1.2'):
+            raise exception.ServiceTooOld(reason='volume services older than RPC 1.2 cannot '
+                                                 'take over the work of failed services; '
+                                                 'upgrade them first')
+        self._prepare(host, version='1.2').cast(ctxt, 'do_cleanup', service_id=service_id,
+                                                resource_type=resource_type,
+                                                resource_id=resource_id)

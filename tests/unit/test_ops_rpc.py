@@ -104,3 +104,40 @@ def test_release_pin_0_1_keeps_rpc_1_0(ctx):
             scheduler_rpcapi.SchedulerAPI().get_pools(ctx)
     finally:
         cfg.CONF.clear_override('upgrade_level_release')
+
+
+def test_do_cleanup_refused_while_a_volume_service_runs_rpc_1_1(ctx):
+    from blockstore.volume import rpcapi as volume_rpcapi
+    db.service_create(ctx, {'host': 'old@b', 'binary': 'blockstore-volume', 'topic': 't',
+                            'rpc_current_version': '1.1', 'object_current_version': '1.0'})
+    api = volume_rpcapi.VolumeAPI()
+    with pytest.raises(exception.ServiceTooOld):
+        api.do_cleanup(ctx, 'old@b', 1)
+
+
+def test_do_cleanup_reaches_the_volume_manager(ctx, monkeypatch):
+    """A 1.2 cast over the fake transport arrives at VolumeManager.do_cleanup."""
+    import threading
+    from blockstore.ops import cleanup
+    from blockstore.volume import manager as vol_manager
+    from blockstore.volume import rpcapi as volume_rpcapi
+    got = threading.Event()
+    seen = {}
+
+    def take_over(manager, context, service_id, resource_type=None, resource_id=None):
+        seen.update(service_id=service_id, resource_type=resource_type, host=manager.host)
+        got.set()
+    monkeypatch.setattr(cleanup, 'take_over', take_over)
+    mgr = vol_manager.VolumeManager.__new__(vol_manager.VolumeManager)
+    vol_manager.service.Manager.__init__(mgr, 'rpc-n@b', 'blockstore-volume')
+    rpc.init()
+    server = rpc.get_server(messaging.Target(topic=cfg.CONF.volume_topic, server='rpc-n@b'),
+                            [mgr])
+    server.start()
+    try:
+        volume_rpcapi.VolumeAPI().do_cleanup(ctx, 'rpc-n@b#pool', 42, resource_type='volume')
+        assert got.wait(10)
+        assert seen == {'service_id': 42, 'resource_type': 'volume', 'host': 'rpc-n@b'}
+    finally:
+        server.stop()
+        server.wait()

@@ -3,15 +3,16 @@
 from blockstore.api import common
 from blockstore.api.handlers import volume_actions
 from blockstore.api import microversion as mv
+from blockstore.api import query_filters
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.schemas import snapshots as schemas
 from blockstore.api.views import fields as F
 from blockstore.api.views import snapshots as views
 from blockstore.common import exception
 
-# Cinder's default resource_filters for snapshots (availability_zone aside:
-# snapshots have no column for it).
-USER_FILTERS = frozenset(('name', 'status', 'volume_id', 'metadata'))
+# Query filters a non-admin may use (resource_filters: query_filters), availability_zone
+# aside: snapshots have no column for it.
+USER_FILTERS = query_filters.Allowed('snapshot', without=('availability_zone',))
 FILTER_COLUMNS = {'name': 'display_name'}
 SORT_COLUMNS = {'name': 'display_name'}
 CONVERTERS = {'metadata': lambda req, value: common.metadata_param(value)}

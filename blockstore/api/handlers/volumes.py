@@ -8,16 +8,16 @@ rendered by the middleware.
 from blockstore.api import common
 from blockstore.api.handlers import volume_actions
 from blockstore.api import microversion as mv
+from blockstore.api import query_filters
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.schemas import volumes as schemas
 from blockstore.api.views import fields as F
 from blockstore.api.views import volumes as views
 from blockstore.common import exception
 
-# Query filters a non-admin may use (Cinder's default resource_filters for
-# volumes), and the API names that differ from the database column.
-USER_FILTERS = frozenset(('name', 'status', 'metadata', 'bootable', 'migration_status',
-                          'availability_zone', 'group_id', 'size'))
+# Query filters a non-admin may use (resource_filters: query_filters), and the API
+# names that differ from the database column.
+USER_FILTERS = query_filters.Allowed('volume')
 FILTER_COLUMNS = {'name': 'display_name', 'description': 'display_description'}
 UNSUPPORTED_FILTERS = frozenset(('created_at', 'updated_at', 'glance_metadata',
                                  'image_metadata', 'consumes_quota'))

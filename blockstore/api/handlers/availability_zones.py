@@ -1,0 +1,11 @@
+"""Availability zones (os-availability-zone): the zones of volume services, for everyone."""
+
+from blockstore.api import common
+from blockstore.api.views import services as views
+from blockstore.ops import services as ops
+
+
+def index(req):
+    """GET /os-availability-zone"""
+    return common.json_response(views.availability_zones(
+        ops.availability_zones(common.context(req))))

@@ -1,0 +1,44 @@
+"""User messages (3.3): why an asynchronous operation failed. Project-scoped."""
+
+from blockstore.api import common
+from blockstore.api import microversion as mv
+from blockstore.api import query_filters
+from blockstore.api.views import messages as views
+from blockstore.ops import messages as ops
+
+MESSAGES_PAGINATION = mv.v('3.5')
+LIKE_FILTER = mv.v('3.34')
+
+
+@mv.version_range('3.3')
+def index(req):
+    """GET /messages (filters, sort and pagination since 3.5)"""
+    ctx = common.context(req)
+    version = common.version(req)
+    kwargs = {}
+    filters = {}
+    if version >= MESSAGES_PAGINATION:
+        filters = common.query_params(req)
+        marker, limit, offset = common.pagination(filters)
+        sort_keys, sort_dirs = common.sort_params(filters)
+        kwargs = dict(marker=marker, limit=limit, offset=offset, sort_keys=sort_keys,
+                      sort_dirs=sort_dirs)
+        if version >= mv.RESOURCE_FILTER:
+            query_filters.reject_invalid(ctx, filters, 'message', version >= LIKE_FILTER)
+        filters.pop('all_tenants', None)
+    messages = ops.get_all(ctx, filters=filters, **kwargs)
+    return common.json_response(views.index(req, messages, kwargs.get('limit')))
+
+
+@mv.version_range('3.3')
+def show(req):
+    """GET /messages/{message_id}"""
+    return common.json_response(views.show(
+        req, ops.get(common.context(req), req.urlvars['message_id'])))
+
+
+@mv.version_range('3.3')
+def delete(req):
+    """DELETE /messages/{message_id} -> 204"""
+    ops.delete(common.context(req), req.urlvars['message_id'])
+    return common.empty_response(204)

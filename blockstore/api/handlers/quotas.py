@@ -1,0 +1,126 @@
+"""Quota sets (os-quota-sets), quota class sets (os-quota-class-sets) and limits.
+
+Project members may read their own project's quotas and limits; changing
+quotas, and reading other projects' or the classes, is for administrators
+(Cinder's default policy).
+"""
+
+from oslo_utils import strutils
+
+from blockstore.api import common
+from blockstore.api import microversion as mv
+from blockstore.api.schemas import quotas as schemas
+from blockstore.api.views import quotas as views
+from blockstore.common import exception
+from blockstore.common import quota
+from blockstore.db import quotas as quota_db
+
+SHOW_POLICY = 'volume_extension:quotas:show'
+UPDATE_POLICY = 'volume_extension:quotas:update'
+DELETE_POLICY = 'volume_extension:quotas:delete'
+CLASS_POLICY = 'volume_extension:quota_classes'
+
+LIMITS_ADMIN_FILTER = mv.v('3.39')
+
+
+def _name(value, what):
+    if not 1 <= len(value) <= 255:
+        raise exception.InvalidInput(reason='%s must be between 1 and 255 characters long.'
+                                     % what)
+    return value
+
+
+def _project(req, policy):
+    """The URL's project, after checking the caller may act on it with ``policy``."""
+    ctx = common.context(req)
+    project = _name(req.urlvars['project_id'], 'quota_set_name')
+    if policy != SHOW_POLICY or project != ctx.project_id:
+        if not ctx.is_admin:
+            raise exception.PolicyNotAuthorized(action=policy)
+    return ctx, project
+
+
+def _limit(key, value):
+    """A limit from a body value: an integer (or its digits) from -1 to the largest int."""
+    if isinstance(value, bool):
+        raise exception.Invalid('%s must be an integer' % key)
+    try:
+        return strutils.validate_integer(value, key, min_value=quota.UNLIMITED,
+                                         max_value=quota.MAX_LIMIT)
+    except ValueError as e:
+        raise exception.Invalid(str(e))
+
+
+def _limits(body, what, skip=()):
+    """{resource: limit} of a body, refusing keys that are not quota resources."""
+    types = quota.type_names()
+    bad = [k for k in body if k not in skip and not quota.is_resource(k, types)]
+    if bad:
+        raise exception.InvalidInput(reason='Bad key(s) in %s: %s' % (what, ', '.join(bad)))
+    return {k: _limit(k, v) for k, v in body.items() if k not in skip}
+
+
+# -- os-quota-sets -----------------------------------------------------------------------------
+
+def show(req):
+    """GET /os-quota-sets/{project_id}[?usage=true]"""
+    ctx, project = _project(req, SHOW_POLICY)
+    usage = common.parse_bool(req.GET.get('usage', 'false'), 'usage')
+    return common.json_response(views.quota_set(
+        project, quota.get_project_quotas(ctx, project, usages=usage)))
+
+
+def defaults(req):
+    """GET /os-quota-sets/{project_id}/defaults"""
+    ctx, project = _project(req, SHOW_POLICY)
+    return common.json_response(views.quota_set(project, quota.defaults(ctx)))
+
+
+def update(req):
+    """PUT /os-quota-sets/{project_id} (admin): set limits; none may be below usage."""
+    ctx, project = _project(req, UPDATE_POLICY)
+    body = common.validated_body(req, schemas.update_quota)['quota_set']
+    values = _limits(body, 'quota set', skip=quota.NON_QUOTA_KEYS)
+    quota.check_not_below_usage(ctx, project, values)
+    if values:
+        quota_db.project_limits_update(ctx, project, values)
+    return common.json_response(views.quota_set_update(quota.project_quotas(ctx, project)))
+
+
+def delete(req):
+    """DELETE /os-quota-sets/{project_id} (admin): back to the defaults -> 200."""
+    ctx, project = _project(req, DELETE_POLICY)
+    quota_db.project_limits_destroy(ctx, project)
+    return common.empty_response(200)
+
+
+# -- os-quota-class-sets ---------------------------------------------------------------------
+
+def class_show(req):
+    """GET /os-quota-class-sets/{class_name} (admin)"""
+    ctx = common.require_admin(req, CLASS_POLICY)
+    name = _name(req.urlvars['class_name'], 'quota_class_name')
+    return common.json_response(views.quota_class_set(name, quota.class_quotas(ctx, name)))
+
+
+def class_update(req):
+    """PUT /os-quota-class-sets/{class_name} (admin)"""
+    ctx = common.require_admin(req, CLASS_POLICY)
+    name = _name(req.urlvars['class_name'], 'quota_class_name')
+    body = common.validated_body(req, schemas.update_quota_class)['quota_class_set']
+    values = _limits(body, 'quota class set')
+    if values:
+        quota_db.class_limits_update(ctx, name, values)
+    return common.json_response(views.quota_class_set_update(quota.class_quotas(ctx, name)))
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+def limits(req):
+    """GET /limits: the caller's absolute limits and usage (admins: ?project_id=, 3.39)."""
+    ctx = common.context(req)
+    project = ctx.project_id
+    if ctx.is_admin and common.version(req) >= LIMITS_ADMIN_FILTER:
+        project = req.GET.get('project_id', req.GET.get('tenant_id', project))
+    return common.json_response(views.limits(
+        quota.get_project_quotas(ctx, project, usages=True)))

@@ -1,0 +1,135 @@
+"""Database queries of the operations API: services, clusters, work of a service.
+
+Clusters have no table: a cluster is the set of services sharing a
+``cluster_name`` (and binary), and its flags are theirs.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy import select, update
+
+from blockstore.db.api import _reader, _writer
+from blockstore.db import models
+from blockstore.db.models import utcnow
+
+
+def _host_match(column, host):
+    """``host`` itself, or any backend or pool of it (``host@backend``, ``host#pool``)."""
+    return sa.or_(column == host, column.like(_escape(host) + '@%', escape='\\'),
+                  column.like(_escape(host) + '#%', escape='\\'))
+
+
+def _escape(text):
+    return text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
+
+
+def service_get_all(context, host=None, binary=None, cluster_name=None, service_id=None,
+                    disabled=None, topic=None, host_prefix=False):
+    """Services matching every given filter, by id.
+
+    ``host_prefix``: ``host`` also matches the backends of that host, as
+    Cinder's host filters do (``node`` matches ``node@lvm``).
+    """
+    s = models.Service
+    q = select(s)
+    if host is not None:
+        q = q.where(_host_match(s.host, host) if host_prefix else s.host == host)
+    if binary is not None:
+        q = q.where(s.binary == binary)
+    if cluster_name is not None:
+        q = q.where(s.cluster_name == cluster_name)
+    if service_id is not None:
+        q = q.where(s.id == service_id)
+    if disabled is not None:
+        q = q.where(s.disabled.is_(bool(disabled)))
+    if topic is not None:
+        q = q.where(s.topic == topic)
+    with _reader(context) as session:
+        return list(session.execute(q.order_by(s.id)).scalars())
+
+
+def service_set_flags(context, service_ids, values):
+    """Set admin flags (disabled, disabled_reason, frozen) of services; rows changed."""
+    allowed = {'disabled', 'disabled_reason', 'frozen'}
+    bad = set(values) - allowed
+    if bad:
+        raise AssertionError('not admin flags: %s' % sorted(bad))
+    if not service_ids:
+        return 0
+    values = dict(values, updated_at=utcnow())
+    with _writer(context) as session:
+        return session.execute(update(models.Service).where(
+            models.Service.id.in_(list(service_ids))).values(**values)).rowcount
+
+
+def clustered_services(context, binary=None, name=None):
+    """Services that belong to a cluster, ordered by cluster, binary and id."""
+    s = models.Service
+    q = select(s).where(s.cluster_name.is_not(None))
+    if binary is not None:
+        q = q.where(s.binary == binary)
+    if name is not None:
+        q = q.where(s.cluster_name == name)
+    with _reader(context) as session:
+        return list(session.execute(q.order_by(s.cluster_name, s.binary, s.id)).scalars())
+
+
+# -- work of a service ------------------------------------------------------------------------
+
+def workers_of_service(context, service, resource_type=None, resource_id=None, until=None):
+    """Work records a service left: claimed by it, or not yet claimed on its backend.
+
+    A record nobody claimed yet (the cast was still queued) belongs to the
+    service of the backend its resource lives on (a snapshot: its volume's).
+    """
+    w, v, snap = models.Worker, models.Volume, models.Snapshot
+    on_backend = _host_match(v.host, service.host)
+    mine = sa.or_(w.service_id == service.id, sa.and_(w.service_id.is_(None), on_backend))
+    vol_q = (select(w).join(v, sa.and_(w.resource_type == 'volume', w.resource_id == v.id))
+             .where(mine))
+    snap_q = (select(w).join(snap, sa.and_(w.resource_type == 'snapshot',
+                                           w.resource_id == snap.id))
+              .join(v, snap.volume_id == v.id).where(mine))
+    queries = []
+    if resource_type in (None, 'volume'):
+        queries.append(vol_q)
+    if resource_type in (None, 'snapshot'):
+        queries.append(snap_q)
+    found = []
+    with _reader(context) as session:
+        for q in queries:
+            if resource_id is not None:
+                q = q.where(w.resource_id == resource_id)
+            if until is not None:
+                q = q.where(w.created_at <= until)
+            found.extend(session.execute(q.order_by(w.id)).scalars())
+    return sorted(found, key=lambda r: r.id)
+
+
+def workers_of_resource(context, resource_id, resource_type=None):
+    w = models.Worker
+    q = select(w).where(w.resource_id == resource_id)
+    if resource_type is not None:
+        q = q.where(w.resource_type == resource_type)
+    with _reader(context) as session:
+        return list(session.execute(q).scalars())
+
+
+# -- hosts ----------------------------------------------------------------------------------------
+
+def volume_usage_by_project_on_host(context, host):
+    """{project_id: (volumes, GiB, snapshots, snapshot GiB)} of live resources on a backend."""
+    v, snap = models.Volume, models.Snapshot
+    on_host = _host_match(v.host, host)
+    found = {}
+    with _reader(context) as session:
+        for project, n, gb in session.execute(
+                select(v.project_id, sa.func.count(), sa.func.coalesce(sa.func.sum(v.size), 0))
+                .where(v.deleted.is_(False), on_host).group_by(v.project_id)):
+            found[project] = [int(n), int(gb), 0, 0]
+        for project, n, gb in session.execute(
+                select(snap.project_id, sa.func.count(),
+                       sa.func.coalesce(sa.func.sum(snap.volume_size), 0))
+                .join(v, snap.volume_id == v.id)
+                .where(snap.deleted.is_(False), on_host).group_by(snap.project_id)):
+            found.setdefault(project, [0, 0, 0, 0])[2:] = [int(n), int(gb)]
+    return {k: tuple(val) for k, val in found.items()}

@@ -1,0 +1,177 @@
+"""Cleanup of the work failed services left (POST /workers/cleanup, 3.24).
+
+The request selects services (by default the ones that are down) and, for
+each, the work records it left: records it claimed, and records on its
+backend nobody claimed yet. For a volume service:
+
+* a live volume service of the same backend (the service itself, when it is
+  up) or of its cluster is asked to take the records over and redo the work
+  (volume RPC ``do_cleanup``): the service is reported as ``cleaning``;
+* when there is none, the resources are marked failed as Cinder marks them
+  when work is lost (creating -> error, deleting -> error_deleting,
+  extending -> error_extending, ...) and the records removed: the service
+  is reported as ``unavailable``, meaning nobody could redo its work.
+
+Schedulers own no records: a create whose placement was lost has a record
+nobody claimed and no host; cleaning a scheduler sends those creates to the
+scheduler again (placement is recorded once, so a repeat is harmless).
+"""
+
+import threading
+
+from oslo_log import log as logging
+
+from blockstore.common import exception
+from blockstore.db import api as db
+from blockstore.db import services as services_db
+from blockstore.db.models import utcnow
+from blockstore import objects
+from blockstore.objects import states
+from blockstore.ops import services as svc
+
+LOG = logging.getLogger(__name__)
+
+CLEANABLE = ('volume', 'snapshot')
+
+
+def locate(ctx, resource_id, resource_type=None):
+    """{service_id, resource_type} of the one work record of a resource (400 otherwise)."""
+    workers = services_db.workers_of_resource(ctx, resource_id, resource_type)
+    if not workers:
+        raise exception.InvalidInput(reason='There is no resource with UUID %s pending '
+                                            'cleanup.' % resource_id)
+    if len(workers) > 1:
+        raise exception.InvalidInput(reason='There are multiple resources with UUID %s '
+                                            'pending cleanup.  Please be more specific.'
+                                     % resource_id)
+    worker = workers[0]
+    located = {'resource_type': worker.resource_type}
+    if worker.service_id is not None:
+        located['service_id'] = worker.service_id
+    return located
+
+
+def _peer(ctx, service, now):
+    """A live volume service that can redo ``service``'s work, or None."""
+    if svc.is_up(service, now):
+        return service
+    if service.cluster_name:
+        for other in services_db.service_get_all(ctx, cluster_name=service.cluster_name,
+                                                 binary=service.binary):
+            if other.id != service.id and svc.is_up(other, now) and not other.frozen:
+                return other
+    return None
+
+
+def fail_work(ctx, worker):
+    """Mark the resource of a lost work record failed, as Cinder does; drop the record."""
+    machine = states.MACHINES.get(worker.resource_type)
+    event = '%s_failed' % worker.operation
+    if machine is not None and event in machine.table:
+        if states.transition(ctx, worker.resource_type, worker.resource_id, event):
+            LOG.info('Cleanup: %s of %s %s was lost; marked %s', worker.operation,
+                     worker.resource_type, worker.resource_id, event)
+    else:
+        LOG.warning('Cleanup: no failure state for %s of %s %s; only its record is removed',
+                    worker.operation, worker.resource_type, worker.resource_id)
+    db.worker_destroy(ctx, worker.resource_type, worker.resource_id, worker.operation)
+
+
+def _requeue_unplaced(ctx, scheduler_api, until):
+    """Send creates whose placement was lost to the scheduler again."""
+    for worker in objects.WorkerList.get_all(ctx, resource_type='volume',
+                                             operation='create', service_id=None):
+        if worker.created_at and worker.created_at.replace(tzinfo=None) > until:
+            continue
+        try:
+            volume = objects.Volume.get_by_id(ctx, worker.resource_id)
+        except exception.VolumeNotFound:
+            continue
+        if volume.status == states.CREATING and not volume.host:
+            scheduler_api.create_volume(ctx, volume, worker.args.get('request_spec') or {})
+
+
+def cleanup(ctx, volume_api, scheduler_api, service_id=None, cluster_name=None, host=None,
+            binary=None, is_up=False, disabled=None, resource_id=None, resource_type=None):
+    """(cleaning, unavailable): the matching services, by whether their work is redone."""
+    until = utcnow()
+    now = until
+    services = services_db.service_get_all(ctx, host=host, binary=binary,
+                                           cluster_name=cluster_name, service_id=service_id,
+                                           disabled=disabled, host_prefix=True)
+    if is_up is not None:
+        services = [s for s in services if svc.is_up(s, now) == is_up]
+    cleaning, unavailable = [], []
+    requeued = False
+    casts, lost = [], []
+    for service in services:
+        if service.binary == svc.SCHEDULER_BINARY:
+            live = [s for s in services_db.service_get_all(ctx, binary=svc.SCHEDULER_BINARY)
+                    if svc.is_up(s, now)]
+            if not live:
+                unavailable.append(service)
+                continue
+            if not requeued and resource_type in (None, 'volume'):
+                _requeue_unplaced(ctx, scheduler_api, until)
+                requeued = True
+            cleaning.append(service)
+            continue
+        if service.binary != svc.VOLUME_BINARY:
+            continue
+        work = services_db.workers_of_service(ctx, service, resource_type, resource_id, until)
+        peer = _peer(ctx, service, now)
+        if peer is not None:
+            if work:
+                casts.append((peer, service, len(work)))
+            cleaning.append(service)
+        else:
+            lost.extend(work)
+            unavailable.append(service)
+    # Casts first: a peer too old for do_cleanup (ServiceTooOld) stops before anything
+    # was marked failed.
+    for peer, service, n in casts:
+        LOG.info('Cleanup: %s redoes %d work records of %s', peer.host, n, service.host)
+        volume_api.do_cleanup(ctx, peer.host, service.id, resource_type=resource_type,
+                              resource_id=resource_id)
+    for worker in lost:
+        fail_work(ctx, worker)
+    return cleaning, unavailable
+
+
+# -- on the live volume service ------------------------------------------------------------------
+
+def take_over(manager, ctx, service_id, resource_type=None, resource_id=None):
+    """Claim and redo the work a down peer left (the volume manager's ``do_cleanup``).
+
+    ``manager`` is the live VolumeManager: it must be the service itself or
+    in the same cluster. Each record is claimed (``Worker.claim``: one
+    winner however many cleaners run) and its operation redone the way the
+    service would redo its own after a restart; records whose resource moved
+    on are dropped. Returns the ids of the resources being redone.
+    """
+    found = services_db.service_get_all(ctx, service_id=service_id)
+    mine = manager.service
+    if not found:
+        LOG.warning('Cleanup: service %s no longer exists', service_id)
+        return []
+    dead = found[0]
+    if dead.id != mine.id and not (dead.cluster_name and dead.cluster_name == mine.cluster_name):
+        LOG.warning('Cleanup: %s is neither %s nor in its cluster; not taking its work over',
+                    mine.host, dead.host)
+        return []
+    redo = []
+    for row in services_db.workers_of_service(ctx, dead, resource_type, resource_id):
+        worker = objects.Worker.from_db(ctx, row)
+        obj = manager._load(ctx, worker.resource_type, worker.resource_id)
+        if obj is None or obj.status != worker.status:
+            db.worker_destroy(ctx, worker.resource_type, worker.resource_id, worker.operation)
+            continue
+        if worker.claim(mine.id):
+            redo.append((worker, obj))
+    for worker, obj in redo:
+        LOG.info('Cleanup: %s redoes %s of %s %s left by %s', mine.host, worker.operation,
+                 worker.resource_type, obj.id, dead.host)
+        threading.Thread(target=manager._redo, args=(ctx, worker, obj), daemon=True,
+                         name='cleanup-%s' % obj.id).start()
+    return [obj.id for _w, obj in redo]
+
