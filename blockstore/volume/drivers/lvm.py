@@ -98,6 +98,10 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         self._stats = None
         self._stats_lock = threading.Lock()
         self._relocate_lock = threading.Lock()
+        # Finding or attaching an export's loop device and changing the target
+        # happen together, so two attachments never attach two loop devices.
+        self._export_lock = threading.Lock()
+        self._dm = None
 
     def _make_vg(self, devices):
         conf = self.configuration
@@ -110,7 +114,9 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
     @property
     def device_mapper(self):
         """Whether LVs can be activated here (lvm_activation and a DM kernel)."""
-        return self.activation and kernel_has_device_mapper()
+        if self._dm is None:
+            self._dm = bool(self.activation and kernel_has_device_mapper())
+        return self._dm
 
     def _require_device_mapper(self, what, targets):
         if not self.device_mapper:
@@ -370,7 +376,8 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
 
     def delete_volume(self, volume):
         """Remove the export, wipe (volume_clear) and remove the LV; idempotent."""
-        self.target.remove_export(None, volume)
+        with self._export_lock:
+            self.target.remove_export(None, volume)
         lvs = self._lvs()
         for name in (volume.name + TMP_SUFFIX, volume.name + NEW_SUFFIX,
                      volume.name + OLD_SUFFIX, volume.name):
@@ -579,24 +586,28 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
 
         :returns: ``{'provider_location', 'provider_auth'}``.
         """
-        return self.target.create_export(context, volume, self._export_device(volume),
-                                         connector)
+        with self._export_lock:
+            return self.target.create_export(context, volume, self._export_device(volume),
+                                             connector)
 
     def ensure_export(self, context, volume):
         """Restore the volume's target from its persistent record, if it has one."""
         if not self.target.is_exported(volume):
             return None
-        return self.target.ensure_export(context, volume, self._export_device(volume))
+        with self._export_lock:
+            return self.target.ensure_export(context, volume, self._export_device(volume))
 
     def remove_export(self, context, volume):
         """Delete the target and detach the export's loop device; idempotent."""
-        self.target.remove_export(context, volume)
-        self._detach_loops(volume.name)
+        with self._export_lock:
+            self.target.remove_export(context, volume)
+            self._detach_loops(volume.name)
 
     def initialize_connection(self, volume, connector):
         """Let the connector in (re-exporting if needed); Cinder iSCSI connection_info."""
-        return self.target.initialize_connection(volume, connector,
-                                                 self._export_device(volume))
+        with self._export_lock:
+            return self.target.initialize_connection(volume, connector,
+                                                     self._export_device(volume))
 
     def terminate_connection(self, volume, connector, remaining_attachments=None, **kwargs):
         """Revoke the connector; the export stays while other attachments remain.
@@ -606,8 +617,9 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             means none remain and the export is removed. See
             :meth:`blockstore.volume.targets.base.ISCSITarget.terminate_connection`.
         """
-        if self.target.terminate_connection(volume, connector, remaining_attachments):
-            self._detach_loops(volume.name)
+        with self._export_lock:
+            if self.target.terminate_connection(volume, connector, remaining_attachments):
+                self._detach_loops(volume.name)
 
     # -- ManageOps ---------------------------------------------------------------
 

@@ -10,6 +10,10 @@ Layout per volume: block backstore ``<volume name>`` on the device, target
 ``<iqn>`` with TPG 1, LUN 0, one portal, and either one node ACL per
 initiator carrying the CHAP credentials, or (ACL ALL) generated node ACLs
 with TPG-level CHAP.
+
+Placeholder limits, for the kernel tier to lift: ``_apply`` rebuilds the
+whole target from its record (which drops the sessions of other attachments
+when an ACL changes) instead of reconciling it the way the tgt helper does.
 """
 
 import json
