@@ -268,7 +268,11 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         """Detach every loop device over LV ``name``'s extents (no-op with DM)."""
         if self.device_mapper or not (known_to_exist or self.vg.lv_exists(name)):
             return
-        back_file, offset, size = self._extent_range(name)
+        try:
+            back_file, offset, size = self._extent_range(name)
+        except exception.VolumeBackendAPIException as e:
+            LOG.debug('No loop device can be over %s: %s', name, e)
+            return
         for device in self.loops.find(back_file, offset, size):
             self.loops.detach(device)
 
@@ -326,8 +330,11 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         else:
             self.vg.create_lv(name, size_gb, contiguous=not self.device_mapper)
 
-    def _remove_lv(self, name, clear=True, lvs=None):
-        """Detach loops, wipe (volume_clear) and remove LV ``name`` if it exists."""
+    def _remove_lv(self, name, lvs=None):
+        """Detach loops, wipe (volume_clear) and remove LV ``name`` if it exists.
+
+        Half-filled temporary LVs are wiped too: they hold a copy of real data.
+        """
         lvs = self._lvs() if lvs is None else lvs
         lv = lvs.get(name)
         if lv is None:
@@ -338,7 +345,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             raise exception.VolumeBackendAPIException(
                 data='%s has snapshots; delete them first' % name)
         self._detach_loops(name, known_to_exist=True)
-        if clear and lv['lv_attr'][:1] == '-':
+        if lv['lv_attr'][:1] == '-':
             self._clear(name, lv['lv_size'])
         self.vg.remove_lv(name)
         lvs.pop(name, None)
@@ -355,7 +362,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             self._copy(source, tmp, length)
         except Exception:
             with contextlib.suppress(Exception):
-                self._remove_lv(tmp, clear=False)
+                self._remove_lv(tmp)
             raise
         self.vg.rename_lv(tmp, name)
 
@@ -429,7 +436,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                 self._copy(name, new, size)
             except Exception:
                 with contextlib.suppress(Exception):
-                    self._remove_lv(new, clear=False)
+                    self._remove_lv(new)
                 raise
             self.vg.rename_lv(name, old)
             self.vg.rename_lv(new, name)
