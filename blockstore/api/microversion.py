@@ -150,6 +150,15 @@ SUPPORT_COUNT_INFO = v('3.45')
 BACKUP_ID_IN_CREATE = v('3.47')
 STRICT_BODY_SCHEMA = v('3.53')
 SNAPSHOT_IN_USE = v('3.66')
+# -- operations and quotas
+MESSAGES_PAGINATION = v('3.5')
+REPLICATION_CLUSTER = v('3.26')
+POOL_FILTER = v('3.28')
+LOG_LEVEL = v('3.32')
+LIKE_FILTER = v('3.34')
+POOL_TYPE_FILTER = v('3.35')
+LIMITS_ADMIN_FILTER = v('3.39')
+BACKEND_STATE_REPORT = v('3.49')
 
 
 class InvalidVersionString(Exception):

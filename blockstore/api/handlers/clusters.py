@@ -11,7 +11,7 @@ from blockstore.common import exception
 from blockstore.ops import services as ops
 
 POLICY = 'clusters:%s'
-REPLICATION_DATA = mv.v('3.26')
+REPLICATION_DATA = mv.REPLICATION_CLUSTER
 
 
 def _int(key, value):

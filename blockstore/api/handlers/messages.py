@@ -6,8 +6,8 @@ from blockstore.api import query_filters
 from blockstore.api.views import messages as views
 from blockstore.ops import messages as ops
 
-MESSAGES_PAGINATION = mv.v('3.5')
-LIKE_FILTER = mv.v('3.34')
+MESSAGES_PAGINATION = mv.MESSAGES_PAGINATION
+LIKE_FILTER = mv.LIKE_FILTER
 
 
 @mv.version_range('3.3')

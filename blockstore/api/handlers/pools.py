@@ -9,9 +9,9 @@ from blockstore.ops import services as ops
 from blockstore.volume import volume_types
 
 POLICY = 'scheduler_extension:scheduler_stats:get_pools'
-POOL_FILTER = mv.v('3.28')
-POOL_TYPE_FILTER = mv.v('3.35')
-LIKE_FILTER = mv.v('3.34')
+POOL_FILTER = mv.POOL_FILTER
+POOL_TYPE_FILTER = mv.POOL_TYPE_FILTER
+LIKE_FILTER = mv.LIKE_FILTER
 
 
 def get_pools(req):

@@ -20,7 +20,7 @@ UPDATE_POLICY = 'volume_extension:quotas:update'
 DELETE_POLICY = 'volume_extension:quotas:delete'
 CLASS_POLICY = 'volume_extension:quota_classes'
 
-LIMITS_ADMIN_FILTER = mv.v('3.39')
+LIMITS_ADMIN_FILTER = mv.LIMITS_ADMIN_FILTER
 
 
 def _name(value, what):

@@ -10,10 +10,9 @@ from blockstore.ops import services as ops
 GET_ALL_POLICY = 'volume_extension:services:index'
 UPDATE_POLICY = 'volume_extension:services:update'
 
-CLUSTER_SUPPORT = mv.v('3.7')
-REPLICATION_CLUSTER = mv.v('3.26')
-LOG_LEVEL = mv.v('3.32')
-BACKEND_STATE_REPORT = mv.v('3.49')
+REPLICATION_CLUSTER = mv.REPLICATION_CLUSTER
+LOG_LEVEL = mv.LOG_LEVEL
+BACKEND_STATE_REPORT = mv.BACKEND_STATE_REPORT
 
 
 def index(req):
