@@ -40,7 +40,8 @@ GENERIC_500 = ('The server has either erred or is incapable of performing the re
 
 # Paths served without a token: version discovery (keystoneauth reads them
 # unauthenticated).
-UNAUTHENTICATED_PATHS = frozenset(('', '/', '/v3', '/v3/'))
+UNAUTHENTICATED_PATHS = frozenset(('', '/', '/v3', '/v3/',
+                                   '/v3/openapi.json'))  # the OpenAPI document
 
 REQUEST_ID_HEADER = 'x-openstack-request-id'
 

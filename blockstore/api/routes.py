@@ -12,8 +12,9 @@ from blockstore.api.handlers import types
 from blockstore.api.handlers import versions
 from blockstore.api.handlers import volumes
 from blockstore.api.handlers import qos_specs  # -- types, qos, actions, transfers
-from blockstore.api.handlers import transfers  # -- types, qos, actions, transfers
+from blockstore.api import openapi  # -- types, qos, actions, transfers
 from blockstore.api.handlers import manageable  # -- types, qos, actions, transfers
+from blockstore.api.handlers import transfers  # -- types, qos, actions, transfers
 from blockstore.api.handlers import availability_zones  # -- operations and quotas
 from blockstore.api.handlers import clusters  # -- operations and quotas
 from blockstore.api.handlers import hosts  # -- operations and quotas
@@ -100,6 +101,7 @@ ROUTES = {
     '/v3/os-snapshot-manage': {'GET': manageable.snapshots_index,
                                'POST': manageable.manage_snapshot},
     '/v3/os-snapshot-manage/detail': {'GET': manageable.snapshots_detail},
+    '/v3/openapi.json': {'GET': openapi.serve},
     # -- end types, qos, actions, transfers
 
     # -- operations and quotas

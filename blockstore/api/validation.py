@@ -91,3 +91,11 @@ def strict_since_353(schema):
 
 def always(schema):
     return Versioned({'3.0': schema})
+
+
+def body_schema(schema):
+    """Declare a handler's request body (a Versioned) for the OpenAPI document."""
+    def decorator(func):
+        func.request_schema = schema
+        return func
+    return decorator
