@@ -8,9 +8,11 @@ from blockstore.db.api import _reader, _writer
 from blockstore.db import models
 from blockstore.db.models import utcnow
 
-# Columns a listing may filter or sort on.
-COLUMNS = frozenset(('id', 'project_id', 'request_id', 'resource_type', 'resource_uuid',
-                     'event_id', 'message_level', 'created_at', 'expires_at'))
+# Columns a listing may filter on (strings: a value of any text is a valid comparison on
+# every database), and sort on.
+FILTER_COLUMNS = frozenset(('id', 'project_id', 'request_id', 'resource_type',
+                            'resource_uuid', 'event_id', 'message_level'))
+SORT_COLUMNS = FILTER_COLUMNS | {'created_at', 'expires_at'}
 
 
 def _live(q, project_id):
@@ -40,9 +42,12 @@ def message_get_all(context, project_id=None, filters=None, marker=None, limit=N
     if 'id' not in sort_keys:
         sort_keys.append('id')
         sort_dirs.append(sort_dirs[-1])
-    for key in list(filters or {}) + sort_keys:
-        if key not in COLUMNS:
-            raise exception.InvalidInput(reason='Invalid key: %s' % key)
+    for key in filters or {}:
+        if key not in FILTER_COLUMNS:
+            raise exception.InvalidInput(reason='Invalid filter key: %s' % key)
+    for key in sort_keys:
+        if key not in SORT_COLUMNS:
+            raise exception.InvalidInput(reason='Invalid sort key: %s' % key)
     with _reader(context) as session:
         q = _live(session.query(m), project_id)
         for key, value in (filters or {}).items():

@@ -94,6 +94,9 @@ def test_volume_service_killed_mid_create_recovers(deployment):
 def test_concurrent_creates_all_succeed(deployment):
     """Many creates at once: no 5xx (e.g. from a deadlock) and all become available."""
     from concurrent.futures import ThreadPoolExecutor
+    # More volumes than Cinder's default quota (10): lift the project's limits.
+    deployment.request('PUT', '/os-quota-sets/demo', project='admin', user='admin',
+                       body={'quota_set': {'volumes': -1, 'gigabytes': -1}}, expect=200)
 
     def create(i):
         r = deployment.request('POST', '/volumes', body={'volume': {'size': 1,

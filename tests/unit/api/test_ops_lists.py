@@ -254,3 +254,11 @@ def test_unreadable_filters_file_is_a_clear_error(client, tmp_path):
         assert resp.status_int == 500
     finally:
         cfg.CONF.clear_override('resource_query_filters_file')
+
+
+def test_admin_message_filters_on_other_columns_are_400(admin):
+    for query in ('created_at=yesterday', 'detail=x', 'sort=detail', 'sort=bogus:asc'):
+        resp = admin.get('/v3/messages?' + query, version='3.71')
+        assert resp.status_int == 400, query
+    assert admin.get('/v3/messages?project_id=p&sort=created_at:asc',
+                     version='3.71').status_int == 200
