@@ -219,7 +219,7 @@ def test_cinder_cli(embedded):
     assert CLUSTER in run('cluster-list')
 
 
-# -- openstacksdk ----------------------------------------------------------------------------------
+# -- openstacksdk ---------------------------------------------------------------------------------
 
 def _sdk(dep, project='admin'):
     auth = token_endpoint.Token(dep.endpoint + '/v3/' + project, '%s:%s' % (project, project))

@@ -20,7 +20,7 @@ POOLS = [{'name': 'n1@fast#p', 'capabilities': {'volume_backend_name': 'fast',
          {'name': 'n2@slow#p', 'capabilities': {'volume_backend_name': 'slow'}}]
 
 
-# -- pools -----------------------------------------------------------------------------------------
+# -- pools ----------------------------------------------------------------------------------------
 
 def test_get_pools_summary_and_detail(app, admin, client):
     app.volume_api.scheduler_rpcapi = Pools(POOLS)
@@ -187,7 +187,7 @@ def test_message_list_bad_input(client, project):
     assert client.get('/v3/messages?all_tenants=1', version='3.31').status_int == 200
 
 
-# -- resource filters --------------------------------------------------------------------------------
+# -- resource filters -----------------------------------------------------------------------------
 
 def test_resource_filters(client):
     assert client.get('/v3/resource_filters', version='3.32').status_int == 404

@@ -184,7 +184,7 @@ def test_set_and_get_log_are_not_supported(admin):
         assert fault_of(resp)[2] == 'Invalid input received: Unknown action'
 
 
-# -- clusters --------------------------------------------------------------------------------------
+# -- clusters -------------------------------------------------------------------------------------
 
 def _cluster_services(node):
     name = 'cl-' + node
