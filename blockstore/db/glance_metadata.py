@@ -30,19 +30,17 @@ def get_many(context, volume_ids):
 
 
 def update(context, volume_id, metadata):
-    """Add or change keys; returns all of the volume's image metadata."""
+    """Add or change keys; returns all of the volume's image metadata (writes first)."""
     g = models.VolumeGlanceMetadata
     with _writer(context) as session:
-        existing = {m.key: m for m in session.query(g).filter(g.volume_id == volume_id)}
         for k, v in metadata.items():
-            if k in existing:
-                existing[k].value = v
-                existing[k].updated_at = models.utcnow()
-            else:
+            n = session.execute(sa.update(g).where(g.volume_id == volume_id, g.key == k)
+                                .values(value=v, updated_at=models.utcnow())).rowcount
+            if not n:
                 session.add(g(volume_id=volume_id, key=k, value=v))
-        session.flush()
-        return {m.key: m.value for m in session.query(g).filter(
-            g.volume_id == volume_id).order_by(g.id)}
+                session.flush()
+        return {k: v for k, v in session.execute(
+            select(g.key, g.value).where(g.volume_id == volume_id).order_by(g.id))}
 
 
 def delete(context, volume_id, key):

@@ -8,6 +8,13 @@ from blockstore.db.api import _reader, _writer, new_uuid
 from blockstore.db import models
 
 
+def _lock(session, specs_id):
+    """Write first (touch the row): take the write lock before reading; False if missing."""
+    q = models.QualityOfServiceSpecs
+    return session.execute(update(q).where(q.id == specs_id).values(
+        updated_at=models.utcnow()).execution_options(synchronize_session=False)).rowcount == 1
+
+
 def create(context, name, consumer, specs):
     """Insert QoS specs; None if the name is taken."""
     row = models.QualityOfServiceSpecs(id=new_uuid(), name=name, consumer=consumer)
@@ -39,9 +46,9 @@ def update_specs(context, specs_id, consumer=None, specs=None, delete_keys=()):
     Returns the keys of ``delete_keys`` that did not exist (nothing is changed then).
     """
     with _writer(context) as session:
-        row = session.get(models.QualityOfServiceSpecs, specs_id)
-        if row is None:
+        if not _lock(session, specs_id):
             return None
+        row = session.get(models.QualityOfServiceSpecs, specs_id)
         current = {s.key: s for s in row.specs}
         missing = [k for k in delete_keys if k not in current]
         if missing:
@@ -104,9 +111,9 @@ def delete(context, specs_id, force=False):
     """
     vt = models.VolumeType
     with _writer(context) as session:
-        row = session.get(models.QualityOfServiceSpecs, specs_id)
-        if row is None:
+        if not _lock(session, specs_id):
             return 'missing'
+        row = session.get(models.QualityOfServiceSpecs, specs_id)
         if force:
             session.execute(update(vt).where(vt.qos_specs_id == specs_id).values(
                 qos_specs_id=None).execution_options(synchronize_session=False))

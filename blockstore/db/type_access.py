@@ -75,20 +75,22 @@ def default_type_get_all(context, volume_type_id=None):
 
 
 def default_type_set(context, project_id, volume_type_id):
-    """Create or replace a project's default type; returns the row."""
+    """Create or replace a project's default type; returns the row.
+
+    Writes first (UPDATE, then INSERT if there was nothing to update): a
+    transaction that reads before it writes cannot be upgraded on SQLite
+    while another writer runs.
+    """
     d = models.DefaultVolumeType
-    for _ in range(3):
+    for _ in range(5):
         try:
             with _writer(context) as session:
-                row = session.get(d, project_id)
-                if row is None:
-                    row = d(project_id=project_id, volume_type_id=volume_type_id)
-                    session.add(row)
-                else:
-                    row.volume_type_id = volume_type_id
-                    row.updated_at = models.utcnow()
-                session.flush()
-                return row
+                n = session.execute(sa.update(d).where(d.project_id == project_id).values(
+                    volume_type_id=volume_type_id, updated_at=models.utcnow())).rowcount
+                if not n:
+                    session.add(d(project_id=project_id, volume_type_id=volume_type_id))
+                    session.flush()
+                return session.get(d, project_id)
         except db_exc.DBDuplicateEntry:
             continue  # a concurrent first set of the same project: update it instead
     raise db_exc.DBError('could not set the default type of %s' % project_id)
