@@ -10,14 +10,14 @@ Bounded (few examples per operation) so the module stays well under 2 minutes.
 import json
 import os
 
-from hypothesis import HealthCheck
-from hypothesis import Phase
-from hypothesis import settings
 import pytest
 
 from tests.fixtures import deployment as depfix
 
 schemathesis = pytest.importorskip('schemathesis')
+from hypothesis import HealthCheck  # noqa: E402  (comes with schemathesis)
+from hypothesis import Phase  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMA = schemathesis.openapi.from_path(os.path.join(ROOT, 'etc', 'blockstore',
