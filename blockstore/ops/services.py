@@ -105,8 +105,12 @@ def _backend_states(ctx, scheduler_api):
 # -- services --------------------------------------------------------------------------------
 
 def list_services(ctx, host=None, binary=None, scheduler_api=None):
-    """ServiceInfos; with a ``scheduler_api``, volume services carry ``backend_state``."""
-    rows = services_db.service_get_all(ctx, host=host, binary=binary_name(binary))
+    """ServiceInfos; with a ``scheduler_api``, volume services carry ``backend_state``.
+
+    ``host`` matches as Cinder's does: ``node`` also matches ``node@backend``.
+    """
+    rows = services_db.service_get_all(ctx, host=host, binary=binary_name(binary),
+                                       host_prefix=True)
     states = _backend_states(ctx, scheduler_api) if scheduler_api is not None else {}
     now = timeutils.utcnow()
     return [ServiceInfo(r, now, states.get(r.host)) for r in rows]

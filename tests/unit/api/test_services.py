@@ -67,7 +67,9 @@ def test_service_list_fields_by_version_and_binary(admin, node):
     assert (vol['binary'], vol['status'], vol['state'], vol['zone']) == (
         'blockstore-volume', 'enabled', 'up', 'nova')
     assert vol['replication_status'] == 'not-capable' and vol['frozen'] is False
-    sched = _services(admin, node)[0]
+    # node matches its backends too (node@b1, node@b2), as in Cinder
+    assert len(_services(admin, node)) == 3
+    sched = _services(admin, node, binary='blockstore-scheduler')[0]
     assert set(sched) == {'binary', 'host', 'zone', 'status', 'state', 'updated_at',
                           'disabled_reason'}
     assert _services(admin, node + '@b2')[0]['state'] == 'down'
