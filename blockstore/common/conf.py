@@ -142,7 +142,7 @@ backend_opts = [
                help='Directory of the persistent per-volume target files (tgt-admin '
                     'syntax) from which exports are restored after a tgtd restart; defaults '
                     'to $state_path/targets/<backend>.'),
-    cfg.IntOpt('tgt_control_port', min=0,
+    cfg.IntOpt('tgt_control_port', min=0, max=32767,
                help='Control port of the tgtd to manage (tgtadm -C); unset: tgtd\'s '
                     'default.'),
     cfg.StrOpt('tgt_bsoflags', default='direct',

@@ -182,8 +182,9 @@ def free_tcp_port():
 
 
 def free_control_port():
+    """An unused tgtd control port (tgtd accepts 0..32767 for -C)."""
     for _ in range(100):
-        port = 2000 + secrets.randbelow(60000)
+        port = 1024 + secrets.randbelow(32767 - 1024)
         if not os.path.exists(os.path.join(TGTD_SOCKET_DIR, 'socket.%d' % port)):
             return port
     raise RuntimeError('no free tgtd control port')
