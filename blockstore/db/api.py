@@ -356,8 +356,22 @@ def volume_type_destroy(context, type_id):
     return True
 
 
+def _write_lock(session, model, row_id):
+    """Take the row's write lock before reading it in a read-modify-write.
+
+    On SQLite this takes the database write lock first (a reader upgrading to
+    writer fails at once with "database is locked" instead of waiting); on
+    MariaDB and PostgreSQL it serialises concurrent updates of one row's
+    children (metadata, extra specs).
+    """
+    session.execute(update(model).where(model.id == row_id)
+                    .values(updated_at=model.updated_at)
+                    .execution_options(synchronize_session=False))
+
+
 def volume_type_extra_specs_update(context, type_id, specs, delete_keys=()):
     with _writer(context) as session:
+        _write_lock(session, models.VolumeType, type_id)
         vt = session.get(models.VolumeType, type_id)
         if vt is None:
             raise exception.VolumeTypeNotFound(volume_type_id=type_id)
@@ -580,6 +594,7 @@ def snapshot_update(context, snapshot_id, values):
 def _metadata_update(context, resource, resource_id, metadata, delete):
     meta_model, fk = _META[resource]
     with _writer(context) as session:
+        _write_lock(session, MODELS[resource], resource_id)
         if delete:
             session.execute(sa.delete(meta_model).where(
                 getattr(meta_model, fk) == resource_id,
@@ -621,6 +636,7 @@ def snapshot_metadata_delete(context, snapshot_id, key):
 
 def volume_admin_metadata_update(context, volume_id, metadata):
     with _writer(context) as session:
+        _write_lock(session, models.Volume, volume_id)
         existing = {m.key: m for m in session.query(models.VolumeAdminMetadata).filter_by(
             volume_id=volume_id)}
         for k, v in metadata.items():
