@@ -77,7 +77,7 @@ def snapshot_lv_name(snapshot):
 
 
 class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportOps,
-                base.ManageOps, base.RevertOps):
+                base.ManageOps, base.RevertOps, base.ManageableListOps):
     """LVM volumes exported over iSCSI; see the module docstring."""
 
     VERSION = '1.0.0'
@@ -628,7 +628,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             if self.target.terminate_connection(volume, connector, remaining_attachments):
                 self._detach_loops(volume.name)
 
-    # -- ManageOps ---------------------------------------------------------------
+    # -- ManageOps and ManageableListOps ------------------------------------------
 
     def _existing_lv(self, existing_ref):
         name = (existing_ref or {}).get('source-name')

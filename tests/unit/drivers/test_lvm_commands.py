@@ -628,7 +628,8 @@ def snapshot(sid, vol):
 
 def test_declares_every_interface_it_implements():
     assert base.declared_interfaces(lvm.LVMDriver) == [
-        'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ExportOps', 'ManageOps', 'RevertOps']
+        'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ExportOps', 'ManageOps', 'RevertOps',
+        'ManageableListOps']
 
 
 def test_thick_create_is_contiguous_without_device_mapper(fake, monkeypatch):
