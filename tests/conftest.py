@@ -3,7 +3,8 @@
 import os
 
 _TIERS = {'functional': 'needs MariaDB/PostgreSQL/RabbitMQ on localhost (see README)',
-          'e2e': 'starts blockstore processes and talks to them over HTTP'}
+          'e2e': 'real storage: LVM on loop devices, iSCSI targets and initiators (host tier), '
+                 'or inside a QEMU guest (kernel tier)'}
 
 
 def pytest_configure(config):

@@ -216,6 +216,10 @@ class ExportOps(abc.ABC):
 
         :param volume: volume-like object.
         :param connector: os-brick style connector dict, or None for all.
+        :param remaining_attachments: (keyword) what stays attached after this
+            one: a list of connector dicts (access is kept for exactly their
+            initiators), a count (access is left as it is), or None/0/[] (the
+            export is removed entirely). The manager always passes it.
         :returns: None.
         :raises VolumeBackendAPIException: the backend failed.
         """
