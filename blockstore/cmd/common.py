@@ -2,6 +2,7 @@
 
 import ctypes
 import os
+import signal
 import sys
 
 from oslo_config import cfg
@@ -38,6 +39,10 @@ def _limit_malloc_arenas(arenas=2):
 def setup(argv=None, embedded=False, prog=None, cli_tool=False):
     """Parse config; in embedded mode default to SQLite, fake:// and a file backend."""
     _limit_malloc_arenas()
+    # SIGHUP's default action ends the process; until service.run() installs
+    # the pin-reset handler, an early SIGHUP (a config-management reload
+    # racing the start) is ignored rather than fatal.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     argv = sys.argv[1:] if argv is None else argv
     bs_conf.register_opts(CONF)
     _register_messaging_opts(CONF)

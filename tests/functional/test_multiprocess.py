@@ -115,3 +115,32 @@ def test_concurrent_creates_all_succeed(deployment):
     assert codes == [202] * 48
     for vid in ids:
         deployment.wait_status('volume', vid, 'gone', timeout=90)
+
+
+def test_sighup_resets_version_pins_and_services_keep_serving(deployment):
+    """SIGHUP makes every service forget its cached RPC/object pins, nothing else."""
+    import signal
+    log = os.path.join(deployment.workdir, 'blockstore.log')
+
+    def resets():
+        with open(log, errors='replace') as f:
+            return f.read().count('RPC and object version pins reset')
+
+    deadline = time.time() + 30
+    while time.time() < deadline:   # every service registered and heartbeating
+        r = deployment.request('GET', '/os-services', project='admin', user='admin')
+        states = {s['binary']: s['state'] for s in r.json().get('services', [])}
+        if states.get('blockstore-scheduler') == 'up' and \
+                states.get('blockstore-volume') == 'up':
+            break
+        time.sleep(0.3)
+    before = resets()
+    for name in ('api', 'scheduler', 'volume'):
+        deployment.procs[name].send_signal(signal.SIGHUP)
+    deadline = time.time() + 15
+    while resets() < before + 3 and time.time() < deadline:
+        time.sleep(0.2)
+    assert resets() >= before + 3
+    assert all(p.poll() is None for p in deployment.procs.values())
+    vid = _create(deployment, 'after-hup')
+    deployment.wait_status('volume', vid, 'available')
