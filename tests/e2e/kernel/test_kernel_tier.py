@@ -1,0 +1,113 @@
+"""Kernel tier: boots ONE QEMU guest (software emulation) and runs ``inside/`` in it.
+
+The guest (``guest/build.sh``, ``guest/run.sh``) boots Debian's stock kernel
+with the host's / shared read-only over 9p, so it runs this checkout and its
+virtualenv at the same paths, with what this host's kernel lacks:
+device-mapper (thin pools, snapshots), LIO and the open-iscsi kernel
+initiator. The inside-suite writes a JUnit report to a read-write share;
+this test fails with the names and messages of the inside failures.
+
+The run has a hard timeout (below pytest-timeout's 600 s); on timeout or any
+failure ``run.sh`` is stopped by PID and stops its QEMU by PID in turn.
+"""
+
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+GUEST = os.path.join(HERE, 'guest')
+BUILD_TIMEOUT = 300
+RUN_TIMEOUT = int(os.environ.get('BLOCKSTORE_GUEST_TIMEOUT', '540'))
+# Debian package of every host tool the guest borrows (its root is the host's /).
+TOOLS = {'qemu-system-x86_64': 'qemu-system-x86', 'busybox': 'busybox-static',
+         'apt-get': 'apt', 'depmod': 'kmod', 'targetcli': 'targetcli-fb',
+         'iscsiadm': 'open-iscsi', 'iscsid': 'open-iscsi', 'lvcreate': 'lvm2',
+         'dmsetup': 'dmsetup', 'thin_check': 'thin-provisioning-tools'}
+
+
+def _require():
+    if os.geteuid() != 0:
+        pytest.skip('the kernel tier needs root (guest image cache, QEMU with a 9p share of /)')
+    if platform.machine() != 'x86_64':
+        pytest.skip('the kernel tier boots an amd64 kernel (this is %s)' % platform.machine())
+    missing = ['%s (Debian package %s)' % (tool, pkg) for tool, pkg in TOOLS.items()
+               if shutil.which(tool) is None]
+    if missing:
+        pytest.skip('the kernel tier needs: ' + ', '.join(missing))
+
+
+def _stop(proc):
+    """Stop run.sh (it stops its own QEMU by PID), then its process group if needed."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the group run.sh leads, nothing else
+        proc.wait(timeout=10)
+
+
+def _junit_summary(path):
+    root = ET.parse(path).getroot()
+    cases, failed = [], []
+    for case in root.iter('testcase'):
+        name = '%s::%s' % (case.get('classname'), case.get('name'))
+        outcome = 'passed'
+        for tag in ('failure', 'error', 'skipped'):
+            node = case.find(tag)
+            if node is not None:
+                outcome = tag
+                if tag != 'skipped':
+                    failed.append('%s [%s]: %s' % (name, tag, (node.get('message') or '')[:2000]))
+                break
+        cases.append((name, outcome, float(case.get('time') or 0)))
+    return cases, failed
+
+
+def test_inside_suite_in_guest(tmp_path):
+    _require()
+    t0 = time.monotonic()
+    build = subprocess.run([os.path.join(GUEST, 'build.sh')], capture_output=True, text=True,
+                           timeout=BUILD_TIMEOUT, stdin=subprocess.DEVNULL)
+    assert build.returncode == 0, 'guest build failed:\n' + build.stderr[-4000:]
+    image = build.stdout.strip().splitlines()[-1]
+    t_build = time.monotonic() - t0
+
+    results = tmp_path / 'results'
+    results.mkdir()
+    junit = results / 'junit.xml'
+    argv = [os.path.join(GUEST, 'run.sh'), '--timeout', str(RUN_TIMEOUT), '--image', image,
+            '--rw', str(results), '--',
+            'env', 'BLOCKSTORE_IN_GUEST=1', sys.executable, '-m', 'pytest',
+            # Plugins the inside-suite does not use cost seconds to import under TCG.
+            '-p', 'no:cacheprovider', '-p', 'no:schemathesis', '-p', 'no:hypothesispytest',
+            '-p', 'no:anyio', '-q', '-rsx', '-v', '--durations=10', '--junitxml=%s' % junit,
+            '--timeout=%d' % (RUN_TIMEOUT - 30), os.path.join(HERE, 'inside')]
+    log_path = tmp_path / 'guest.log'
+    with open(log_path, 'w') as log:
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=RUN_TIMEOUT + 30)
+        finally:
+            _stop(proc)
+    t_run = time.monotonic() - t0 - t_build
+    output = log_path.read_text(errors='replace')
+    sys.stdout.write(output)
+    print('kernel tier: build %.1f s, guest run %.1f s' % (t_build, t_run))
+    assert rc != 124, 'the guest timed out after %d s:\n%s' % (RUN_TIMEOUT, output[-6000:])
+    assert junit.exists(), 'no JUnit report from the guest (exit %d):\n%s' % (rc, output[-6000:])
+    cases, failed = _junit_summary(junit)
+    assert not failed, 'inside the guest:\n' + '\n'.join(failed)
+    assert any(outcome == 'passed' for _, outcome, _ in cases), cases
+    assert rc == 0, 'the guest suite exited %d:\n%s' % (rc, output[-6000:])
