@@ -1,4 +1,4 @@
-"""Helpers shared by handlers: bodies, responses, query parameters, admin checks."""
+"""Helpers shared by handlers: bodies, responses, query parameters, policy checks."""
 
 import ast
 import json
@@ -8,6 +8,7 @@ import webob
 
 from blockstore.api import microversion
 from blockstore.common import exception
+from blockstore.common import policy
 
 CONF = cfg.CONF
 
@@ -48,11 +49,15 @@ def validated_body(req, schema):
     return schema.validate(body, version(req))
 
 
-def require_admin(req, action):
+def authorize(req, action, target=None):
+    """The request's context, after ``policy.authorize`` allowed ``action`` on ``target``."""
     ctx = context(req)
-    if not ctx.is_admin:
-        raise exception.PolicyNotAuthorized(action=action)
+    policy.authorize(ctx, action, target)
     return ctx
+
+
+# Admin-only actions are policy checks too (their default rule is admin_api).
+require_admin = authorize
 
 
 # -- response ---------------------------------------------------------------

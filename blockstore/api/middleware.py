@@ -106,7 +106,8 @@ class NoAuthMiddleware:
     """Trust ``X-Auth-Token: user[:project]`` (Cinder's noauth format).
 
     ``admin`` as user or project, or an ``admin`` role in ``X-Roles``, makes
-    the caller an administrator.
+    the caller an administrator. Without ``X-Roles`` a caller has the roles
+    ``member`` and ``reader`` on its project (Cinder's default personas).
     """
 
     def __init__(self, app):
@@ -121,6 +122,9 @@ class NoAuthMiddleware:
         user_id, _, project_id = token.partition(':')
         project_id = project_id or user_id
         roles = [r.strip() for r in environ.get('HTTP_X_ROLES', '').split(',') if r.strip()]
+        if not roles:
+            # An ordinary noauth user is a member (and reader) of its own project.
+            roles = ['member', 'reader']
         is_admin = 'admin' in (user_id, project_id) or 'admin' in [r.lower() for r in roles]
         if is_admin and 'admin' not in roles:
             roles.append('admin')

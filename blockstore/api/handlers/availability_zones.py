@@ -7,5 +7,5 @@ from blockstore.ops import services as ops
 
 def index(req):
     """GET /os-availability-zone"""
-    return common.json_response(views.availability_zones(
-        ops.availability_zones(common.context(req))))
+    ctx = common.authorize(req, 'volume_extension:availability_zone_list')
+    return common.json_response(views.availability_zones(ops.availability_zones(ctx)))

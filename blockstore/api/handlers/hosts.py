@@ -16,8 +16,9 @@ def index(req):
 
 def show(req):
     """GET /os-hosts/{host}: volumes and snapshots on a volume backend, per project."""
-    ctx = common.context(req)
-    if not ctx.is_admin:
+    try:
+        ctx = common.authorize(req, POLICY)
+    except exception.PolicyNotAuthorized:
         raise exception.NotAuthorized('Describe-resource is admin only functionality')
     host = req.urlvars['host']
     try:

@@ -13,7 +13,7 @@ LIKE_FILTER = mv.LIKE_FILTER
 @mv.version_range('3.3')
 def index(req):
     """GET /messages (filters, sort and pagination since 3.5)"""
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'message:get_all')
     version = common.version(req)
     kwargs = {}
     filters = {}
@@ -33,12 +33,15 @@ def index(req):
 @mv.version_range('3.3')
 def show(req):
     """GET /messages/{message_id}"""
-    return common.json_response(views.show(
-        req, ops.get(common.context(req), req.urlvars['message_id'])))
+    message = ops.get(common.context(req), req.urlvars['message_id'])
+    common.authorize(req, 'message:get', message)
+    return common.json_response(views.show(req, message))
 
 
 @mv.version_range('3.3')
 def delete(req):
     """DELETE /messages/{message_id} -> 204"""
-    ops.delete(common.context(req), req.urlvars['message_id'])
+    ctx = common.context(req)
+    common.authorize(req, 'message:delete', ops.get(ctx, req.urlvars['message_id']))
+    ops.delete(ctx, req.urlvars['message_id'])
     return common.empty_response(204)

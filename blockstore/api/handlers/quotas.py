@@ -32,11 +32,8 @@ def _name(value, what):
 
 def _project(req, policy):
     """The URL's project, after checking the caller may act on it with ``policy``."""
-    ctx = common.context(req)
     project = _name(req.urlvars['project_id'], 'quota_set_name')
-    if policy != SHOW_POLICY or project != ctx.project_id:
-        if not ctx.is_admin:
-            raise exception.PolicyNotAuthorized(action=policy)
+    ctx = common.authorize(req, policy, {'project_id': project})
     return ctx, project
 
 
@@ -118,7 +115,7 @@ def class_update(req):
 
 def limits(req):
     """GET /limits: the caller's absolute limits and usage (admins: ?project_id=, 3.39)."""
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'limits_extension:used_limits')
     project = ctx.project_id
     if ctx.is_admin and common.version(req) >= LIMITS_ADMIN_FILTER:
         project = req.GET.get('project_id', req.GET.get('tenant_id', project))

@@ -9,5 +9,6 @@ from blockstore.api.views import pools as views
 @mv.version_range('3.33')
 def index(req):
     """GET /resource_filters[?resource=volume]"""
+    common.authorize(req, 'volume:resource_filters')
     return common.json_response(views.resource_filters(
         query_filters.for_resource(req.GET.get('resource') or None)))

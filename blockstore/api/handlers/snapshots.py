@@ -23,13 +23,17 @@ SNAPSHOT_IN_USE_FLAG_MSG = (
     "True, it is silently ignored.")
 
 
-def _snapshot(req):
-    return common.volume_api(req).get_snapshot(common.context(req),
-                                               req.urlvars['snapshot_id'])
+def _snapshot(req, action=None):
+    """The URL's snapshot (404 for another project's), after checking ``action`` on it."""
+    snapshot = common.volume_api(req).get_snapshot(common.context(req),
+                                                   req.urlvars['snapshot_id'])
+    if action:
+        common.authorize(req, action, snapshot)
+    return snapshot
 
 
 def _list(req, detail):
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'volume:get_all_snapshots')
     api = common.volume_api(req)
     params, kwargs, with_count = common.list_args(req, SORT_COLUMNS)
     filters = common.list_filters(req, params, USER_FILTERS, FILTER_COLUMNS,
@@ -58,6 +62,7 @@ def create(req):
     api = common.volume_api(req)
     body = common.validated_body(req, schemas.create)['snapshot']
     volume = api.get(ctx, body['volume_id'])
+    common.authorize(req, 'volume:create_snapshot', volume)
     force_flag = body.get('force')
     force = pt.bool_value(force_flag)
     if common.version(req) >= mv.SNAPSHOT_IN_USE:
@@ -74,7 +79,7 @@ def create(req):
 
 def show(req):
     """GET /snapshots/{snapshot_id}"""
-    return common.json_response(views.show(req, _snapshot(req)))
+    return common.json_response(views.show(req, _snapshot(req, 'volume:get_snapshot')))
 
 
 def update(req):
@@ -82,7 +87,7 @@ def update(req):
     ctx = common.context(req)
     api = common.volume_api(req)
     body = common.validated_body(req, schemas.update)['snapshot']
-    snapshot = _snapshot(req)
+    snapshot = _snapshot(req, 'volume:update_snapshot')
     values = {}
     for api_key, column in (('display_name', 'display_name'), ('name', 'display_name'),
                             ('display_description', 'display_description'),
@@ -96,7 +101,7 @@ def update(req):
 
 def delete(req):
     """DELETE /snapshots/{snapshot_id} -> 202."""
-    snapshot = _snapshot(req)
+    snapshot = _snapshot(req, 'volume:delete_snapshot')
     common.volume_api(req).delete_snapshot(common.context(req), snapshot)
     return common.empty_response(202)
 
@@ -109,12 +114,13 @@ def _meta_not_found(snapshot_id, key):
 
 def metadata_index(req):
     """GET /snapshots/{snapshot_id}/metadata"""
-    return common.json_response({'metadata': dict(_snapshot(req).metadata)})
+    snapshot = _snapshot(req, 'volume:get_snapshot_metadata')
+    return common.json_response({'metadata': dict(snapshot.metadata)})
 
 
 def _metadata_write(req, delete):
     body = common.validated_body(req, schemas.metadata_body)
-    snapshot = _snapshot(req)
+    snapshot = _snapshot(req, 'volume:update_snapshot_metadata')
     md = common.volume_api(req).update_snapshot_metadata(common.context(req), snapshot,
                                                          body['metadata'], delete=delete)
     return common.json_response({'metadata': md})
@@ -132,7 +138,7 @@ def metadata_update_all(req):
 
 def metadata_show(req):
     """GET /snapshots/{snapshot_id}/metadata/{key}"""
-    snapshot = _snapshot(req)
+    snapshot = _snapshot(req, 'volume:get_snapshot_metadata')
     key = req.urlvars['key']
     if key not in snapshot.metadata:
         raise _meta_not_found(snapshot.id, key)
@@ -142,7 +148,7 @@ def metadata_show(req):
 def metadata_update(req):
     """PUT /snapshots/{snapshot_id}/metadata/{key}"""
     key, value = common.single_meta_body(req, schemas.meta_item_body)
-    snapshot = _snapshot(req)
+    snapshot = _snapshot(req, 'volume:update_snapshot_metadata')
     common.volume_api(req).update_snapshot_metadata(common.context(req), snapshot,
                                                     {key: value})
     return common.json_response({'meta': {key: value}})
@@ -150,7 +156,7 @@ def metadata_update(req):
 
 def metadata_delete(req):
     """DELETE /snapshots/{snapshot_id}/metadata/{key} -> 200."""
-    snapshot = _snapshot(req)
+    snapshot = _snapshot(req, 'volume:delete_snapshot_metadata')
     key = req.urlvars['key']
     if key not in snapshot.metadata:
         raise _meta_not_found(snapshot.id, key)

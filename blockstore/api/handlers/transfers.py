@@ -22,7 +22,7 @@ def _collection(req):
 
 
 def _list(req, detail):
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'volume:get_all_transfers')
     params = common.query_params(req)
     all_tenants = ctx.is_admin and common.lenient_bool(params.pop('all_tenants', 'false'))
     paging = {}
@@ -53,6 +53,7 @@ def detail(req):
 def show(req):
     """GET /volume-transfers/{transfer_id}"""
     row = _API.get(common.context(req), req.urlvars['transfer_id'])
+    common.authorize(req, 'volume:get_transfer', row)
     return common.json_response(views.show(req, row, views.DETAIL, _collection(req)))
 
 
@@ -68,6 +69,7 @@ def create(req):
     if name is not None:
         name = name.strip() or None
     volume = common.volume_api(req).get(ctx, body['volume_id'])
+    common.authorize(req, 'volume:create_transfer', volume)
     row, auth_key = _API.create(ctx, volume, name=name, no_snapshots=no_snapshots,
                                 allow_encrypted=version >= TRANSFER_ENCRYPTED)
     shown = types.SimpleNamespace(**{c.name: getattr(row, c.name)
@@ -79,7 +81,7 @@ def create(req):
 
 def accept(req):
     """POST /volume-transfers/{transfer_id}/accept {"accept": {"auth_key"}} -> 202."""
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'volume:accept_transfer')
     body = common.validated_body(req, schemas.accept)['accept']
     row = _API.accept(ctx, req.urlvars['transfer_id'], body['auth_key'])
     return common.json_response(views.show(req, row, views.SUMMARY, _collection(req)),
@@ -88,7 +90,9 @@ def accept(req):
 
 def delete(req):
     """DELETE /volume-transfers/{transfer_id} -> 202."""
-    _API.delete(common.context(req), req.urlvars['transfer_id'])
+    ctx = common.context(req)
+    common.authorize(req, 'volume:delete_transfer', _API.get(ctx, req.urlvars['transfer_id']))
+    _API.delete(ctx, req.urlvars['transfer_id'])
     return common.empty_response(202)
 
 

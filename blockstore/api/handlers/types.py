@@ -39,7 +39,7 @@ def _is_public_filter(value):
 
 def index(req):
     """GET /types"""
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'volume_extension:type_get_all')
     is_public = True
     if ctx.is_admin:
         is_public = _is_public_filter(req.GET.get('is_public'))
@@ -48,6 +48,7 @@ def index(req):
 
 def show(req):
     """GET /types/{type_id} (also ``default``)"""
+    common.authorize(req, 'volume_extension:type_get')
     return common.json_response(views.show(req, _type(req)))
 
 
@@ -101,7 +102,7 @@ def _spec_not_found(type_id, key):
 
 def extra_specs_index(req):
     """GET /types/{type_id}/extra_specs"""
-    ctx = common.context(req)
+    ctx = common.authorize(req, SPECS_POLICY + ':index')
     vtype = _type(req)
     return common.json_response(
         views.extra_specs(views.visible_extra_specs(vtype.extra_specs, ctx.is_admin)))
@@ -118,7 +119,7 @@ def extra_specs_create(req):
 
 def extra_specs_show(req):
     """GET /types/{type_id}/extra_specs/{key}"""
-    ctx = common.context(req)
+    ctx = common.authorize(req, SPECS_POLICY + ':show')
     vtype = _type(req)
     key = req.urlvars['key']
     specs = views.visible_extra_specs(vtype.extra_specs, ctx.is_admin)

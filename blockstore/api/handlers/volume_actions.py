@@ -18,8 +18,12 @@ def _validate(req, schema, body):
     return schema.validate(body, common.version(req))
 
 
-def _volume(req):
-    return common.volume_api(req).get(common.context(req), req.urlvars['volume_id'])
+def _volume(req, action=None):
+    """The URL's volume (404 for another project's), after checking ``action`` on it."""
+    volume = common.volume_api(req).get(common.context(req), req.urlvars['volume_id'])
+    if action:
+        common.authorize(req, action, volume)
+    return volume
 
 
 def _snapshot(req):
@@ -57,7 +61,7 @@ def reset_status(req, body):
 
 def set_bootable(req, body):
     args = _validate(req, schemas.set_bootable, body)['os-set_bootable']
-    volume = _volume(req)
+    volume = _volume(req, 'volume_extension:volume_actions:set_bootable')
     common.volume_api(req).set_bootable(common.context(req), volume,
                                         pt.bool_value(args['bootable']))
     return common.empty_response(200)
@@ -65,7 +69,7 @@ def set_bootable(req, body):
 
 def update_readonly_flag(req, body):
     args = _validate(req, schemas.update_readonly_flag, body)['os-update_readonly_flag']
-    volume = _volume(req)
+    volume = _volume(req, 'volume:update_readonly_flag')
     common.volume_api(req).update_readonly_flag(common.context(req), volume,
                                                 pt.bool_value(args['readonly']))
     return common.empty_response(202)
@@ -73,7 +77,7 @@ def update_readonly_flag(req, body):
 
 def set_image_metadata(req, body):
     args = _validate(req, schemas.set_image_metadata, body)['os-set_image_metadata']
-    volume = _volume(req)
+    volume = _volume(req, 'volume_extension:volume_image_metadata:set')
     md = common.volume_api(req).set_image_metadata(common.context(req), volume,
                                                    args['metadata'])
     return common.json_response({'metadata': md})
@@ -81,21 +85,21 @@ def set_image_metadata(req, body):
 
 def unset_image_metadata(req, body):
     args = _validate(req, schemas.unset_image_metadata, body)['os-unset_image_metadata']
-    volume = _volume(req)
+    volume = _volume(req, 'volume_extension:volume_image_metadata:remove')
     common.volume_api(req).unset_image_metadata(common.context(req), volume, args['key'])
     return common.empty_response(200)
 
 
 def show_image_metadata(req, body):
     _validate(req, schemas.show_image_metadata, body)
-    volume = _volume(req)
+    volume = _volume(req, 'volume_extension:volume_image_metadata:show')
     md = common.volume_api(req).get_image_metadata(common.context(req), volume)
     return common.json_response({'metadata': md})
 
 
 def retype(req, body):
     args = _validate(req, schemas.retype, body)['os-retype']
-    volume = _volume(req)
+    volume = _volume(req, 'volume:retype')
     common.volume_api(req).retype(common.context(req), volume, args['new_type'],
                                   args.get('migration_policy') or 'never')
     return common.empty_response(202)
@@ -107,7 +111,7 @@ def revert(req, body):
         raise exception.NotFound('API version %s is not supported on this method.'
                                  % (common.version(req),))
     args = _validate(req, schemas.revert, body)['revert']
-    volume = _volume(req)
+    volume = _volume(req, 'volume:revert_to_snapshot')
     try:
         common.volume_api(req).revert_to_snapshot(common.context(req), volume,
                                                   args['snapshot_id'])

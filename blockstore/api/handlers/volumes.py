@@ -31,8 +31,12 @@ _LATER_ACTIONS = frozenset((
     'os-extend_volume_completion'))
 
 
-def _volume(req):
-    return common.volume_api(req).get(common.context(req), req.urlvars['volume_id'])
+def _volume(req, action=None):
+    """The URL's volume (404 for another project's), after checking ``action`` on it."""
+    volume = common.volume_api(req).get(common.context(req), req.urlvars['volume_id'])
+    if action:
+        common.authorize(req, action, volume)
+    return volume
 
 
 # -- lists ---------------------------------------------------------------------
@@ -70,7 +74,7 @@ CONVERTERS = {
 
 
 def _list(req, detail):
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'volume:get_all')
     api = common.volume_api(req)
     params, kwargs, with_count = common.list_args(req, SORT_COLUMNS)
     filters = common.list_filters(req, params, USER_FILTERS, FILTER_COLUMNS,
@@ -99,7 +103,7 @@ def detail(req):
 @mv.version_range('3.12')
 def summary(req):
     """GET /volumes/summary: count and total size (and metadata since 3.36)."""
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'volume:get_all')
     params = common.query_params(req)
     all_tenants = ctx.is_admin and common.lenient_bool(params.get('all_tenants', 'false'))
     api = common.volume_api(req)
@@ -125,7 +129,7 @@ def _size(value):
 
 def create(req):
     """POST /volumes -> 202 with the new volume."""
-    ctx = common.context(req)
+    ctx = common.authorize(req, 'volume:create')
     version = common.version(req)
     body = common.validated_body(req, schemas.create)
     vol = body['volume']
@@ -154,7 +158,7 @@ def create(req):
 
 def show(req):
     """GET /volumes/{volume_id}"""
-    volume = _volume(req)
+    volume = _volume(req, 'volume:get')
     volume.image_metadata = common.volume_api(req).get_image_metadata(common.context(req),
                                                                       volume)
     return common.json_response(views.show(req, volume))
@@ -165,7 +169,7 @@ def update(req):
     ctx = common.context(req)
     api = common.volume_api(req)
     body = common.validated_body(req, schemas.update)['volume']
-    volume = _volume(req)
+    volume = _volume(req, 'volume:update')
     values = {}
     for api_key, column in (('display_name', 'display_name'), ('name', 'display_name'),
                             ('display_description', 'display_description'),
@@ -188,9 +192,7 @@ def delete(req):
     force = False
     if common.version(req) >= mv.VOLUME_DELETE_FORCE:
         force = common.parse_bool(params.get('force', 'false'), 'force')
-    if force:
-        common.require_admin(req, 'volume:force_delete')
-    volume = _volume(req)
+    volume = _volume(req, 'volume:force_delete' if force else 'volume:delete')
     common.volume_api(req).delete(ctx, volume, force=force)
     return common.empty_response(202)
 
@@ -203,12 +205,14 @@ def _meta_not_found(volume_id, key):
 
 def metadata_index(req):
     """GET /volumes/{volume_id}/metadata"""
-    return common.json_response(views.metadata(dict(_volume(req).metadata)))
+    volume = _volume(req, 'volume:get_volume_metadata')
+    return common.json_response(views.metadata(dict(volume.metadata)))
 
 
 def _metadata_write(req, delete):
     body = common.validated_body(req, schemas.metadata_body)
-    volume = _volume(req)
+    volume = _volume(req, 'volume:update_volume_metadata' if delete
+                     else 'volume:create_volume_metadata')
     md = common.volume_api(req).update_metadata(common.context(req), volume,
                                                 body['metadata'], delete=delete)
     return common.json_response(views.metadata(md))
@@ -226,7 +230,7 @@ def metadata_update_all(req):
 
 def metadata_show(req):
     """GET /volumes/{volume_id}/metadata/{key}"""
-    volume = _volume(req)
+    volume = _volume(req, 'volume:get_volume_metadata')
     key = req.urlvars['key']
     if key not in volume.metadata:
         raise _meta_not_found(volume.id, key)
@@ -236,14 +240,14 @@ def metadata_show(req):
 def metadata_update(req):
     """PUT /volumes/{volume_id}/metadata/{key}"""
     key, value = common.single_meta_body(req, schemas.meta_item_body)
-    volume = _volume(req)
+    volume = _volume(req, 'volume:update_volume_metadata')
     common.volume_api(req).update_metadata(common.context(req), volume, {key: value})
     return common.json_response(views.meta_item(key, value))
 
 
 def metadata_delete(req):
     """DELETE /volumes/{volume_id}/metadata/{key} -> 200."""
-    volume = _volume(req)
+    volume = _volume(req, 'volume:delete_volume_metadata')
     key = req.urlvars['key']
     if key not in volume.metadata:
         raise _meta_not_found(volume.id, key)
@@ -256,7 +260,7 @@ def metadata_delete(req):
 def _extend(req, body):
     body = schemas.extend.validate(body, common.version(req))
     new_size = _size(body['os-extend']['new_size'])
-    volume = _volume(req)
+    volume = _volume(req, 'volume:extend')
     common.volume_api(req).extend(common.context(req), volume, new_size)
     return common.empty_response(202)
 
