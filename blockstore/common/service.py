@@ -217,7 +217,10 @@ class WSGIService:
             self._thread.join(10)
 
     def reset(self):
+        """SIGHUP: forget version pins and re-read the policy file."""
+        from blockstore.common import policy
         rpc.reset_pins()
+        policy.reset()
 
 
 def run(services):
