@@ -124,6 +124,9 @@ VOLUME = Machine('volume', CREATING, {
     'transfer_cancel': T([AWAITING_TRANSFER], AVAILABLE),
     # A guarded touch: the readonly flag changes only on an available volume.
     'update_readonly': T([AVAILABLE], None),
+    # -- legacy attach actions: a guarded touch; a connection is made or torn down
+    # only while the volume is usable by a host (os-initialize/terminate_connection).
+    'use_for_export': T([AVAILABLE, IN_USE, 'reserved', 'attaching'], None),
 }, deleted_state=DELETED, entries=(MANAGING,))
 
 SNAPSHOT = Machine('snapshot', CREATING, {

@@ -5,7 +5,8 @@ is no longer in the state the work expects (a duplicate or late message),
 mark the work record as ours, call the driver, then write the outcome through
 the transition table and clear the work record. On start, ``init_host``
 claims the work records this backend left unfinished (a crash) and redoes
-them; every driver operation is idempotent, so redoing is safe.
+them; every driver operation is idempotent, so redoing is safe. It also
+restores the exports (targets) of this backend's volumes (``ensure_export``).
 """
 
 import threading
@@ -36,7 +37,7 @@ LOG = logging.getLogger(__name__)
 
 
 class VolumeManager(service.Manager):
-    RPC_API_VERSION = '1.2'
+    RPC_API_VERSION = '1.3'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -65,6 +66,32 @@ class VolumeManager(service.Manager):
     def init_host(self, ctx):
         if self._setup_driver(ctx):
             self._recover(ctx)
+            self._ensure_exports(ctx)
+
+    def _ensure_exports(self, ctx):
+        """Restore the exports of this backend's exported volumes (e.g. after a restart).
+
+        Only volumes with a ``provider_location`` are asked; the driver decides
+        from its own export record whether there is anything to restore.
+        """
+        if not driver_base.supports(self.driver, driver_base.ExportOps):
+            return
+        from blockstore.db import manageable as db_manageable
+        for volume_id in db_manageable.live_ids_on_backend(ctx, 'volume', self.host):
+            volume = self._load(ctx, 'volume', volume_id)
+            if volume is None or not volume.provider_location:
+                continue
+            try:
+                update = self.driver.ensure_export(ctx, volume)
+            except Exception:
+                LOG.exception('Could not restore the export of volume %s', volume.id)
+                continue
+            if update is None:
+                continue
+            LOG.info('Restored the export of volume %s', volume.id)
+            if update.get('provider_location') != volume.provider_location:
+                states.transition(ctx, 'volume', volume.id, 'use_for_export',
+                                  {'provider_location': update['provider_location']})
 
     def init_host_with_rpc(self, ctx):
         self.report_capabilities()
@@ -288,6 +315,51 @@ class VolumeManager(service.Manager):
         """Claim and redo the work a down service of this backend or cluster left."""
         from blockstore.ops import cleanup
         cleanup.take_over(self, context, service_id, resource_type, resource_id)
+
+    # -- legacy attach actions (RPC 1.3) ----------------------------------------------
+
+    def _require_export(self, context):
+        if not self._ready and not self._setup_driver(context):
+            raise exception.DriverNotInitialized()
+        self._require(driver_base.ExportOps, 'exporting volumes')
+
+    def initialize_connection(self, context, volume, connector):
+        """Export the volume for ``connector`` and return Cinder's connection_info.
+
+        The export's ``provider_location``/``provider_auth`` are saved with a
+        guarded touch, so a volume deleted meanwhile is not exported: the
+        export is removed again and the caller told why. connection_info holds
+        the CHAP secret: it is returned, never logged.
+        """
+        self._require_export(context)
+        with lockutils.lock('volume-%s' % volume.id):
+            volume.refresh()
+            update = self.driver.create_export(context, volume, connector) or {}
+            values = {k: update[k] for k in ('provider_location', 'provider_auth')
+                      if k in update}
+            if not states.transition(context, 'volume', volume.id, 'use_for_export', values):
+                self.driver.remove_export(context, volume)
+                states.transition_or_raise(context, 'volume', volume.id, 'use_for_export')
+            for k, v in values.items():
+                setattr(volume, k, v)
+            info = self.driver.initialize_connection(volume, connector)
+        LOG.info('Initialized a connection to volume %s for %s', volume.id,
+                 (connector or {}).get('initiator') or (connector or {}).get('host'))
+        return info
+
+    def terminate_connection(self, context, volume, connector, force=False):
+        """Revoke ``connector`` and remove the export.
+
+        Attachments (issue 5) are not tracked yet, so no attachment remains
+        after this one: ``remaining_attachments=None``.
+        """
+        self._require_export(context)
+        with lockutils.lock('volume-%s' % volume.id):
+            volume.refresh()
+            self.driver.terminate_connection(volume, None if force else connector,
+                                             remaining_attachments=None)
+            self.driver.remove_export(context, volume)
+        LOG.info('Terminated the connection to volume %s', volume.id)
 
     # -- capabilities -------------------------------------------------------
 

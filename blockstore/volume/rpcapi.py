@@ -10,6 +10,7 @@ History:
         manage_existing_snapshot, unmanage_snapshot; get_manageable_volumes and
         get_manageable_snapshots (calls)
   1.2 - do_cleanup (take over and redo the work records of a down service)
+  1.3 - initialize_connection, terminate_connection (calls; legacy attach actions)
 """
 
 from oslo_config import cfg
@@ -24,7 +25,7 @@ CONF = cfg.CONF
 
 
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.2'
+    RPC_API_VERSION = '1.3'
     BINARY = 'blockstore-volume'
 
     @property
@@ -112,3 +113,23 @@ class VolumeAPI(rpc.RPCAPI):
         self._prepare(host, version='1.2').cast(ctxt, 'do_cleanup', service_id=service_id,
                                                 resource_type=resource_type,
                                                 resource_id=resource_id)
+
+    # -- legacy attach actions (RPC 1.3) ------------------------------------------------
+
+    CONNECTION_VERSION = '1.3'
+
+    def _prepare_connection(self, host, what):
+        if not self.can_send_version(self.CONNECTION_VERSION):
+            raise exception.ServiceTooOld(
+                reason='volume services older than RPC %s cannot %s; upgrade them first'
+                % (self.CONNECTION_VERSION, what))
+        return self._prepare(host, version=self.CONNECTION_VERSION, timeout=120)
+
+    def initialize_connection(self, ctxt, volume, connector):
+        """Export the volume for ``connector``; returns Cinder's connection_info."""
+        return self._prepare_connection(volume.host, 'initialize connections').call(
+            ctxt, 'initialize_connection', volume=volume, connector=connector)
+
+    def terminate_connection(self, ctxt, volume, connector, force=False):
+        return self._prepare_connection(volume.host, 'terminate connections').call(
+            ctxt, 'terminate_connection', volume=volume, connector=connector, force=force)

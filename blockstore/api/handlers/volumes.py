@@ -26,9 +26,8 @@ SORT_COLUMNS = {'name': 'display_name'}
 # Cinder's volume actions that a later issue adds; until then they are refused clearly.
 _LATER_ACTIONS = frozenset((
     'os-attach', 'os-detach', 'os-reserve', 'os-unreserve', 'os-begin_detaching',
-    'os-roll_detaching', 'os-initialize_connection', 'os-terminate_connection',
-    'os-volume_upload_image', 'os-reimage', 'os-force_detach', 'os-update_volume_status',
-    'os-extend_volume_completion'))
+    'os-roll_detaching', 'os-volume_upload_image', 'os-reimage', 'os-force_detach',
+    'os-update_volume_status', 'os-extend_volume_completion'))
 
 
 def _volume(req, action=None):
@@ -272,9 +271,36 @@ def _force_delete(req, body):
     return common.empty_response(202)
 
 
+def _connector(body, name):
+    """The ``connector`` of a legacy attach action body; 400 without one."""
+    args = body[name]
+    if not isinstance(args, dict) or 'connector' not in args:
+        raise exception.Invalid("Must specify 'connector'")
+    return args['connector']
+
+
+def _initialize_connection(req, body):
+    """os-initialize_connection {"connector": {...}} -> 200 {"connection_info": {...}}."""
+    connector = _connector(body, 'os-initialize_connection')
+    volume = _volume(req, 'volume_extension:volume_actions:initialize_connection')
+    info = common.volume_api(req).initialize_connection(common.context(req), volume,
+                                                        connector)
+    return common.json_response({'connection_info': info})
+
+
+def _terminate_connection(req, body):
+    """os-terminate_connection {"connector": {...}} -> 202."""
+    connector = _connector(body, 'os-terminate_connection')
+    volume = _volume(req, 'volume_extension:volume_actions:terminate_connection')
+    common.volume_api(req).terminate_connection(common.context(req), volume, connector)
+    return common.empty_response(202)
+
+
 ACTIONS = dict(volume_actions.VOLUME_ACTIONS, **{
     'os-extend': _extend,
     'os-force_delete': _force_delete,
+    'os-initialize_connection': _initialize_connection,
+    'os-terminate_connection': _terminate_connection,
 })
 
 
