@@ -274,8 +274,12 @@ class LVM:
         self.run('lvrename', self.vg_name, check_name(old), check_name(new))
 
     def activate_lv(self, name):
-        """Activate LV ``name`` (also thin snapshots, which skip activation)."""
-        self.run('lvchange', '-ay', '-K', self.lv_ref(name))
+        """Activate LV ``name`` (also thin snapshots, which skip activation).
+
+        ``-y``: activating a thick (COW) snapshot also changes its origin, and
+        LVM asks for confirmation, which without an answer is a refusal.
+        """
+        self.run('lvchange', '-ay', '-K', '-y', self.lv_ref(name))
 
     def deactivate_lv(self, name):
         """Deactivate LV ``name``."""

@@ -130,7 +130,10 @@ class LioAdm(base.ISCSITarget):
         except (ValueError, KeyError, TypeError):
             return None
 
-    def _run_all(self, cmds, record, tolerate=('already exists', 'No such')):
+    # targetcli's words for "already there" and "already gone" (a delete of a
+    # backstore that was never created says "No storage object named ...").
+    def _run_all(self, cmds, record, tolerate=('already exists', 'No such',
+                                               'No storage object')):
         secrets = (record.password,) if record.password else ()
         for argv in cmds:
             try:

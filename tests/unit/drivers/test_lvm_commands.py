@@ -97,7 +97,7 @@ def test_no_extra_options_with_activation_and_system_devices():
 def test_several_devices_are_one_comma_list():
     vg, rec = make_vg(activation=True, devices=('/dev/loop0', '/dev/loop1'))
     vg.activate_lv('volume-1')
-    assert rec.argvs == [['lvchange', '--devices', '/dev/loop0,/dev/loop1', '-ay', '-K',
+    assert rec.argvs == [['lvchange', '--devices', '/dev/loop0,/dev/loop1', '-ay', '-K', '-y',
                           'bsx-vg/volume-1']]
 
 
@@ -205,7 +205,7 @@ D = ['--devices', '/dev/loop0'] + NO_ACT
     (lambda vg: vg.rename_lv('volume-1.tmp', 'volume-1'),
      ['lvrename'] + D + ['bsx-vg', 'volume-1.tmp', 'volume-1']),
     (lambda vg: vg.activate_lv('_snapshot-1'),
-     ['lvchange'] + D + ['-ay', '-K', 'bsx-vg/_snapshot-1']),
+     ['lvchange'] + D + ['-ay', '-K', '-y', 'bsx-vg/_snapshot-1']),
     (lambda vg: vg.deactivate_lv('volume-1'), ['lvchange'] + D + ['-an', 'bsx-vg/volume-1']),
 ])
 def test_mutating_commands(call, argv):

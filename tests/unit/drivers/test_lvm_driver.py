@@ -400,7 +400,7 @@ def test_thin_clone_is_a_thin_snapshot(fake, monkeypatch, moved_bytes):
     drv.create_cloned_volume(volume('dst', 2), volume('src', 1))
     assert fake.argvs[-3:] == [
         ['lvcreate', '-y', '--snapshot', '-n', 'volume-dst', 'vg1/volume-src'],
-        ['lvchange', '-ay', '-K', 'vg1/volume-dst'],
+        ['lvchange', '-ay', '-K', '-y', 'vg1/volume-dst'],
         ['lvextend', '-L', '2g', 'vg1/volume-dst']]
     assert moved_bytes == []
 
@@ -462,7 +462,7 @@ def test_thin_snapshot_and_volume_from_it(fake, monkeypatch, moved_bytes):
     assert fake.argvs[-4:] == [
         ['lvs'] + REPORT + ['-o', ','.join(lvm_vg.LV_FIELDS), 'vg1/_snapshot-s'],
         ['lvcreate', '-y', '--snapshot', '-n', 'volume-b', 'vg1/_snapshot-s'],
-        ['lvchange', '-ay', '-K', 'vg1/volume-b'],
+        ['lvchange', '-ay', '-K', '-y', 'vg1/volume-b'],
         ['lvextend', '-L', '2g', 'vg1/volume-b']]
     assert ['lvcreate', '-y', '--snapshot', '-n', '_snapshot-s', 'vg1/volume-a'] in fake.argvs
     with pytest.raises(exception.VolumeBackendAPIException, match='has snapshots'):
