@@ -1,6 +1,7 @@
 """Snapshot handlers: parse, call the volume service layer, render."""
 
 from blockstore.api import common
+from blockstore.api.handlers import metadata as metadata_handlers
 from blockstore.api.handlers import volume_actions
 from blockstore.api import microversion as mv
 from blockstore.api import query_filters
@@ -108,63 +109,22 @@ def delete(req):
 
 # -- metadata ----------------------------------------------------------------------
 
-def _meta_not_found(snapshot_id, key):
-    return exception.NotFound('Snapshot %s has no metadata with key %s.' % (snapshot_id, key))
-
-
-def metadata_index(req):
-    """GET /snapshots/{snapshot_id}/metadata"""
-    snapshot = _snapshot(req, 'volume:get_snapshot_metadata')
-    return common.json_response({'metadata': dict(snapshot.metadata)})
-
-
-def _metadata_write(req, delete):
-    body = common.validated_body(req, schemas.metadata_body)
-    snapshot = _snapshot(req, 'volume:update_snapshot_metadata')
-    md = common.volume_api(req).update_snapshot_metadata(common.context(req), snapshot,
-                                                         body['metadata'], delete=delete)
-    return common.json_response({'metadata': md})
-
-
-def metadata_create(req):
-    """POST /snapshots/{snapshot_id}/metadata"""
-    return _metadata_write(req, delete=False)
-
-
-def metadata_update_all(req):
-    """PUT /snapshots/{snapshot_id}/metadata"""
-    return _metadata_write(req, delete=True)
-
-
-def metadata_show(req):
-    """GET /snapshots/{snapshot_id}/metadata/{key}"""
-    snapshot = _snapshot(req, 'volume:get_snapshot_metadata')
-    key = req.urlvars['key']
-    if key not in snapshot.metadata:
-        raise _meta_not_found(snapshot.id, key)
-    return common.json_response({'meta': {key: snapshot.metadata[key]}})
-
-
-def metadata_update(req):
-    """PUT /snapshots/{snapshot_id}/metadata/{key}"""
-    key, value = common.single_meta_body(req, schemas.meta_item_body)
-    snapshot = _snapshot(req, 'volume:update_snapshot_metadata')
-    common.volume_api(req).update_snapshot_metadata(common.context(req), snapshot,
-                                                    {key: value})
-    return common.json_response({'meta': {key: value}})
-
-
-def metadata_delete(req):
-    """DELETE /snapshots/{snapshot_id}/metadata/{key} -> 200."""
-    snapshot = _snapshot(req, 'volume:delete_snapshot_metadata')
-    key = req.urlvars['key']
-    if key not in snapshot.metadata:
-        raise _meta_not_found(snapshot.id, key)
-    try:
-        common.volume_api(req).delete_snapshot_metadata(common.context(req), snapshot, key)
-    except exception.NotFound:
-        raise _meta_not_found(snapshot.id, key)
-    return common.empty_response(200)
+_metadata = metadata_handlers.handlers(
+    '/snapshots/{snapshot_id}', 'Snapshot', _snapshot,
+    rules={'get': 'volume:get_snapshot_metadata', 'create': 'volume:update_snapshot_metadata',
+           'update': 'volume:update_snapshot_metadata',
+           'delete': 'volume:delete_snapshot_metadata'},
+    update=lambda req, snap, md, delete: common.volume_api(req).update_snapshot_metadata(
+        common.context(req), snap, md, delete=delete),
+    delete_key=lambda req, snap, key: common.volume_api(req).delete_snapshot_metadata(
+        common.context(req), snap, key),
+    schemas=schemas)
+metadata_index = _metadata['metadata_index']
+metadata_create = _metadata['metadata_create']
+metadata_update_all = _metadata['metadata_update_all']
+metadata_show = _metadata['metadata_show']
+metadata_update = _metadata['metadata_update']
+metadata_delete = _metadata['metadata_delete']
 
 
 # -- actions -------------------------------------------------------------------------

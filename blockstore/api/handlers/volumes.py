@@ -6,6 +6,7 @@ rendered by the middleware.
 """
 
 from blockstore.api import common
+from blockstore.api.handlers import metadata as metadata_handlers
 from blockstore.api.handlers import volume_actions
 from blockstore.api import microversion as mv
 from blockstore.api import query_filters
@@ -198,60 +199,22 @@ def delete(req):
 
 # -- metadata ---------------------------------------------------------------------
 
-def _meta_not_found(volume_id, key):
-    return exception.NotFound('Volume %s has no metadata with key %s.' % (volume_id, key))
-
-
-def metadata_index(req):
-    """GET /volumes/{volume_id}/metadata"""
-    volume = _volume(req, 'volume:get_volume_metadata')
-    return common.json_response(views.metadata(dict(volume.metadata)))
-
-
-def _metadata_write(req, delete):
-    body = common.validated_body(req, schemas.metadata_body)
-    volume = _volume(req, 'volume:update_volume_metadata' if delete
-                     else 'volume:create_volume_metadata')
-    md = common.volume_api(req).update_metadata(common.context(req), volume,
-                                                body['metadata'], delete=delete)
-    return common.json_response(views.metadata(md))
-
-
-def metadata_create(req):
-    """POST /volumes/{volume_id}/metadata: add or change keys."""
-    return _metadata_write(req, delete=False)
-
-
-def metadata_update_all(req):
-    """PUT /volumes/{volume_id}/metadata: replace all metadata."""
-    return _metadata_write(req, delete=True)
-
-
-def metadata_show(req):
-    """GET /volumes/{volume_id}/metadata/{key}"""
-    volume = _volume(req, 'volume:get_volume_metadata')
-    key = req.urlvars['key']
-    if key not in volume.metadata:
-        raise _meta_not_found(volume.id, key)
-    return common.json_response(views.meta_item(key, volume.metadata[key]))
-
-
-def metadata_update(req):
-    """PUT /volumes/{volume_id}/metadata/{key}"""
-    key, value = common.single_meta_body(req, schemas.meta_item_body)
-    volume = _volume(req, 'volume:update_volume_metadata')
-    common.volume_api(req).update_metadata(common.context(req), volume, {key: value})
-    return common.json_response(views.meta_item(key, value))
-
-
-def metadata_delete(req):
-    """DELETE /volumes/{volume_id}/metadata/{key} -> 200."""
-    volume = _volume(req, 'volume:delete_volume_metadata')
-    key = req.urlvars['key']
-    if key not in volume.metadata:
-        raise _meta_not_found(volume.id, key)
-    common.volume_api(req).delete_metadata(common.context(req), volume, key)
-    return common.empty_response(200)
+_metadata = metadata_handlers.handlers(
+    '/volumes/{volume_id}', 'Volume', _volume,
+    rules={'get': 'volume:get_volume_metadata', 'create': 'volume:create_volume_metadata',
+           'update': 'volume:update_volume_metadata',
+           'delete': 'volume:delete_volume_metadata'},
+    update=lambda req, vol, md, delete: common.volume_api(req).update_metadata(
+        common.context(req), vol, md, delete=delete),
+    delete_key=lambda req, vol, key: common.volume_api(req).delete_metadata(
+        common.context(req), vol, key),
+    schemas=schemas)
+metadata_index = _metadata['metadata_index']
+metadata_create = _metadata['metadata_create']
+metadata_update_all = _metadata['metadata_update_all']
+metadata_show = _metadata['metadata_show']
+metadata_update = _metadata['metadata_update']
+metadata_delete = _metadata['metadata_delete']
 
 
 # -- actions ------------------------------------------------------------------------

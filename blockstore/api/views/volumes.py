@@ -131,11 +131,3 @@ def summary(total_count, total_size, metadata=None):
     if metadata is not None:
         body['metadata'] = metadata
     return {'volume-summary': body}
-
-
-def metadata(md):
-    return {'metadata': md}
-
-
-def meta_item(key, value):
-    return {'meta': {key: value}}
