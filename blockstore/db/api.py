@@ -58,6 +58,11 @@ def _prepare_engine(engine):
                 cur.execute('PRAGMA busy_timeout=30000')
                 if wal:
                     cur.execute('PRAGMA journal_mode=WAL')
+                    # WAL + NORMAL: a commit is durable once the WAL is synced at
+                    # checkpoint; a power cut may lose the last commits, never
+                    # corrupt the file. SQLite is the single-node development
+                    # default; production runs MariaDB or PostgreSQL.
+                    cur.execute('PRAGMA synchronous=NORMAL')
                 cur.close()
             if wal:
                 engine.dispose()  # pooled connections opened before the hook
