@@ -7,6 +7,7 @@ Every ``/v3/...`` URL is also served as ``/v3/{project_id}/...`` (see
 ``router.py``).
 """
 
+from blockstore.api.handlers import attachments
 from blockstore.api.handlers import snapshots
 from blockstore.api.handlers import types
 from blockstore.api.handlers import versions
@@ -53,6 +54,12 @@ ROUTES = {
     '/v3/snapshots/{snapshot_id}/metadata/{key}': {'GET': snapshots.metadata_show,
                                                    'PUT': snapshots.metadata_update,
                                                    'DELETE': snapshots.metadata_delete},
+
+    '/v3/attachments': {'GET': attachments.index, 'POST': attachments.create},
+    '/v3/attachments/detail': {'GET': attachments.detail},
+    '/v3/attachments/{attachment_id}': {'GET': attachments.show, 'PUT': attachments.update,
+                                        'DELETE': attachments.delete},
+    '/v3/attachments/{attachment_id}/action': {'POST': attachments.action},
 
     '/v3/types': {'GET': types.index, 'POST': types.create},
     '/v3/types/{type_id}': {'GET': types.show, 'PUT': types.update, 'DELETE': types.delete},

@@ -121,9 +121,35 @@ def _guard_no_dependent_clones(model):
                            vol.status == 'creating')
 
 
+def _live_attachments(model):
+    att = models.VolumeAttachment
+    return exists().where(att.volume_id == model.id, att.deleted.is_(False))
+
+
+def _guard_no_attachments(model):
+    return ~_live_attachments(model)
+
+
+def _guard_multiattach(model):
+    return model.multiattach.is_(True)
+
+
+def _guard_instance_attached(model, instance_uuid=None):
+    if instance_uuid is None:
+        return sa.false()
+    att = models.VolumeAttachment
+    return exists().where(att.volume_id == model.id, att.deleted.is_(False),
+                          att.instance_uuid.is_not(None), att.instance_uuid == instance_uuid)
+
+
 GUARDS = {
+    'no_attachments': (_guard_no_attachments, 'the volume has attachments'),
+    'multiattach': (_guard_multiattach, 'the volume is not multiattach'),
+    'instance_attached': (_guard_instance_attached,
+                          'the volume is attached to another instance and is not multiattach'),
     'no_snapshots': (_guard_no_snapshots, 'the volume has snapshots'),
     'not_attached': (_guard_not_attached, 'the volume is attached'),
+    'attached': (lambda model: model.attach_status == 'attached', 'the volume is not attached'),
     'not_migrating': (_guard_not_migrating, 'the volume is migrating'),
     'no_creating_clones': (_guard_no_dependent_clones, 'a clone of the volume is being created'),
 }
@@ -131,11 +157,19 @@ GUARDS = {
 MODELS = {
     'volume': models.Volume,
     'snapshot': models.Snapshot,
+    'attachment': models.VolumeAttachment,
 }
 
 
+def _guard_clause(model, name, guard_args):
+    fn = GUARDS[name][0]
+    if guard_args and name in guard_args:
+        return fn(model, guard_args[name])
+    return fn(model)
+
+
 def conditional_update(context, resource, resource_id, values, expected=None, guards=(),
-                       project_id=None, work=None):
+                       project_id=None, work=None, guard_args=None, then=None):
     """One ``UPDATE ... WHERE id=? AND <expected> AND <guards>``; True if a row changed.
 
     ``expected`` maps column names to a value or a tuple of allowed values;
@@ -143,24 +177,13 @@ def conditional_update(context, resource, resource_id, values, expected=None, gu
     expectations can never both win: the database serialises the row.
     ``work`` (operation, status, payload): the work record the winner writes in
     the same transaction, so a claimed resource always has its record.
+    ``guard_args`` gives the argument of guards that take one (name -> value).
+    ``then(session)``: more writes of the winner, in the same transaction
+    (the claimed row stays locked until they commit); its result, which must
+    be truthy, is returned instead of True.
     """
-    model = MODELS[resource]
-    stmt = update(model).where(model.id == resource_id, model.deleted.is_(False))
-    if project_id is not None:
-        stmt = stmt.where(model.project_id == project_id)
-    for column, allowed in (expected or {}).items():
-        col = getattr(model, column)
-        if isinstance(allowed, (list, tuple, set, frozenset)):
-            stmt = stmt.where(col.in_(tuple(allowed)))
-        elif allowed is None:
-            stmt = stmt.where(col.is_(None))
-        else:
-            stmt = stmt.where(col == allowed)
-    for name in guards:
-        stmt = stmt.where(GUARDS[name][0](model))
-    values = dict(values)
-    values.setdefault('updated_at', utcnow())
-    stmt = stmt.values(**values).execution_options(synchronize_session=False)
+    stmt = _conditional_stmt(resource, resource_id, values, expected, guards, project_id,
+                             guard_args)
     for attempt in range(_RETRIES):
         try:
             with _writer(context) as session:
@@ -174,11 +197,45 @@ def conditional_update(context, resource, resource_id, values, expected=None, gu
                 won = session.execute(stmt).rowcount == 1
                 if won and work:
                     _put_worker(session, resource, resource_id, work)
+                if won and then is not None:
+                    return then(session)
                 return won
         except (db_exc.DBError, sa.exc.OperationalError) as e:
             if not _retriable(e) or attempt == _RETRIES - 1:
                 raise
             time.sleep(0.005 * (attempt + 1))
+
+
+def _conditional_stmt(resource, resource_id, values, expected=None, guards=(),
+                      project_id=None, guard_args=None):
+    model = MODELS[resource]
+    stmt = update(model).where(model.id == resource_id, model.deleted.is_(False))
+    if project_id is not None:
+        stmt = stmt.where(model.project_id == project_id)
+    for column, allowed in (expected or {}).items():
+        col = getattr(model, column)
+        if isinstance(allowed, (list, tuple, set, frozenset)):
+            stmt = stmt.where(col.in_(tuple(allowed)))
+        elif allowed is None:
+            stmt = stmt.where(col.is_(None))
+        else:
+            stmt = stmt.where(col == allowed)
+    for name in guards:
+        stmt = stmt.where(_guard_clause(model, name, guard_args))
+    values = dict(values)
+    values.setdefault('updated_at', utcnow())
+    return stmt.values(**values).execution_options(synchronize_session=False)
+
+
+def conditional_update_in(session, resource, resource_id, values, expected=None, guards=(),
+                          project_id=None, guard_args=None, work=None):
+    """conditional_update() inside the caller's transaction (``session``)."""
+    stmt = _conditional_stmt(resource, resource_id, values, expected, guards, project_id,
+                             guard_args)
+    won = session.execute(stmt).rowcount == 1
+    if won and work:
+        _put_worker(session, resource, resource_id, work)
+    return won
 
 
 _RETRIES = 10
@@ -193,13 +250,14 @@ def _retriable(error):
     return getattr(orig, 'pgcode', None) in ('40001', '40P01')
 
 
-def unmet_guards(context, resource, resource_id, guards):
+def unmet_guards(context, resource, resource_id, guards, guard_args=None):
     """Names of the guards that do not hold now (to explain a lost update)."""
     model = MODELS[resource]
     unmet = []
     with _reader(context) as session:
         for name in guards:
-            q = select(model.id).where(model.id == resource_id, GUARDS[name][0](model))
+            q = select(model.id).where(model.id == resource_id,
+                                       _guard_clause(model, name, guard_args))
             if session.execute(q).first() is None:
                 unmet.append(GUARDS[name][1])
     return unmet
@@ -536,10 +594,15 @@ def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys
         vtypes = {t.id: Record(t._mapping) for t in session.execute(
             select(models.VolumeType.id, models.VolumeType.name).where(
                 models.VolumeType.id.in_(type_ids)))} if type_ids else {}
+    if resource == 'volume':
+        from blockstore.db import attachments as db_attachments
+        attached = db_attachments.attached_of_volumes(
+            context, [r.id for r in rows if r.attach_status == 'attached'])
     for r in rows:
         r.metadata = metadata[r.id]
         if admin is not None:
             r.admin_metadata = admin[r.id]
+            r.attachment_list = attached.get(r.id, [])
         r.volume_type = vtypes.get(r.volume_type_id)
     return rows
 
@@ -675,6 +738,8 @@ def hard_delete(context, resource, resource_id):
         meta_model, fk = _META[resource]
         session.execute(sa.delete(meta_model).where(getattr(meta_model, fk) == resource_id))
         if resource == 'volume':
+            session.execute(sa.delete(models.VolumeAttachment).where(
+                models.VolumeAttachment.volume_id == resource_id))
             session.execute(sa.delete(models.VolumeAdminMetadata).where(
                 models.VolumeAdminMetadata.volume_id == resource_id))
         session.execute(sa.delete(models.Worker).where(
@@ -686,6 +751,9 @@ def purge_deleted(context, before):
     """Remove soft-deleted volumes and snapshots deleted before ``before``."""
     counts = {}
     with _writer(context) as session:
+        att = models.VolumeAttachment
+        counts['attachments'] = session.execute(sa.delete(att).where(
+            att.deleted.is_(True), att.deleted_at < before)).rowcount
         old_snaps = select(models.Snapshot.id).where(models.Snapshot.deleted.is_(True),
                                                      models.Snapshot.deleted_at < before)
         session.execute(sa.delete(models.SnapshotMetadata).where(
@@ -698,6 +766,7 @@ def purge_deleted(context, before):
                                                   models.Volume.id.not_in(live_snap_vols))
         ids = [r[0] for r in session.execute(old_vols)]
         if ids:
+            session.execute(sa.delete(att).where(att.volume_id.in_(ids)))
             session.execute(sa.delete(models.VolumeMetadata).where(
                 models.VolumeMetadata.volume_id.in_(ids)))
             session.execute(sa.delete(models.VolumeAdminMetadata).where(

@@ -247,6 +247,43 @@ class VolumeAdminMetadata(Base):
     value = Column(String(255))
 
 
+class VolumeAttachment(TimestampMixin, SoftDeleteMixin, Base):
+    """One host's (or instance's) use of a volume: the attachments API and legacy actions.
+
+    ``attach_status`` follows ``objects.states.ATTACHMENT``; the volume's
+    status and attach_status are derived from its live attachments in the
+    same transaction as every change of them. Soft-deleted (``detached``) so
+    operators can audit who had a volume; ``db purge`` removes old rows.
+    ``connector`` and ``connection_info`` are JSON; connection_info holds the
+    CHAP secret and is shown only to the attachment's owner.
+    """
+    __tablename__ = 'volume_attachment'
+    __table_args__ = (
+        Index('attachment_volume_deleted_idx', 'volume_id', 'deleted'),
+        Index('attachment_project_deleted_created_idx', 'project_id', 'deleted',
+              'created_at', 'id'),
+        Index('attachment_deleted_created_idx', 'deleted', 'created_at', 'id'),
+        Index('attachment_host_idx', 'attached_host'),
+        Index('attachment_instance_idx', 'instance_uuid'),
+    )
+    id = Column(String(36), primary_key=True)
+    volume_id = Column(String(36), ForeignKey('volumes.id'), nullable=False)
+    project_id = Column(String(255), nullable=False)
+    user_id = Column(String(255))
+    instance_uuid = Column(String(36))
+    attached_host = Column(String(255))
+    mountpoint = Column(String(255))
+    attach_time = Column(DateTime)
+    detach_time = Column(DateTime)
+    attach_mode = Column(String(36))
+    attach_status = Column(String(255), nullable=False)
+    connector = Column(Text)
+    connection_info = Column(Text)
+    # Created by a request carrying the compute service's role: only that role
+    # may delete it while it is connected (Cinder's LP #2004555).
+    service_created = Column(Boolean, nullable=False, default=False)
+
+
 class Snapshot(TimestampMixin, SoftDeleteMixin, Base):
     __tablename__ = 'snapshots'
     __table_args__ = (

@@ -74,28 +74,38 @@ ERROR_MANAGING = 'error_managing'
 UNMANAGING = 'unmanaging'
 ERROR_UNMANAGING = 'error_unmanaging'
 AWAITING_TRANSFER = 'awaiting-transfer'
+# -- attach flow: volume states while hosts use it, and attachment states.
+RESERVED = 'reserved'
+ATTACHING = 'attaching'
+DETACHING = 'detaching'
+ATTACHED = 'attached'
+DETACHED = 'detached'
+ERROR_ATTACHING = 'error_attaching'
+ERROR_DETACHING = 'error_detaching'
 
 # What an administrator may reset a volume or snapshot to (os-reset_status), as Cinder.
 VOLUME_RESET_STATES = Choice((CREATING, AVAILABLE, DELETING, ERROR, ERROR_DELETING,
-                              ERROR_MANAGING, MANAGING, 'attaching', IN_USE, 'detaching',
-                              'maintenance', 'reserved'))
+                              ERROR_MANAGING, MANAGING, ATTACHING, IN_USE, DETACHING,
+                              'maintenance', RESERVED))
 SNAPSHOT_RESET_STATES = Choice((ERROR, AVAILABLE, CREATING, DELETING, 'updating',
                                 ERROR_DELETING, UNMANAGING, 'backing-up', RESTORING))
-VOLUME_ATTACH_STATES = ('attached', 'detached')
+VOLUME_ATTACH_STATES = (ATTACHED, DETACHED)
 VOLUME_MIGRATION_STATES = ('migrating', 'error', 'success', 'completing', 'none', 'starting')
 
 # States from which a volume may be deleted by its owner.
 _VOLUME_DELETABLE = (AVAILABLE, ERROR, 'error_restoring', ERROR_EXTENDING, ERROR_MANAGING)
-_DELETE_GUARDS = ['no_snapshots', 'not_attached', 'not_migrating', 'no_creating_clones']
+_DELETE_GUARDS = ['no_snapshots', 'not_attached', 'no_attachments', 'not_migrating',
+                  'no_creating_clones']
+# The states a volume's attachments decide (see settle_target).
+_ATTACH_FAMILY = (AVAILABLE, RESERVED, ATTACHING, IN_USE, DETACHING)
 
 VOLUME = Machine('volume', CREATING, {
     'create_done': T([CREATING], AVAILABLE),
     'create_failed': T([CREATING], ERROR),
-    'delete': T(_VOLUME_DELETABLE, DELETING,
-                guards=['no_snapshots', 'not_attached', 'not_migrating', 'no_creating_clones']),
+    'delete': T(_VOLUME_DELETABLE, DELETING, guards=_DELETE_GUARDS),
     # Admin cleanup: also from states where work was lost (not while attached).
     'force_delete': T(_VOLUME_DELETABLE + (CREATING, ERROR_DELETING, EXTENDING, DELETING),
-                      DELETING, guards=['no_snapshots', 'not_attached']),
+                      DELETING, guards=['no_snapshots', 'not_attached', 'no_attachments']),
     'delete_failed': T([DELETING], ERROR_DELETING),
     'delete_done': T([DELETING], DELETED),
     'extend': T([AVAILABLE], EXTENDING, guards=['not_migrating']),
@@ -119,14 +129,30 @@ VOLUME = Machine('volume', CREATING, {
     'unmanage': T(_VOLUME_DELETABLE, UNMANAGING, guards=_DELETE_GUARDS),
     'unmanage_done': T([UNMANAGING], DELETED),
     'unmanage_failed': T([UNMANAGING], ERROR_UNMANAGING),
-    'transfer': T([AVAILABLE], AWAITING_TRANSFER, guards=['not_attached', 'not_migrating']),
+    'transfer': T([AVAILABLE], AWAITING_TRANSFER,
+                  guards=['not_attached', 'no_attachments', 'not_migrating']),
     'transfer_accept': T([AWAITING_TRANSFER], AVAILABLE),
     'transfer_cancel': T([AWAITING_TRANSFER], AVAILABLE),
     # A guarded touch: the readonly flag changes only on an available volume.
     'update_readonly': T([AVAILABLE], None),
     # -- legacy attach actions: a guarded touch; a connection is made or torn down
     # only while the volume is usable by a host (os-initialize/terminate_connection).
-    'use_for_export': T([AVAILABLE, IN_USE, 'reserved', 'attaching'], None),
+    'use_for_export': T([AVAILABLE, IN_USE, RESERVED, ATTACHING, DETACHING], None),
+    # -- attach flow. A new attachment: the first one of an available volume,
+    # another one of a multiattach volume, or a second one of the same
+    # instance (live migration) -- never two instances on a plain volume.
+    'reserve': T([AVAILABLE], RESERVED, guards=['no_attachments', 'not_migrating']),
+    'reserve_legacy': T([AVAILABLE], ATTACHING, guards=['no_attachments', 'not_migrating']),
+    'reserve_shared': T([RESERVED, ATTACHING, IN_USE], None, guards=['multiattach']),
+    'reserve_same_instance': T([RESERVED, ATTACHING, IN_USE], None,
+                               guards=['instance_attached']),
+    # Locks the volume while one of its attachments changes (then it settles).
+    'attachment_change': T(ANY_STATE, None),
+    # The status its live attachments give the volume (settle_target).
+    'settle': T(_ATTACH_FAMILY, Choice(_ATTACH_FAMILY)),
+    # Legacy os-begin_detaching / os-roll_detaching.
+    'begin_detaching': T([IN_USE], DETACHING, guards=['attached']),
+    'roll_detaching': T([DETACHING], None),
 }, deleted_state=DELETED, entries=(MANAGING,))
 
 SNAPSHOT = Machine('snapshot', CREATING, {
@@ -147,7 +173,44 @@ SNAPSHOT = Machine('snapshot', CREATING, {
     'unmanage_failed': T([UNMANAGING], ERROR),
 }, deleted_state=DELETED)
 
-MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT)}
+# An attachment: reserved (no host yet) -> attaching (connected, the host is
+# logging in) -> attached (complete); deleting it goes through detaching
+# (the connection is torn down) to detached (soft-deleted). Legacy os-reserve
+# inserts it in attaching (an entry state).
+ATTACHMENT = Machine('attachment', RESERVED, {
+    'connect': T([RESERVED, ATTACHING, ERROR_ATTACHING], ATTACHING),
+    'connect_failed': T([ATTACHING], ERROR_ATTACHING),
+    'complete': T([ATTACHING, ATTACHED], ATTACHED),
+    'detach': T(ANY_STATE, DETACHING),
+    'detach_done': T([DETACHING], DETACHED),
+    'detach_failed': T([DETACHING], ERROR_DETACHING),
+}, deleted_state=DETACHED, entries=(ATTACHING,))
+
+MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT, ATTACHMENT)}
+
+
+def settle_target(current, attachment_statuses, hold_detaching=True):
+    """(status, attach_status) a volume's live attachments give it.
+
+    Connected attachments (attached, or failed to detach) make it in-use,
+    which wins over any other attachment changing, so a live migration (a
+    second attachment while the first is attached) never flaps the status.
+    A legacy os-begin_detaching holds ``detaching`` while connected.
+    """
+    found = set(attachment_statuses)
+    connected = found & {ATTACHED, ERROR_DETACHING}
+    attach_status = ATTACHED if found & {ATTACHED, DETACHING, ERROR_DETACHING} else DETACHED
+    if not found:
+        return AVAILABLE, DETACHED
+    if connected:
+        if hold_detaching and current == DETACHING:
+            return DETACHING, attach_status
+        return IN_USE, attach_status
+    if ATTACHING in found:
+        return ATTACHING, attach_status
+    if DETACHING in found:
+        return DETACHING, attach_status
+    return RESERVED, attach_status
 
 
 def target_of(resource, event, target=None):
@@ -164,49 +227,79 @@ def target_of(resource, event, target=None):
 
 
 def transition(context, resource, resource_id, event, values=None, project_id=None,
-               work=None, target=None):
+               work=None, target=None, guard_args=None, then=None):
     """Apply ``event`` to one resource atomically; True if this caller won.
 
     A target of None leaves the status as it is (a guarded touch, used to
     prove a source resource is usable inside someone else's operation).
     ``target`` picks the state of an event whose target is a Choice.
+    ``guard_args`` and ``then``: see ``db.api.conditional_update``.
     """
+    t, values = _prepare(resource, event, values, target)
+    return db.conditional_update(context, resource, resource_id, values,
+                                 expected={_STATUS[resource]: t.sources}, guards=t.guards,
+                                 project_id=project_id, work=work, guard_args=guard_args,
+                                 then=then)
+
+
+# Attachments keep their state in attach_status (Cinder's column name).
+_STATUS = {'volume': 'status', 'snapshot': 'status', 'attachment': 'attach_status'}
+
+
+def _prepare(resource, event, values, target):
     machine = MACHINES[resource]
     t = machine.table[event]
     values = dict(values or {})
     final = target_of(resource, event, target)
     if final is not None:
-        values['status'] = final
+        values[_STATUS[resource]] = final
         if final == machine.deleted_state:
             values.setdefault('deleted', True)
             values.setdefault('deleted_at', utcnow())
-    return db.conditional_update(context, resource, resource_id, values,
-                                 expected={'status': t.sources}, guards=t.guards,
-                                 project_id=project_id, work=work)
+    return t, values
 
 
-def explain(context, resource, resource_id, event):
+def transition_in(session, resource, resource_id, event, values=None, project_id=None,
+                  target=None, guard_args=None, work=None):
+    """transition() inside the caller's transaction (e.g. from a ``then`` callback)."""
+    if work is not None:
+        work = dict(work, status=target_of(resource, event, target))
+    t, values = _prepare(resource, event, values, target)
+    return db.conditional_update_in(session, resource, resource_id, values,
+                                    expected={_STATUS[resource]: t.sources}, guards=t.guards,
+                                    project_id=project_id, guard_args=guard_args, work=work)
+
+
+def _getter(resource):
+    if resource == 'attachment':
+        from blockstore.db import attachments as db_attachments
+        return db_attachments.attachment_get
+    return db.volume_get if resource == 'volume' else db.snapshot_get
+
+
+def explain(context, resource, resource_id, event, guard_args=None):
     """Every precondition of ``event`` that the resource does not meet now."""
     machine = MACHINES[resource]
     t = machine.table[event]
-    getter = db.volume_get if resource == 'volume' else db.snapshot_get
     try:
-        row = getter(context, resource_id)
+        row = _getter(resource)(context, resource_id)
     except exception.NotFound:
         return ['%s %s no longer exists' % (resource, resource_id)]
     reasons = []
-    if row.status not in t.sources:
+    status = getattr(row, _STATUS[resource])
+    if status not in t.sources:
         reasons.append('status must be %s, but is %s' % (
-            ' or '.join(s for s in t.sources), row.status))
-    reasons.extend(db.unmet_guards(context, resource, resource_id, t.guards))
+            ' or '.join(s for s in t.sources), status))
+    reasons.extend(db.unmet_guards(context, resource, resource_id, t.guards, guard_args))
     return reasons or ['%s %s changed during the request; try again' % (resource, resource_id)]
 
 
-_INVALID = {'volume': exception.InvalidVolume, 'snapshot': exception.InvalidSnapshot}
+_INVALID = {'volume': exception.InvalidVolume, 'snapshot': exception.InvalidSnapshot,
+            'attachment': exception.InvalidVolume}
 
 
 def transition_or_raise(context, resource, resource_id, event, values=None, project_id=None,
-                        work=None, target=None):
+                        work=None, target=None, guard_args=None):
     """transition(), raising a 400 that names every unmet precondition on a loss.
 
     ``work``: {'operation', 'payload'} of the work record written with the win;
@@ -215,6 +308,6 @@ def transition_or_raise(context, resource, resource_id, event, values=None, proj
     if work is not None:
         work = dict(work, status=target_of(resource, event, target))
     if not transition(context, resource, resource_id, event, values, project_id, work,
-                      target=target):
-        reasons = explain(context, resource, resource_id, event)
+                      target=target, guard_args=guard_args):
+        reasons = explain(context, resource, resource_id, event, guard_args)
         raise _INVALID[resource](reason='; '.join(reasons))

@@ -67,7 +67,17 @@ def fail_work(ctx, worker):
     """Mark the resource of a lost work record failed, as Cinder does; drop the record."""
     machine = states.MACHINES.get(worker.resource_type)
     event = '%s_failed' % worker.operation
-    if machine is not None and event in machine.table:
+    if worker.resource_type == 'attachment' and event in machine.table:
+        from blockstore.db import attachments as db_att
+        from blockstore.volume import attachments as attach_flow
+        try:
+            row = db_att.attachment_get(ctx, worker.resource_id)
+            attach_flow.change(ctx, row.volume_id, row.id, event)
+            LOG.info('Cleanup: %s of attachment %s was lost; marked %s', worker.operation,
+                     row.id, event)
+        except exception.BlockstoreException:
+            pass
+    elif machine is not None and event in machine.table:
         if states.transition(ctx, worker.resource_type, worker.resource_id, event):
             LOG.info('Cleanup: %s of %s %s was lost; marked %s', worker.operation,
                      worker.resource_type, worker.resource_id, event)

@@ -57,10 +57,20 @@ class ConnectionActions:
         return _call('fetch connection information from backend',
                      self.volume_rpcapi.initialize_connection, ctx, volume, connector)
 
-    def terminate_connection(self, ctx, volume, connector, force=False):
-        """Revoke ``connector`` (every connector with ``force``) and remove the export."""
+    def terminate_connection(self, ctx, volume, connector, force=False,
+                             allow_any_state=False):
+        """Revoke ``connector`` (every connector with ``force``).
+
+        The export stays while other attachments of the volume keep their
+        connections. ``allow_any_state``: an administrator's os-force_detach,
+        which must work whatever state the volume is stuck in.
+        """
         if not force:
             validate_connector(connector)
-        self._claim_for_export(ctx, volume)
+        if allow_any_state:
+            if not volume.host:
+                raise exception.InvalidVolume(reason='volume %s has no host' % volume.id)
+        else:
+            self._claim_for_export(ctx, volume)
         _call('terminate volume connection', self.volume_rpcapi.terminate_connection,
               ctx, volume, connector, force=force)

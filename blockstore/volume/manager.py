@@ -26,6 +26,7 @@ from blockstore.db.models import utcnow
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.scheduler import rpcapi as scheduler_rpcapi
+from blockstore.volume import attach_manager
 from blockstore.volume import drivers
 from blockstore.volume.drivers import base as driver_base
 
@@ -36,8 +37,8 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-class VolumeManager(service.Manager):
-    RPC_API_VERSION = '1.3'
+class VolumeManager(attach_manager.AttachManager, service.Manager):
+    RPC_API_VERSION = '1.4'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -124,6 +125,8 @@ class VolumeManager(service.Manager):
 
     @staticmethod
     def _load(ctx, resource_type, resource_id):
+        if resource_type == 'attachment':
+            return _PendingAttachment.load(ctx, resource_id)
         cls = objects.Volume if resource_type == 'volume' else objects.Snapshot
         try:
             return cls.get_by_id(ctx, resource_id)
@@ -150,6 +153,9 @@ class VolumeManager(service.Manager):
                                                                           args['ref']),
             ('snapshot', 'unmanage'): lambda: self.unmanage_snapshot(ctx, obj),
         }
+        if worker.resource_type == 'attachment':
+            dispatch[('attachment', worker.operation)] = lambda: self.redo_attachment(
+                ctx, worker, obj.volume, obj.id)
         try:
             dispatch[(worker.resource_type, worker.operation)]()
         except Exception:
@@ -334,31 +340,20 @@ class VolumeManager(service.Manager):
         self._require_export(context)
         with lockutils.lock('volume-%s' % volume.id):
             volume.refresh()
-            update = self.driver.create_export(context, volume, connector) or {}
-            values = {k: update[k] for k in ('provider_location', 'provider_auth')
-                      if k in update}
-            if not states.transition(context, 'volume', volume.id, 'use_for_export', values):
-                self.driver.remove_export(context, volume)
-                states.transition_or_raise(context, 'volume', volume.id, 'use_for_export')
-            for k, v in values.items():
-                setattr(volume, k, v)
+            self._export(context, volume, connector)
             info = self.driver.initialize_connection(volume, connector)
+            self.legacy_record_connector(context, volume, connector, info)
         LOG.info('Initialized a connection to volume %s for %s', volume.id,
                  (connector or {}).get('initiator') or (connector or {}).get('host'))
         return info
 
     def terminate_connection(self, context, volume, connector, force=False):
-        """Revoke ``connector`` and remove the export.
-
-        Attachments (issue 5) are not tracked yet, so no attachment remains
-        after this one: ``remaining_attachments=None``.
-        """
+        """Revoke ``connector`` (every host with ``force``); the export stays while
+        other attachments keep connections."""
         self._require_export(context)
         with lockutils.lock('volume-%s' % volume.id):
             volume.refresh()
-            self.driver.terminate_connection(volume, None if force else connector,
-                                             remaining_attachments=None)
-            self.driver.remove_export(context, volume)
+            self.legacy_terminate(context, volume, None if force else connector)
         LOG.info('Terminated the connection to volume %s', volume.id)
 
     # -- capabilities -------------------------------------------------------
@@ -377,3 +372,22 @@ class VolumeManager(service.Manager):
             ctx, self.service_name, self.host, stats,
             cluster_name=self.service.cluster_name if self.service else None,
             timestamp=time.time())
+
+
+class _PendingAttachment:
+    """An attachment with unfinished work, as ``_recover`` needs it (status, volume)."""
+
+    def __init__(self, row, volume):
+        self.id = row.id
+        self.status = row.attach_status
+        self.volume = volume
+        self.project_id = row.project_id
+
+    @classmethod
+    def load(cls, ctx, attachment_id):
+        from blockstore.db import attachments as db_att
+        try:
+            row = db_att.attachment_get(ctx, attachment_id)
+            return cls(row, objects.Volume.get_by_id(ctx, row.volume_id))
+        except exception.NotFound:
+            return None

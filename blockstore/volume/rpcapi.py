@@ -11,6 +11,7 @@ History:
         get_manageable_snapshots (calls)
   1.2 - do_cleanup (take over and redo the work records of a down service)
   1.3 - initialize_connection, terminate_connection (calls; legacy attach actions)
+  1.4 - attachment_update, attachment_delete (calls; the attachments API)
 """
 
 from oslo_config import cfg
@@ -25,7 +26,7 @@ CONF = cfg.CONF
 
 
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.3'
+    RPC_API_VERSION = '1.4'
     BINARY = 'blockstore-volume'
 
     @property
@@ -133,3 +134,24 @@ class VolumeAPI(rpc.RPCAPI):
     def terminate_connection(self, ctxt, volume, connector, force=False):
         return self._prepare_connection(volume.host, 'terminate connections').call(
             ctxt, 'terminate_connection', volume=volume, connector=connector, force=force)
+
+    # -- attachments (RPC 1.4) ------------------------------------------------------------
+
+    ATTACHMENT_VERSION = '1.4'
+
+    def _prepare_attachment(self, host, what):
+        if not self.can_send_version(self.ATTACHMENT_VERSION):
+            raise exception.ServiceTooOld(
+                reason='volume services older than RPC %s cannot %s; upgrade them first'
+                % (self.ATTACHMENT_VERSION, what))
+        return self._prepare(host, version=self.ATTACHMENT_VERSION, timeout=120)
+
+    def attachment_update(self, ctxt, volume, attachment_id, connector):
+        """Export the volume for the attachment's host; its connection_info."""
+        return self._prepare_attachment(volume.host, 'connect attachments').call(
+            ctxt, 'attachment_update', volume=volume, attachment_id=attachment_id,
+            connector=connector)
+
+    def attachment_delete(self, ctxt, volume, attachment_id):
+        return self._prepare_attachment(volume.host, 'delete attachments').call(
+            ctxt, 'attachment_delete', volume=volume, attachment_id=attachment_id)

@@ -83,7 +83,7 @@ def test_initialize_saves_the_export_and_returns_connection_info(mgr, ctx, caplo
     assert 'secret-password' not in caplog.text
 
     mgr.terminate_connection(ctx, v, CONNECTOR)
-    assert mgr.driver.calls[-2:] == [('terminate_connection', v.id, CONNECTOR, None),
+    assert mgr.driver.calls[-2:] == [('terminate_connection', v.id, CONNECTOR, []),
                                      ('remove_export', v.id)]
     assert v.id not in mgr.driver.exports
 

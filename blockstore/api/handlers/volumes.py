@@ -6,6 +6,7 @@ rendered by the middleware.
 """
 
 from blockstore.api import common
+from blockstore.api.handlers import attachments as attachment_handlers
 from blockstore.api.handlers import metadata as metadata_handlers
 from blockstore.api.handlers import volume_actions
 from blockstore.api import microversion as mv
@@ -26,9 +27,8 @@ SORT_COLUMNS = {'name': 'display_name'}
 
 # Cinder's volume actions that a later issue adds; until then they are refused clearly.
 _LATER_ACTIONS = frozenset((
-    'os-attach', 'os-detach', 'os-reserve', 'os-unreserve', 'os-begin_detaching',
-    'os-roll_detaching', 'os-volume_upload_image', 'os-reimage', 'os-force_detach',
-    'os-update_volume_status', 'os-extend_volume_completion'))
+    'os-volume_upload_image', 'os-reimage', 'os-update_volume_status',
+    'os-extend_volume_completion'))
 
 
 def _volume(req, action=None):
@@ -255,11 +255,12 @@ def _terminate_connection(req, body):
     """os-terminate_connection {"connector": {...}} -> 202."""
     connector = _connector(body, 'os-terminate_connection')
     volume = _volume(req, 'volume_extension:volume_actions:terminate_connection')
+    attachment_handlers.protect_connection(req, volume, connector)
     common.volume_api(req).terminate_connection(common.context(req), volume, connector)
     return common.empty_response(202)
 
 
-ACTIONS = dict(volume_actions.VOLUME_ACTIONS, **{
+ACTIONS = dict(volume_actions.VOLUME_ACTIONS, **attachment_handlers.LEGACY_ACTIONS, **{
     'os-extend': _extend,
     'os-force_delete': _force_delete,
     'os-initialize_connection': _initialize_connection,

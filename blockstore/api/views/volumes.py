@@ -60,6 +60,24 @@ def _name_id(v, rc):
     return getattr(v, '_name_id', None)
 
 
+def _attachments(v, rc):
+    """Cinder's attachments of a volume: the complete (attached) ones.
+
+    Listings bring them along (``attachment_list``); a single volume fetches them.
+    """
+    found = getattr(v, 'attachment_list', None)
+    if found is None and getattr(v, 'attach_status', None) != 'attached':
+        return []
+    if found is None:
+        from blockstore.db import attachments as db_att
+        found = db_att.attached_of_volumes(rc.ctx, [v.id])[v.id]
+    return [{'id': v.id, 'attachment_id': a.id, 'volume_id': v.id,
+             'server_id': a.instance_uuid,
+             'host_name': a.attached_host if rc.is_admin else None,
+             'device': a.mountpoint, 'attached_at': F.format_time(a.attach_time)}
+            for a in found]
+
+
 FIELDS = F.FieldTable([
     F.Field('id', F.attr('id'), kinds=F.ALL_KINDS),
     F.Field('name', F.attr('display_name'), kinds=F.ALL_KINDS),
@@ -80,7 +98,7 @@ FIELDS = F.FieldTable([
     F.Field('replication_status', F.attr('replication_status')),
     F.Field('consistencygroup_id', F.const(None)),
     F.Field('multiattach', F.attr('multiattach')),
-    F.Field('attachments', F.empty_list),
+    F.Field('attachments', _attachments),
     F.Field('migration_status', F.attr('migration_status'), admin=True),
     # Attributes Cinder's extensions add to show and detail listings.
     F.Field('os-vol-tenant-attr:tenant_id', F.attr('project_id'), kinds=F.FULL_ONLY),

@@ -12,6 +12,7 @@ PROJECT_READER = 'rule:project_reader'
 ADMIN_OR_MEMBER = 'rule:admin_or_project_member'
 ADMIN_OR_READER = 'rule:admin_or_project_reader'
 ANY_AUTHENTICATED = ''
+SERVICE_API = 'rule:service_api'
 
 PROJECT_SCOPE = ['project']
 
@@ -33,6 +34,10 @@ rules = [
                        'rule:admin_api or rule:project_reader or rule:project_member',
                        description='An administrator, or a reader (or member) of the target '
                                    'project.'),
+    policy.RuleDefault('service_api', 'role:service or service_roles:service',
+                       description='A request of another service (e.g. the compute '
+                                   'service): the service role in the token or in a '
+                                   'service token.'),
     policy.RuleDefault('system_or_domain_or_project_member',
                        'rule:admin_or_project_member',
                        description='Alias of admin_or_project_member (Cinder\'s name).'),

@@ -1,0 +1,190 @@
+"""The volume manager's part of the attach flow (mixed into ``VolumeManager``; RPC 1.4).
+
+``attachment_update`` exports the volume for a host and returns the
+attachment's connection_info; ``attachment_delete`` revokes that host's
+access, removes the export once no other attachment keeps a connection, and
+deletes the attachment. Both run under the volume's lock, record that this
+service does the work (the API wrote the attachment's work row in the same
+transaction as its claim), and on restart ``redo_attachment`` finishes what
+a crash interrupted: a connect is rolled back to ``error_attaching`` (the
+host never got its connection_info and will retry or delete), a detach is
+completed.
+"""
+
+from oslo_concurrency import lockutils
+from oslo_log import log as logging
+
+from blockstore.common import context as bs_context
+from blockstore.common import exception
+from blockstore.common import messages
+from blockstore.db import api as db
+from blockstore.db import attachments as db_att
+from blockstore.objects import states
+from blockstore.volume import attachments as attach_flow
+
+LOG = logging.getLogger(__name__)
+
+
+def flatten(info, attachment):
+    """Cinder's attachment connection_info: the driver's data, flattened, plus ids."""
+    data = dict(info.get('data') or {})
+    flat = dict(data)
+    flat['driver_volume_type'] = info.get('driver_volume_type')
+    flat['attachment_id'] = attachment.id
+    if attachment.attach_mode in ('rw', 'ro'):
+        flat['access_mode'] = attachment.attach_mode
+    return flat
+
+
+def _initiator(connector):
+    return (connector or {}).get('initiator')
+
+
+class AttachManager:
+    """Needs the VolumeManager's driver, ``_require_export`` and ``service``."""
+
+    def _export(self, context, volume, connector):
+        """create_export, saved with a guarded touch (not for a deleted volume)."""
+        update = self.driver.create_export(context, volume, connector) or {}
+        values = {k: update[k] for k in ('provider_location', 'provider_auth') if k in update}
+        if not states.transition(context, 'volume', volume.id, 'use_for_export', values):
+            self._unexport_if_unused(context, volume)
+            states.transition_or_raise(context, 'volume', volume.id, 'use_for_export')
+        for k, v in values.items():
+            setattr(volume, k, v)
+
+    def _remaining(self, context, volume_id, leaving_id=None, leaving_initiator=None):
+        """Connectors of the volume's other connected attachments."""
+        remaining, skipped = [], False
+        for a in db_att.live_attachments(context, volume_id):
+            if not a.connector or a.id == leaving_id:
+                continue
+            if (leaving_initiator and not skipped and leaving_id is None
+                    and _initiator(a.connector) == leaving_initiator):
+                skipped = True   # the legacy connection being terminated
+                continue
+            remaining.append(a.connector)
+        return remaining
+
+    def _unexport_if_unused(self, context, volume, leaving_id=None):
+        if not self._remaining(context, volume.id, leaving_id):
+            self.driver.remove_export(context, volume)
+
+    # -- RPC 1.4 -------------------------------------------------------------------
+
+    def attachment_update(self, context, volume, attachment_id, connector):
+        self._require_export(context)
+        with lockutils.lock('volume-%s' % volume.id):
+            volume.refresh()
+            attachment = db_att.attachment_get(context, attachment_id)
+            if attachment.attach_status != states.ATTACHING:
+                raise exception.InvalidVolume(
+                    reason='attachment %s is %s, not attaching'
+                    % (attachment_id, attachment.attach_status))
+            db.worker_set_service(context, 'attachment', attachment_id, self.service.id)
+            try:
+                self._export(context, volume, connector)
+                info = self.driver.initialize_connection(volume, connector)
+                flat = flatten(info, attachment)
+                # Saved only if the attachment is still connecting (not deleted meanwhile).
+                attach_flow.change(context, volume.id, attachment_id, 'connect',
+                                   {'connection_info': db_att.encode(
+                                       {'connection_info': flat})['connection_info']})
+            except Exception as e:
+                LOG.exception('Connecting attachment %s of volume %s failed', attachment_id,
+                              volume.id)
+                self._connect_failed(context, volume, attachment_id, e)
+                raise
+            db.worker_destroy(context, 'attachment', attachment_id, 'connect')
+        LOG.info('Attachment %s of volume %s connected for %s', attachment_id, volume.id,
+                 _initiator(connector) or connector.get('host'))
+        return flat
+
+    def _connect_failed(self, context, volume, attachment_id, error):
+        try:
+            attach_flow.change(context, volume.id, attachment_id, 'connect_failed')
+        except exception.BlockstoreException:
+            pass   # deleted meanwhile: its delete owns it now
+        db.worker_destroy(context, 'attachment', attachment_id, 'connect')
+        reason = error.msg if isinstance(error, exception.BlockstoreException) else str(error)
+        messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
+                        volume.id, 'ATTACH_VOLUME', reason)
+
+    def attachment_delete(self, context, volume, attachment_id):
+        self._require_export(context)
+        with lockutils.lock('volume-%s' % volume.id):
+            volume.refresh()
+            attachment = db_att.attachment_get(context, attachment_id)
+            if attachment.attach_status != states.DETACHING:
+                raise exception.InvalidVolume(
+                    reason='attachment %s is %s, not detaching'
+                    % (attachment_id, attachment.attach_status))
+            db.worker_set_service(context, 'attachment', attachment_id, self.service.id)
+            try:
+                self._disconnect(context, volume, attachment)
+            except Exception as e:
+                LOG.exception('Disconnecting attachment %s of volume %s failed',
+                              attachment_id, volume.id)
+                try:
+                    attach_flow.change(context, volume.id, attachment_id, 'detach_failed')
+                finally:
+                    db.worker_destroy(context, 'attachment', attachment_id, 'detach')
+                reason = e.msg if isinstance(e, exception.BlockstoreException) else str(e)
+                messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
+                                volume.id, 'DETACH_VOLUME', reason)
+                raise
+            attach_flow.finish_detach(context, volume.id, attachment_id)
+        LOG.info('Attachment %s of volume %s deleted', attachment_id, volume.id)
+
+    def _disconnect(self, context, volume, attachment):
+        remaining = self._remaining(context, volume.id, leaving_id=attachment.id)
+        if attachment.connector is not None:
+            keep = any(_initiator(c) == _initiator(attachment.connector) for c in remaining)
+            if not keep:
+                self.driver.terminate_connection(volume, attachment.connector,
+                                                 remaining_attachments=remaining)
+        if not remaining:
+            self.driver.remove_export(context, volume)
+
+    # -- restart --------------------------------------------------------------------
+
+    def redo_attachment(self, context, worker, volume, attachment_id):
+        if worker.operation == 'connect':
+            LOG.info('Attachment %s was connecting when the service stopped: it failed',
+                     attachment_id)
+            self._connect_failed(context, volume, attachment_id, exception.BlockstoreException(
+                'the volume service restarted while connecting'))
+        elif worker.operation == 'detach':
+            self.attachment_delete(context, volume, attachment_id)
+
+    # -- legacy connections (RPC 1.3), now aware of attachments ---------------------
+
+    def legacy_record_connector(self, context, volume, connector, info):
+        """Give the pending legacy attachment (os-reserve) its connector, if one."""
+        pending = [a for a in db_att.live_attachments(context, volume.id)
+                   if a.attach_status == states.ATTACHING and not a.connector]
+        if len(pending) != 1:
+            return
+        try:
+            attach_flow.change(context, volume.id, pending[0].id, 'connect', {
+                'connector': db_att.encode({'connector': connector})['connector'],
+                'attached_host': connector.get('host'),
+                'connection_info': db_att.encode(
+                    {'connection_info': flatten(info, pending[0])})['connection_info']})
+        except exception.BlockstoreException:
+            LOG.info('Pending attachment %s of volume %s changed meanwhile', pending[0].id,
+                     volume.id)
+
+    def legacy_terminate(self, context, volume, connector):
+        """Revoke ``connector`` (all hosts when None); keep what other attachments use."""
+        if connector is None:
+            remaining = []
+        else:
+            remaining = self._remaining(context, volume.id,
+                                        leaving_initiator=_initiator(connector))
+            if any(_initiator(c) == _initiator(connector) for c in remaining):
+                return   # another attachment of the same host still uses the connection
+        self.driver.terminate_connection(volume, connector, remaining_attachments=remaining)
+        if not remaining:
+            self.driver.remove_export(context, volume)
+

@@ -1,0 +1,270 @@
+"""The attach flow of the service layer (mixed into ``volume.api.API``).
+
+The attachments API (3.27+: create, update with a connector, complete,
+delete) and the legacy actions Nova still uses (os-reserve, os-unreserve,
+os-attach, os-detach, os-begin_detaching, os-roll_detaching,
+os-force_detach). Every change is one transaction: claim the volume row
+through the transition table, change the attachment with a conditional
+update, settle the volume's status from its live attachments
+(``db.attachments.settle``). Work on the backend (exporting, connecting,
+disconnecting) is an RPC call to the volume service, recorded as a work row
+on the attachment so a crash in the middle is finished at restart.
+"""
+
+from oslo_log import log as logging
+
+from blockstore.common import exception
+from blockstore.db import attachments as db_att
+from blockstore.db.models import utcnow
+from blockstore.objects import states
+from blockstore.volume import connections
+
+LOG = logging.getLogger(__name__)
+
+ATTACH_MODES = ('rw', 'ro')
+
+
+class _Lost(Exception):
+    """A conditional update inside a claim lost: roll the claim back."""
+
+
+def _project(ctx):
+    return None if ctx.is_admin else ctx.project_id
+
+
+def change(ctx, volume_id, attachment_id, event, values=None, work=None,
+           hold_detaching=True, project_id=None):
+    """Apply ``event`` to an attachment of ``volume_id`` and settle the volume, atomically.
+
+    Raises a 400 (InvalidVolume) that names why when the attachment is not in
+    a state the event starts from.
+    """
+    def then(session):
+        if not states.transition_in(session, 'attachment', attachment_id, event, values,
+                                    work=work):
+            raise _Lost()
+        return db_att.settle(session, volume_id, hold_detaching) or True
+    try:
+        if states.transition(ctx, 'volume', volume_id, 'attachment_change',
+                             project_id=project_id, then=then):
+            return
+    except _Lost:
+        pass
+    reasons = states.explain(ctx, 'attachment', attachment_id, event)
+    raise exception.InvalidVolume(reason='attachment %s: %s'
+                                  % (attachment_id, '; '.join(reasons)))
+
+
+def finish_detach(ctx, volume_id, attachment_id, hold_detaching=True):
+    """detaching -> detached (soft-deleted), settle the volume, clear the work record."""
+    from blockstore.db import api as db
+    change(ctx, volume_id, attachment_id, 'detach_done', {'detach_time': utcnow()},
+           hold_detaching=hold_detaching)
+    db.worker_destroy(ctx, 'attachment', attachment_id)
+
+
+class AttachmentActions:
+    """Needs ``self.volume_rpcapi`` (see volume.api.API)."""
+
+    # -- reads -------------------------------------------------------------------
+
+    def get_attachment(self, ctx, attachment_id):
+        return db_att.attachment_get(ctx, attachment_id, project_id=_project(ctx))
+
+    def get_all_attachments(self, ctx, filters=None, marker=None, limit=None, sort_keys=None,
+                            sort_dirs=None, offset=None, all_tenants=False):
+        project = None if (ctx.is_admin and (all_tenants or ctx.project_id is None)) \
+            else ctx.project_id
+        return db_att.attachment_get_all(ctx, filters=filters, project_id=project,
+                                         marker=marker, limit=limit, sort_keys=sort_keys,
+                                         sort_dirs=sort_dirs, offset=offset)
+
+    def _reserve(self, ctx, volume, values, events, instance_uuid=None):
+        """Insert an attachment with the first of ``events`` (volume claims) that wins."""
+        values = dict(values, volume_id=volume.id, project_id=volume.project_id,
+                      user_id=ctx.user_id)
+
+        def then(session):
+            attachment_id = db_att.insert(session, values)
+            db_att.settle(session, volume.id)
+            return attachment_id
+
+        project = _project(ctx)
+        for event in events:
+            guard_args = None
+            if event == 'reserve_same_instance':
+                if not instance_uuid:
+                    continue
+                guard_args = {'instance_attached': instance_uuid}
+            attachment_id = states.transition(ctx, 'volume', volume.id, event,
+                                              project_id=project, guard_args=guard_args,
+                                              then=then)
+            if attachment_id:
+                return attachment_id
+        reasons = states.explain(ctx, 'volume', volume.id, events[0])
+        volume.refresh()
+        if volume.status in (states.RESERVED, states.ATTACHING, states.IN_USE):
+            reasons = ['volume %s is already attached and is not multiattach' % volume.id
+                       if not volume.multiattach else
+                       'volume %s cannot take another attachment now' % volume.id]
+        raise exception.InvalidVolume(reason='; '.join(reasons))
+
+    # -- attachments API (3.27, 3.44, 3.54) -----------------------------------------
+
+    def attachment_create(self, ctx, volume, instance_uuid=None, connector=None, mode=None,
+                          service=False):
+        """Reserve ``volume`` for an instance; with a connector, connect it too."""
+        if connector is not None:
+            connections.validate_connector(connector)
+        if mode is not None and mode not in ATTACH_MODES:
+            raise exception.InvalidInput(reason="Invalid attach mode '%s': must be rw or ro"
+                                         % mode)
+        attachment_id = self._reserve(
+            ctx, volume,
+            {'instance_uuid': instance_uuid, 'attach_status': states.RESERVED,
+             'attach_mode': mode or 'null', 'service_created': bool(service)},
+            ('reserve', 'reserve_shared', 'reserve_same_instance'), instance_uuid)
+        if connector is not None:
+            try:
+                self.attachment_update(ctx, self.get_attachment(ctx, attachment_id), connector)
+            except exception.InvalidInput:
+                self._drop_unconnected(ctx, volume.id, attachment_id)
+                raise
+        return self.get_attachment(ctx, attachment_id)
+
+    def attachment_update(self, ctx, attachment, connector):
+        """Connect the attachment's host (``connector``): export and initialize."""
+        connections.validate_connector(connector)
+        volume = self.get(ctx, attachment.volume_id)
+        if not volume.host:
+            raise exception.InvalidVolume(reason='volume %s has no host' % volume.id)
+        mode = attachment.attach_mode
+        if mode in (None, 'null'):
+            mode = 'ro' if volume.admin_metadata.get('readonly') == 'True' else 'rw'
+        change(ctx, volume.id, attachment.id, 'connect',
+                     {'connector': db_att.encode({'connector': connector})['connector'],
+                      'attached_host': connector.get('host'), 'attach_mode': mode,
+                      'mountpoint': connector.get('mountpoint')},
+                     work={'operation': 'connect'}, project_id=_project(ctx))
+        connections._call('update attachment', self.volume_rpcapi.attachment_update, ctx,
+                          volume, attachment.id, connector)
+        return self.get_attachment(ctx, attachment.id)
+
+    def attachment_complete(self, ctx, attachment):
+        """The host has connected (3.44 os-complete): the volume is in-use."""
+        change(ctx, attachment.volume_id, attachment.id, 'complete',
+                     {'attach_time': utcnow()}, project_id=_project(ctx))
+
+    def attachment_delete(self, ctx, attachment):
+        """Disconnect (if connected) and remove the attachment; the volume's others remain."""
+        change(ctx, attachment.volume_id, attachment.id, 'detach',
+                     work={'operation': 'detach'}, project_id=_project(ctx))
+        if attachment.connector or attachment.connection_info:
+            volume = self.get(ctx, attachment.volume_id)
+            connections._call('delete attachment', self.volume_rpcapi.attachment_delete, ctx,
+                              volume, attachment.id)
+        else:
+            finish_detach(ctx, attachment.volume_id, attachment.id)
+        return db_att.live_attachments(ctx, attachment.volume_id)
+
+    def _drop_unconnected(self, ctx, volume_id, attachment_id):
+        """Undo a reservation whose connect was refused as bad input."""
+        try:
+            change(ctx, volume_id, attachment_id, 'detach')
+            finish_detach(ctx, volume_id, attachment_id)
+        except exception.BlockstoreException:
+            LOG.warning('Could not drop attachment %s after a failed connect', attachment_id)
+
+    # -- legacy actions (v3.0) -------------------------------------------------------
+
+    def reserve(self, ctx, volume, service=False):
+        """os-reserve: a legacy attachment in 'attaching'; the volume too."""
+        self._reserve(ctx, volume, {'attach_status': states.ATTACHING, 'attach_mode': 'null',
+                                    'service_created': bool(service)},
+                      ('reserve_legacy', 'reserve_shared'))
+
+    def _legacy_pending(self, ctx, volume, instance_uuid=None):
+        for a in db_att.live_attachments(ctx, volume.id):
+            if a.attach_status == states.ATTACHING and a.instance_uuid in (None, instance_uuid):
+                return a
+        return None
+
+    def unreserve(self, ctx, volume):
+        """os-unreserve: drop the pending legacy reservation."""
+        pending = self._legacy_pending(ctx, volume)
+        if pending is None:
+            raise exception.InvalidVolume(reason='volume %s has no reservation to undo'
+                                          % volume.id)
+        if pending.connector or pending.connection_info:
+            raise exception.InvalidVolume(
+                reason='volume %s is connected; terminate the connection first' % volume.id)
+        change(ctx, volume.id, pending.id, 'detach', project_id=_project(ctx))
+        finish_detach(ctx, volume.id, pending.id)
+
+    def attach(self, ctx, volume, instance_uuid=None, host_name=None, mountpoint=None,
+               mode='rw'):
+        """os-attach: complete the pending legacy attachment."""
+        if mode not in ATTACH_MODES:
+            raise exception.InvalidInput(reason="Invalid attach mode '%s': must be rw or ro"
+                                         % mode)
+        if instance_uuid and host_name:
+            raise exception.InvalidInput(reason='give instance_uuid or host_name, not both')
+        if volume.admin_metadata.get('readonly') == 'True' and mode == 'rw':
+            raise exception.InvalidVolume(
+                reason='volume %s is read-only; attach it with mode ro' % volume.id)
+        pending = self._legacy_pending(ctx, volume, instance_uuid)
+        if pending is None:
+            raise exception.InvalidVolume(
+                reason='volume %s must be reserved (os-reserve) before os-attach' % volume.id)
+        change(ctx, volume.id, pending.id, 'complete',
+                     {'instance_uuid': instance_uuid, 'attached_host': host_name,
+                      'mountpoint': mountpoint, 'attach_mode': mode, 'attach_time': utcnow()},
+                     project_id=_project(ctx))
+
+    def begin_detaching(self, ctx, volume):
+        states.transition_or_raise(ctx, 'volume', volume.id, 'begin_detaching',
+                                   project_id=_project(ctx))
+
+    def roll_detaching(self, ctx, volume):
+        def then(session):
+            return db_att.settle(session, volume.id, hold_detaching=False) or True
+        if not states.transition(ctx, 'volume', volume.id, 'roll_detaching',
+                                 project_id=_project(ctx), then=then):
+            # Cinder answers 202 whatever the state; nothing to roll back.
+            LOG.info('os-roll_detaching of volume %s: it is not detaching', volume.id)
+
+    def _pick_attachment(self, ctx, volume, attachment_id):
+        live = db_att.live_attachments(ctx, volume.id)
+        if attachment_id:
+            for a in live:
+                if a.id == attachment_id:
+                    return a
+            raise db_att.AttachmentNotFound(attachment_id=attachment_id)
+        if len(live) == 1:
+            return live[0]
+        if not live:
+            raise exception.InvalidVolume(reason='volume %s is not attached' % volume.id)
+        raise exception.InvalidVolume(
+            reason='volume %s has %d attachments: name the attachment_id to detach'
+            % (volume.id, len(live)))
+
+    def detach(self, ctx, volume, attachment_id=None):
+        """os-detach: the host has disconnected (after os-terminate_connection)."""
+        attachment = self._pick_attachment(ctx, volume, attachment_id)
+        change(ctx, volume.id, attachment.id, 'detach', project_id=_project(ctx))
+        finish_detach(ctx, volume.id, attachment.id, hold_detaching=False)
+
+    def force_detach(self, ctx, volume, attachment_id=None, connector=None):
+        """os-force_detach (admin): terminate the connection(s), drop the attachment(s)."""
+        if connector is not None:
+            connections.validate_connector(connector)
+        live = db_att.live_attachments(ctx, volume.id)
+        chosen = [a for a in live if a.id == attachment_id] if attachment_id else live
+        if attachment_id and not chosen:
+            raise db_att.AttachmentNotFound(attachment_id=attachment_id)
+        if volume.host and volume.provider_location:
+            self.terminate_connection(ctx, volume, connector, force=connector is None,
+                                      allow_any_state=True)
+        for a in chosen:
+            change(ctx, volume.id, a.id, 'detach')
+            finish_detach(ctx, volume.id, a.id, hold_detaching=False)
