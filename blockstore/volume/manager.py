@@ -191,6 +191,11 @@ class VolumeManager(attach_manager.AttachManager, service.Manager):
             finally:
                 db.worker_destroy(ctx, rtype, obj.id, operation)
 
+    def _shared_targets(self):
+        if not driver_base.supports(self.driver, driver_base.ExportOps):
+            return None
+        return self.driver.shared_targets
+
     def _require(self, interface, what):
         if not driver_base.supports(self.driver, interface):
             raise exception.VolumeBackendAPIException(
@@ -210,7 +215,8 @@ class VolumeManager(attach_manager.AttachManager, service.Manager):
                 update = self.driver.create_cloned_volume(volume, source)
             else:
                 update = self.driver.create_volume(volume)
-            return dict(update or {}, launched_at=utcnow(), service_uuid=self.service.uuid)
+            return dict(update or {}, launched_at=utcnow(), service_uuid=self.service.uuid,
+                        shared_targets=self._shared_targets())
         self._run(context, volume, 'create', states.CREATING, work,
                   'create_done', 'create_failed', 'CREATE_VOLUME_FROM_BACKEND')
 

@@ -119,6 +119,7 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
     """
 
     VERSION = '1.0.0'
+    shared_targets = None   # local files: no target, nothing for hosts to lock
 
     def __init__(self, conf, host):
         super().__init__(conf, host)
