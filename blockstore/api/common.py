@@ -7,6 +7,7 @@ from oslo_config import cfg
 import webob
 
 from blockstore.api import microversion
+from blockstore.api import query_filters
 from blockstore.common import exception
 from blockstore.common import policy
 
@@ -231,3 +232,31 @@ def action_name(body):
     if len(body) != 1:
         raise exception.Invalid('Malformed message body: too many body keys')
     return next(iter(body))
+
+
+# -- collections whose back end does not exist yet -------------------------------------
+
+def empty_list(req, collection, resource=None, with_count=False):
+    """``{collection: []}`` for a resource this deployment has none of, parameters checked.
+
+    Pagination, sort and (since 3.31, for ``resource``) filter keys are
+    validated as for a real list, so a bad request is still a 400; a marker
+    can name nothing, so it is a 404 as in Cinder. ``with_count`` (3.45) adds
+    ``"count": 0``.
+    """
+    ctx = context(req)
+    params = query_params(req)
+    marker, _limit, _offset = pagination(params)
+    sort_params(params)
+    count = (with_count and version(req) >= microversion.SUPPORT_COUNT_INFO
+             and parse_bool(params.pop('with_count', 'false'), 'with_count'))
+    params.pop('with_count', None)
+    if resource and version(req) >= microversion.RESOURCE_FILTER:
+        query_filters.reject_invalid(ctx, params, resource,
+                                     version(req) >= microversion.LIKE_FILTER)
+    if marker:
+        raise exception.MarkerNotFound(marker=marker)
+    body = {collection: []}
+    if count:
+        body['count'] = 0
+    return json_response(body)

@@ -128,6 +128,14 @@ def unmanage(req, body):
     return common.empty_response(202)
 
 
+def volume_upload_image(req, body):
+    """Validated, then 501: without an image service there is nowhere to upload to."""
+    _validate(req, schemas.volume_upload_image, body)
+    _volume(req, 'volume_extension:volume_actions:upload_image')
+    raise exception.NotAvailable(what='Uploads of volumes to images',
+                                 reason='this deployment has no image service (Glance)')
+
+
 def _not_yet(name):
     def refuse(req, body):
         common.require_admin(req, ADMIN + name.replace('os-', ''))
@@ -146,6 +154,7 @@ VOLUME_ACTIONS = {
     'os-retype': retype,
     'revert': revert,
     'os-unmanage': unmanage,
+    'os-volume_upload_image': volume_upload_image,
     'os-migrate_volume': _not_yet('os-migrate_volume'),
     'os-migrate_volume_completion': _not_yet('os-migrate_volume_completion'),
 }

@@ -27,7 +27,7 @@ SORT_COLUMNS = {'name': 'display_name'}
 # Cinder's volume actions that a later issue adds; until then they are refused clearly.
 _LATER_ACTIONS = frozenset((
     'os-attach', 'os-detach', 'os-reserve', 'os-unreserve', 'os-begin_detaching',
-    'os-roll_detaching', 'os-volume_upload_image', 'os-reimage', 'os-force_detach',
+    'os-roll_detaching', 'os-reimage', 'os-force_detach',
     'os-update_volume_status', 'os-extend_volume_completion'))
 
 

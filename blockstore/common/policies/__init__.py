@@ -2,6 +2,7 @@
 
 import itertools
 
+from blockstore.common.policies import backups
 from blockstore.common.policies import base
 from blockstore.common.policies import operations
 from blockstore.common.policies import snapshots
@@ -16,4 +17,5 @@ def list_rules():
         snapshots.list_rules(),
         types.list_rules(),
         operations.list_rules(),
+        backups.list_rules(),
     ))
