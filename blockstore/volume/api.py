@@ -19,6 +19,7 @@ from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import actions  # -- types, qos, actions, transfers
 from blockstore.volume import connections  # -- legacy attach actions
 from blockstore.volume import manage  # -- types, qos, actions, transfers
+from blockstore.volume import migration  # -- os-migrate_volume
 from blockstore.volume import rpcapi as volume_rpcapi
 from blockstore.volume import volume_types
 
@@ -39,7 +40,8 @@ def _scope(ctx, all_tenants=False):
     return ctx.project_id
 
 
-class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionActions):
+class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionActions,
+          migration.VolumeMigration):
     def __init__(self):
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.volume_rpcapi = volume_rpcapi.VolumeAPI()
