@@ -74,7 +74,8 @@ def test_backup_create_is_501_after_validation(client, admin):
     _fault(client.post('/v3/backups', {'backup': {'volume_id': 'nope'}}), 400, 'badRequest')
     # metadata exists since 3.43; unknown keys are refused since 3.53.
     body = {'backup': {'volume_id': ID, 'metadata': {'k': 1}}}
-    _fault(client.post('/v3/backups', body, version='3.43'), 400, 'badRequest', 'field/attribute k')
+    _fault(client.post('/v3/backups', body, version='3.43'), 400, 'badRequest',
+           'field/attribute k')
     body = {'backup': {'volume_id': ID, 'bogus': 1}}
     _fault(client.post('/v3/backups', body, version='3.53'), 400, 'badRequest', 'bogus')
     _fault(client.post('/v3/backups', body, version='3.52'), 501, 'notImplemented')
