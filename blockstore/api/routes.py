@@ -26,6 +26,7 @@ from blockstore.api.handlers import services  # -- operations and quotas
 from blockstore.api.handlers import workers  # -- operations and quotas
 from blockstore.api.handlers import backups  # -- backups and groups
 from blockstore.api.handlers import groups  # -- backups and groups
+from blockstore.api.handlers import volume_encryption  # -- backups and groups
 
 ROUTES = {
     '/': {'GET': versions.root},
@@ -156,5 +157,7 @@ ROUTES = {
     '/v3/group_snapshots/{group_snapshot_id}': {'GET': groups.snapshots_show,
                                                 'DELETE': groups.snapshots_delete},
     '/v3/group_snapshots/{group_snapshot_id}/action': {'POST': groups.snapshots_action},
+    '/v3/volumes/{volume_id}/encryption': {'GET': volume_encryption.index},
+    '/v3/volumes/{volume_id}/encryption/{key}': {'GET': volume_encryption.show},
     # -- end backups and groups
 }

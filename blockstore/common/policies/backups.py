@@ -1,4 +1,5 @@
-"""Backups, generic volume groups, group types and group snapshots (Cinder's rule names)."""
+"""Backups, generic volume groups, group types, group snapshots and volume encryption
+metadata (Cinder's rule names)."""
 
 from blockstore.common.policies import base
 
@@ -14,6 +15,10 @@ GSN = '/group_snapshots'
 GSN1 = GSN + '/{group_snapshot_id}'
 
 rules = [
+    base.rule('volume_extension:volume_encryption_metadata', R,
+              'Show the encryption metadata of a volume.',
+              [('GET', '/volumes/{volume_id}/encryption'),
+               ('GET', '/volumes/{volume_id}/encryption/{key}')]),
     base.rule('backup:get_all', R, 'List backups.', [('GET', B), ('GET', B + '/detail')]),
     base.rule('backup:get', R, 'Show a backup.', [('GET', B1)]),
     base.rule('backup:create', M, 'Create a backup.', [('POST', B)]),
