@@ -27,6 +27,7 @@ from blockstore.api.handlers import workers  # -- operations and quotas
 from blockstore.api.handlers import backups  # -- backups and groups
 from blockstore.api.handlers import groups  # -- backups and groups
 from blockstore.api.handlers import volume_encryption  # -- backups and groups
+from blockstore.api.handlers import capabilities  # -- backups and groups
 
 ROUTES = {
     '/': {'GET': versions.root},
@@ -159,5 +160,6 @@ ROUTES = {
     '/v3/group_snapshots/{group_snapshot_id}/action': {'POST': groups.snapshots_action},
     '/v3/volumes/{volume_id}/encryption': {'GET': volume_encryption.index},
     '/v3/volumes/{volume_id}/encryption/{key}': {'GET': volume_encryption.show},
+    '/v3/capabilities/{hostname}': {'GET': capabilities.show},
     # -- end backups and groups
 }

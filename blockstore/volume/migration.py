@@ -9,6 +9,7 @@ ends is not supported yet. Nothing is claimed, so nothing changes.
 """
 
 from blockstore.common import exception
+from blockstore.common import utils
 from blockstore.db import api as db
 from blockstore.db import services as services_db
 from blockstore.objects import states
@@ -17,11 +18,6 @@ from blockstore.ops import services as ops_services
 
 class InvalidHost(exception.Invalid):
     msg_fmt = 'Invalid host: %(reason)s'
-
-
-def backend_of(host):
-    """``node@backend`` of a volume or service host (the pool after ``#`` dropped)."""
-    return (host or '').partition('#')[0]
 
 
 class VolumeMigration:
@@ -42,10 +38,10 @@ class VolumeMigration:
             raise exception.InvalidVolume(reason='volume %s cannot be migrated: %s'
                                           % (volume.id, '; '.join(reasons)))
         if host:
-            dest = backend_of(host)
-            if dest == backend_of(volume.host):
+            dest = utils.backend_of(host)
+            if dest == utils.backend_of(volume.host):
                 raise InvalidHost(reason='destination host %s must be different than the '
-                                         'current host %s' % (host, backend_of(volume.host)))
+                                         'current host %s' % (host, utils.backend_of(volume.host)))
             found = services_db.service_get_all(ctx, host=dest,
                                                 binary=ops_services.VOLUME_BINARY)
             where = 'host %s' % host

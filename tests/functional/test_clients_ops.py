@@ -217,6 +217,8 @@ def test_cinder_cli(embedded):
     assert 'maxTotalVolumes' in run('absolute-limits')
     run('message-list')
     assert CLUSTER in run('cluster-list')
+    caps = run('get-capabilities', embedded.host + '@file1')
+    assert 'OS::Storage::Capabilities::%s@file1' % embedded.host in caps
 
 
 def test_like_and_time_filters_through_cinderclient(embedded):

@@ -1,5 +1,5 @@
-"""Backups, generic volume groups, group types, group snapshots and volume encryption
-metadata (Cinder's rule names)."""
+"""Backups, generic volume groups, group types, group snapshots, volume encryption
+metadata and back-end capabilities (Cinder's rule names)."""
 
 from blockstore.common.policies import base
 
@@ -19,6 +19,8 @@ rules = [
               'Show the encryption metadata of a volume.',
               [('GET', '/volumes/{volume_id}/encryption'),
                ('GET', '/volumes/{volume_id}/encryption/{key}')]),
+    base.rule('volume_extension:capabilities', A, 'Show the capabilities of a back end.',
+              [('GET', '/capabilities/{hostname}')]),
     base.rule('backup:get_all', R, 'List backups.', [('GET', B), ('GET', B + '/detail')]),
     base.rule('backup:get', R, 'Show a backup.', [('GET', B1)]),
     base.rule('backup:create', M, 'Create a backup.', [('POST', B)]),
