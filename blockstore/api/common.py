@@ -189,7 +189,7 @@ def list_filters(req, params, user_filters, columns, unsupported=frozenset(),
     req_version = version(req)
     like = req_version >= microversion.LIKE_FILTER
     converters = converters or {}
-    filters, invalid = {}, []
+    filters, invalid, given = {}, [], {}
     for key, value in params.items():
         if key in _NOT_FILTERS:
             continue
@@ -201,9 +201,10 @@ def list_filters(req, params, user_filters, columns, unsupported=frozenset(),
                 invalid.append(key)
             continue
         column = columns.get(base, base)
-        if column in filters:
-            raise exception.InvalidInput(reason='filters %s and %s~ cannot be combined'
-                                         % (base, base))
+        if column in given:
+            raise exception.InvalidInput(reason='filters %s and %s cannot be combined'
+                                         % (given[column], key))
+        given[column] = key
         if base != key:
             if base in converters:
                 raise exception.InvalidInput(reason='%s is not a text filter' % key)

@@ -67,30 +67,29 @@ def _bool_filter(name):
     return lambda req, value: common.parse_bool(value, name)
 
 
-def _time_filter(name):
-    """``created_at``/``updated_at``: ``op:time[,op:time...]`` since 3.60, a time before."""
-    def parse(text):
-        try:
-            return timeutils.normalize_time(timeutils.parse_isotime(text.strip()))
-        except ValueError:
-            raise exception.Invalid('Invalid %s value' % text)
+def _parse_time(text):
+    try:
+        return timeutils.normalize_time(timeutils.parse_isotime(text.strip()))
+    except ValueError:
+        raise exception.Invalid('Invalid %s value' % text)
 
-    def convert(req, value):
-        if common.version(req) < mv.TIME_COMPARISON_FILTER:
-            return db_filters.Compare(eq=parse(value))
-        found = db_filters.Compare()
-        for unit in value.split(','):
-            op, sep, text = unit.strip().partition(':')
-            if not sep or op not in db_filters.OPERATORS:
-                raise exception.Invalid('Invalid %s operator' % op)
-            found[op] = parse(text)
-        return found
-    return convert
+
+def _time_filter(req, value):
+    """``created_at``/``updated_at``: ``op:time[,op:time...]`` since 3.60, a time before."""
+    if common.version(req) < mv.TIME_COMPARISON_FILTER:
+        return db_filters.Compare(eq=_parse_time(value))
+    found = db_filters.Compare()
+    for unit in value.split(','):
+        op, sep, text = unit.strip().partition(':')
+        if not sep or op not in db_filters.OPERATORS:
+            raise exception.Invalid('Invalid %s operator' % op)
+        found[op] = _parse_time(text)
+    return found
 
 
 CONVERTERS = {
-    'created_at': _time_filter('created_at'),
-    'updated_at': _time_filter('updated_at'),
+    'created_at': _time_filter,
+    'updated_at': _time_filter,
     'bootable': _bootable_filter,
     'multiattach': _bool_filter('multiattach'),
     'size': _int_filter('size'),

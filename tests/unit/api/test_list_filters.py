@@ -60,7 +60,9 @@ def test_like_filter_before_334_and_on_typed_filters(admin, client, named):
         resp = admin.get('/v3/volumes?' + query, version='3.60')
         assert resp.status_int == 400 and 'not a text filter' in fault_of(resp)[2], query
     resp = admin.get('/v3/volumes?name=a&name~=b', version='3.34')
-    assert resp.status_int == 400 and 'cannot be combined' in fault_of(resp)[2]
+    assert resp.status_int == 400 and 'name and name~ cannot be combined' in fault_of(resp)[2]
+    resp = admin.get('/v3/volumes?name=a&display_name=b', version='3.34')
+    assert resp.status_int == 400 and 'name and display_name cannot' in fault_of(resp)[2]
 
 
 def test_like_filters_for_users_follow_resource_filters(client, named, tmp_path):
