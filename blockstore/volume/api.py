@@ -20,6 +20,7 @@ from blockstore.volume import actions  # -- types, qos, actions, transfers
 from blockstore.volume import attachments  # -- attach flow
 from blockstore.volume import connections  # -- legacy attach actions
 from blockstore.volume import manage  # -- types, qos, actions, transfers
+from blockstore.volume import migration  # -- os-migrate_volume
 from blockstore.volume import rpcapi as volume_rpcapi
 from blockstore.volume import volume_types
 
@@ -41,7 +42,7 @@ def _scope(ctx, all_tenants=False):
 
 
 class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionActions,
-          attachments.AttachmentActions):
+          attachments.AttachmentActions, migration.VolumeMigration):
     def __init__(self):
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.volume_rpcapi = volume_rpcapi.VolumeAPI()
