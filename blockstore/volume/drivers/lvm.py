@@ -391,7 +391,15 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             self._remove_lv(name, lvs=lvs)
 
     def extend_volume(self, volume, new_size):
-        """Grow the LV; without device-mapper it may move to a larger free range."""
+        """Grow the LV; an exported volume's target follows (online extend).
+
+        With device-mapper the LV grows in place and the target helper makes
+        the live target report the new size (LIO reads it live; tgt re-adds
+        the LUN), keeping the target and its sessions. Without device-mapper
+        an unexported LV may move to a larger free range; an exported one
+        can only grow in place (its next extents free): a new loop device
+        over the longer range replaces the export's.
+        """
         lv = self._settle(volume.name, self._lvs())
         if lv is None:
             raise exception.VolumeBackendAPIException(
@@ -403,27 +411,40 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                 % (volume.name, lv['lv_size'] // GiB, new_size))
         if want == lv['lv_size']:
             return
-        self._grow(volume.name, lv['lv_size'], new_size)
+        with self._export_lock:
+            if not self.target.is_exported(volume):
+                self._grow(volume.name, lv['lv_size'], new_size)
+                return
+            old_range = None if self.device_mapper else self._extent_range(volume.name)
+            self._grow(volume.name, lv['lv_size'], new_size, in_place=True)
+            self.target.extend_export(volume, self._export_device(volume))
+            if old_range is not None:
+                for device in self.loops.find(*old_range):
+                    self.loops.detach(device)
 
-    def _grow(self, name, size, new_size):
+    def _grow(self, name, size, new_size, in_place=False):
         """Extend LV ``name`` (``size`` bytes now) to ``new_size`` GiB.
 
         Without device-mapper the LV must stay contiguous: it grows in place
-        when the next extents are free, else it moves (:meth:`_relocate`).
+        when the next extents are free, else it moves (:meth:`_relocate`),
+        unless ``in_place`` (it is exported) or a loop device is over it.
         """
         if self.device_mapper or self.thin:
             self.vg.extend_lv(name, new_size)
             return
-        back_file, offset, length = self._extent_range(name)
-        if self.loops.find(back_file, offset, length):
-            raise exception.VolumeBackendAPIException(
-                data='%s is exported; without device-mapper an exported volume cannot '
-                     'be extended' % name)
+        if not in_place:
+            back_file, offset, length = self._extent_range(name)
+            in_place = bool(self.loops.find(back_file, offset, length))
         try:
             self.vg.extend_lv(name, new_size, contiguous=True, log_errors=False)
         except exception.ProcessExecutionError as e:
             if 'contiguous' not in (e.stderr or ''):
                 raise
+            if in_place:
+                raise exception.VolumeBackendAPIException(
+                    data='%s is exported and the extents after it are taken; without '
+                         'device-mapper an exported volume grows only in place (detach it '
+                         'to extend)' % name) from e
             self._relocate(name, size, new_size)
 
     def _relocate(self, name, size, new_size):
@@ -492,7 +513,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                                                           conf.lvm_type),
                 'multiattach': True,
                 'QoS_support': False,
-                'online_extend_support': False,
+                'online_extend_support': self.device_mapper,
                 'backend_state': 'up',
             }],
         }

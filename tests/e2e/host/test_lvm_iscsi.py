@@ -10,8 +10,10 @@ Bytes are proven to land in the right place by reading the PV image file at
 the LV's extent offset, computed by the test's own lvs/pvs/vgs calls.
 """
 
+import json
 import os
 import random
+import re
 import types
 import uuid
 
@@ -91,6 +93,20 @@ class Initiator:
         assert proc.returncode == 0, proc.stderr
         with open(out, 'rb') as f:
             return f.read()
+
+    def capacity(self, data):
+        """The LUN's size in bytes as two initiators see it: (READ CAPACITY(16)
+        by iscsi-readcapacity16, qemu-img info's virtual size)."""
+        url = 'iscsi://%s%%%s@%s/%s/%d' % (data['auth_username'], data['auth_password'],
+                                           data['target_portal'], data['target_iqn'],
+                                           data['target_lun'])
+        rc16 = host.run('iscsi-readcapacity16', '-i', CONNECTOR['initiator'], url)
+        m = re.search(r'Total size:\s*(\d+)', rc16.stdout)
+        assert m, rc16.stdout
+        secret_args, opts = self._image_opts(data, None, CONNECTOR['initiator'])
+        info = host.run('qemu-img', 'info', *secret_args, '--output=json', '--image-opts',
+                        opts)
+        return int(m.group(1)), json.loads(info.stdout)['virtual-size']
 
     @staticmethod
     def inq(data, password=None, initiator=CONNECTOR['initiator']):
@@ -289,3 +305,36 @@ def test_tgtd_restart_then_ensure_export_restores_the_target(exports, host_vg, t
     # ensure_export is idempotent while the target is live.
     assert driver.ensure_export(None, vol) == update
     assert tgtd.target_iqns() == [data['target_iqn']]
+
+
+def test_extend_while_exported_reports_the_new_size(exports, host_vg, tgtd, initiator):
+    """Online extend with tgt: the target and its CHAP/ACL stay, its LUN is
+    re-added over the longer extent range, and READ CAPACITY says 2 GiB."""
+    driver = exports.driver
+    vol = exports.volume(1)
+    apply(vol, driver.create_export(None, vol, CONNECTOR))
+    data = driver.initialize_connection(vol, CONNECTOR)['data']
+    tid = vol.provider_location.split(',')[1].split()[0]
+    assert initiator.capacity(data) == (1024 * MiB, 1024 * MiB)
+    tail = pattern('old-end', 64 * 1024)
+    initiator.write(data, 1024 * MiB - len(tail), tail)
+
+    driver.extend_volume(vol, 2)
+    vol.size = 2
+    assert initiator.capacity(data) == (2048 * MiB, 2048 * MiB)
+    assert data['target_iqn'] in tgtd.target_iqns()
+    show = tgtd.tgtadm('--lld', 'iscsi', '--op', 'show', '--mode', 'target').stdout
+    assert 'Target %s: %s' % (tid, data['target_iqn']) in show  # not re-created
+    assert initiator.read(data, 1024 * MiB - len(tail), len(tail)) == tail
+    end = pattern('new-end', 64 * 1024)
+    initiator.write(data, 2048 * MiB - len(end), end)
+    offset, size = host_vg.lv_byte_range(vol.name)
+    assert size == 2048 * MiB
+    assert host_vg.read_pv(offset + size - len(end), len(end)) == end
+    assert host_vg.read_pv(offset + 1024 * MiB - len(tail), len(tail)) == tail
+    # One loop device backs the export: the one over the longer range.
+    assert len(host_vg.loops_of_file()) == 2  # the PV's and the export's
+    assert host_vg.loops_of_file(offset, size)
+    # The initiator is still the only one let in.
+    intruder = initiator.inq(data, initiator=INTRUDER)
+    assert intruder.returncode != 0

@@ -511,15 +511,55 @@ def test_extend_in_place_moves_when_blocked_and_refuses_to_shrink(fake, monkeypa
         drv.extend_volume(volume('nope'), 2)
 
 
-def test_extend_of_an_exported_volume_is_refused_without_device_mapper(
+class RecordingTarget:
+    """Stands in for the target helper: which volumes are exported, what it was told."""
+
+    def __init__(self, exported):
+        self.exported = set(exported)
+        self.extended = []
+
+    def is_exported(self, volume):
+        return volume.name in self.exported
+
+    def extend_export(self, volume, path):
+        self.extended.append((volume.name, path))
+
+
+def test_extend_while_exported_without_device_mapper_grows_in_place_only(
         fake, monkeypatch, moved_bytes):
     drv = make_driver(fake, monkeypatch=monkeypatch)
-    vol = volume('a', 1)
-    drv.create_volume(vol)
-    fake.loops['/dev/loop9'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    a, b = volume('a', 1), volume('b', 1)
+    drv.create_volume(a)
+    drv.create_volume(b)
+    drv.target = RecordingTarget({'volume-a', 'volume-b'})
     monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    fake.loops['/dev/loop9'] = ('/srv/pv.img',) + drv._extent_range('volume-b')[1:]
+    # b follows a: a would have to move, which an exported volume cannot.
     with pytest.raises(exception.VolumeBackendAPIException, match='exported'):
-        drv.extend_volume(vol, 2)
+        drv.extend_volume(a, 2)
+    assert fake.lvs['volume-a']['count'] * FakeHost.EXTENT == GiB
+    assert drv.target.extended == [] and moved_bytes == []
+    # Room after b: it grows in place, the export moves to a loop over the longer range.
+    drv.extend_volume(b, 2)
+    _, offset, size = drv._extent_range('volume-b')
+    assert size == 2 * GiB
+    (name, path), = drv.target.extended
+    assert name == 'volume-b' and fake.loops[path] == ('/srv/pv.img', offset, 2 * GiB)
+    assert '/dev/loop9' not in fake.loops and '/dev/loop8' in fake.loops
+    assert moved_bytes == []
+
+
+def test_extend_while_exported_with_device_mapper_tells_the_target(fake, monkeypatch):
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch)
+    drv.create_volume(volume('a', 1))
+    drv.target = RecordingTarget({'volume-a'})
+    drv.extend_volume(volume('a', 1), 2)
+    assert fake.programs('lvextend') == [['lvextend', '-L', '2g', 'vg1/volume-a']]
+    assert drv.target.extended == [('volume-a', '/dev/vg1/volume-a')]
+    assert drv.get_volume_stats(refresh=True)['pools'][0]['online_extend_support'] is True
+    assert make_driver(fake, monkeypatch=monkeypatch).get_volume_stats(
+        refresh=True)['pools'][0]['online_extend_support'] is False
 
 
 def test_extend_with_device_mapper_is_plain(fake, monkeypatch):

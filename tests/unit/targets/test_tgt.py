@@ -192,6 +192,9 @@ class FakeTgtd:
     def _new_logicalunit(self, opt):
         self._tid(opt)['luns'][int(opt['--lun'])] = (opt['-b'], opt.get('--bsoflags', ''))
 
+    def _delete_logicalunit(self, opt):
+        self._tid(opt)['luns'].pop(int(opt['--lun']))
+
     def _new_account(self, opt):
         if opt['--user'] in self.accounts:
             self._err('tgtadm: this account already exists')
@@ -584,3 +587,24 @@ def test_check_for_setup_error_names_the_package(helper, monkeypatch):
     monkeypatch.setattr(tgt.shutil, 'which', lambda name: None)
     with pytest.raises(exception.VolumeBackendAPIException, match='tgt package'):
         helper.check_for_setup_error()
+
+
+def test_extend_export_re_adds_the_lun_in_the_live_target(helper, tgtd):
+    vol = new_volume()
+    helper.create_export(None, vol, '/dev/loop1', CONNECTOR)
+    (tid, target), = tgtd.targets.items()
+    acl, accounts = list(target['acl']), list(target['accounts'])
+    tgtd.calls.clear()
+    update = helper.extend_export(vol, '/dev/loop1')
+    assert update['provider_location'].endswith(',%d %s 1' % (tid, IQN))
+    assert [a[5:] for a in tgtd.ops()] == [
+        ['--op', 'delete', '--mode', 'logicalunit', '--tid', str(tid), '--lun', '1'],
+        ['--op', 'new', '--mode', 'logicalunit', '--tid', str(tid), '--lun', '1',
+         '-b', '/dev/loop1', '--bsoflags', 'direct']]
+    assert list(tgtd.targets) == [tid]  # same target: sessions, CHAP and ACL stay
+    assert tgtd.targets[tid]['acl'] == acl and tgtd.targets[tid]['accounts'] == accounts
+    # A new device (a longer loop): the LUN moves to it, the record follows.
+    helper.extend_export(vol, '/dev/loop2')
+    assert tgtd.targets[tid]['luns'] == {1: ('/dev/loop2', 'direct')}
+    assert helper.load_record(vol).path == '/dev/loop2'
+    assert helper.extend_export(new_volume('v2'), '/dev/loop3') is None
