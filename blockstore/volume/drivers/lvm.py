@@ -149,10 +149,28 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         if self.vg.get_vg() is None:
             raise exception.VolumeBackendAPIException(
                 data='volume group %s does not exist' % conf.volume_group)
-        if self.thin and not self.vg.lv_exists(self.pool_name):
-            self.vg.create_thin_pool(self.pool_name)
+        if self.thin:
+            self._setup_thin_pool()
         self._finish_interrupted_work()
         self.target.do_setup()
+
+    def _setup_thin_pool(self):
+        """Create the pool if missing; with ``volume_clear`` make it zero new blocks.
+
+        A pool that does not zero (``lvcreate -Zn``, or ``thin_pool_zero = 0``
+        in lvm.conf) hands a deleted volume's blocks to the next volume as
+        they are, and a partial write shows the rest of the old block.
+        """
+        pool = self.vg.get_lv(self.pool_name)
+        if pool is None:
+            self.vg.create_thin_pool(self.pool_name)
+        elif (self.configuration.volume_clear != 'none'
+              and not self.vg.pool_zeroes_new_blocks(pool)):
+            LOG.warning('Thin pool %s does not zero the blocks it provisions, so deleted '
+                        'volumes could show through in new ones; turning zeroing on '
+                        '(volume_clear=%s)', self.vg.lv_ref(self.pool_name),
+                        self.configuration.volume_clear)
+            self.vg.zero_new_thin_blocks(self.pool_name)
 
     def _attach_pv_loop(self, path, size_gb):
         """The loop device over ``path`` (created sparse and attached if needed)."""
@@ -304,9 +322,20 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                                     discard_zeroes=self._file_backed(dst))
 
     def _clear(self, name, size):
-        """Wipe LV ``name`` as ``volume_clear`` says (thick only)."""
+        """Wipe LV ``name`` as ``volume_clear`` says.
+
+        Thin: the pool zeroes every block it provisions (:meth:`do_setup`
+        makes sure), so a block of a deleted volume never shows through in
+        the next one; the LV is discarded, returning its blocks (and, with
+        discard passdown, the underlying storage's). Writing zeros instead
+        would provision the LV's whole virtual size in the pool.
+        """
         conf = self.configuration
-        if conf.volume_clear == 'none' or self.thin:
+        if conf.volume_clear == 'none':
+            return
+        if self.thin:
+            with self._device(name) as device:
+                lvm_datapath.discard_range(device.path, 0, size)
             return
         length = size if not conf.volume_clear_size else min(size,
                                                                conf.volume_clear_size * MiB)
@@ -345,7 +374,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             raise exception.VolumeBackendAPIException(
                 data='%s has snapshots; delete them first' % name)
         self._detach_loops(name, known_to_exist=True)
-        if lv['lv_attr'][:1] == '-':
+        if lv['lv_attr'][:1] in ('-', 'V'):  # thick or thin, not snapshots
             self._clear(name, lv['lv_size'])
         self.vg.remove_lv(name)
         lvs.pop(name, None)

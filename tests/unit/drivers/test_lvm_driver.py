@@ -239,6 +239,9 @@ def moved_bytes(monkeypatch):
     monkeypatch.setattr(lvm_datapath, 'zero_range',
                         lambda path, offset, length, discard_zeroes=False:
                         moves.append(('zero', path, offset, length)))
+    monkeypatch.setattr(lvm_datapath, 'discard_range',
+                        lambda path, offset, length: moves.append(('discard', path, offset,
+                                                                   length)))
     monkeypatch.setattr(lvm_datapath, 'is_regular_file', lambda path: False)
     return moves
 
@@ -304,7 +307,8 @@ def test_thin_setup_creates_the_pool_and_thin_volumes(fake, monkeypatch, tmp_pat
     drv.do_setup(None)
     drv.create_volume(volume('t', 5))
     assert fake.programs('lvcreate') == [
-        ['lvcreate', '-y', '--type', 'thin-pool', '-l', '95%FREE', '-n', 'vg1-pool', 'vg1'],
+        ['lvcreate', '-y', '--type', 'thin-pool', '-l', '95%FREE', '--zero', 'y', '-n',
+         'vg1-pool', 'vg1'],
         ['lvcreate', '-y', '--type', 'thin', '-V', '5g', '--thinpool', 'vg1/vg1-pool',
          '-n', 'volume-t']]
     pool = drv.get_volume_stats(refresh=True)['pools'][0]
@@ -469,7 +473,24 @@ def test_thin_snapshot_and_volume_from_it(fake, monkeypatch, moved_bytes):
         drv.delete_volume(vol)
     drv.delete_snapshot(snap)
     drv.delete_volume(vol)
-    assert [m for m in moved_bytes if m[0] == 'zero'] == []  # thin volumes are not wiped
+    # Thin: discarded, not zero-written (that would provision the whole LV).
+    assert [m for m in moved_bytes if m[0] != 'copy'] == [
+        ('discard', '/dev/vg1/volume-a', 0, GiB)]
+
+
+def test_thin_setup_turns_pool_zeroing_on_when_volumes_are_cleared(fake, monkeypatch,
+                                                                   tmp_path):
+    fake.lvs['vg1-pool'] = dict(first=0, count=10, attr='twi-a-t---', pool='', origin='',
+                                virtual=None)
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch, lvm_type='thin',
+                      volumes_dir=str(tmp_path))
+    drv.do_setup(None)
+    assert fake.programs('lvchange') == [['lvchange', '--zero', 'y', 'vg1/vg1-pool']]
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch, lvm_type='thin',
+                      volumes_dir=str(tmp_path), volume_clear='none')
+    before = len(fake.programs('lvchange'))
+    drv.do_setup(None)
+    assert len(fake.programs('lvchange')) == before  # the operator's choice stands
 
 
 def test_delete_wipes_then_removes_and_is_idempotent(fake, monkeypatch, moved_bytes):
