@@ -25,6 +25,12 @@ Two ways to reach an LV's bytes (the *data path*), chosen by
 
 Exports go through a target helper (``target_helper``; see
 :mod:`blockstore.volume.targets`), given the device path of the data path.
+Extending an exported volume keeps its target (``extend_export``).
+
+``volume_clear``: thick LVs are zeroed before removal; thin LVs are
+discarded and their pool made to zero the blocks it provisions, so nothing
+of a deleted volume reaches the next one. ``migrate_volume`` copies a
+detached volume into another VG of the same node (thick or thin).
 
 ``lvm_pv_loop_file`` (development): a sparse file on a loop device is the
 VG's only PV, created on first setup, and every LVM command is restricted to
@@ -77,7 +83,7 @@ def snapshot_lv_name(snapshot):
 
 
 class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportOps,
-                base.ManageOps, base.RevertOps, base.ManageableListOps):
+                base.ManageOps, base.RevertOps, base.ManageableListOps, base.MigrateOps):
     """LVM volumes exported over iSCSI; see the module docstring."""
 
     VERSION = '1.0.0'
@@ -791,3 +797,82 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                             'source_reference': ({'source-name': lv['origin']}
                                                  if lv['origin'] else None)})
         return entries
+
+    # -- MigrateOps -------------------------------------------------------------
+
+    def _destination(self, host):
+        """``(vg_name, lvm_type)`` of ``host`` when it is an LVM backend of this
+        node (from its ``location_info``), else None."""
+        caps = (host or {}).get('capabilities') or {}
+        parts = str(caps.get('location_info') or '').split(':')
+        if len(parts) != 5 or parts[0] != 'LVMDriver':
+            return None
+        node = parts[1].partition('@')[0]
+        if node != self.host.partition('@')[0]:
+            return None
+        try:
+            lvm_vg.check_name(parts[2], 'volume group name')
+        except exception.InvalidInput:
+            return None
+        return parts[2], ('thin' if parts[3] == 'thin' else 'default')
+
+    def migrate_volume(self, context, volume, host):
+        """Copy the LV into another VG of this node (thick or thin), then
+        remove it here (wiped per ``volume_clear``); re-runnable.
+
+        Needs device-mapper (the destination's LV is reached by its device)
+        and a detached volume; otherwise returns ``(False, None)`` and the
+        manager's generic migration runs. The copy is made under
+        ``<name>.tmp`` in the destination and renamed when complete, so a
+        re-run after a crash starts the copy over or just finishes the removal.
+        """
+        dest = self._destination(host)
+        if dest is None or not self.device_mapper:
+            return False, None
+        dest_vg_name, dest_type = dest
+        if dest_vg_name == self.vg.vg_name:
+            return dest_type == self.configuration.lvm_type, None
+        if self.target.is_exported(volume):
+            LOG.info('%s is exported: leaving its migration to the manager', volume.name)
+            return False, None
+        conf = self.configuration
+        dest_vg = lvm_vg.LVM(dest_vg_name, execute=self._execute, conf_dir=conf.lvm_conf_dir,
+                             activation=True, timeout=self.timeout)
+        if dest_vg.get_vg() is None:
+            return False, None
+        name, tmp = volume.name, volume.name + TMP_SUFFIX
+        src = self._settle(name, self._lvs())
+        if dest_vg.lv_exists(name):
+            if src is not None:
+                self._remove_lv(name)   # copied and published: finish the move
+            return True, None
+        if src is None:
+            raise exception.VolumeBackendAPIException(
+                data='logical volume %s not found' % self.vg.lv_ref(name))
+        size_gb = int(math.ceil(src['lv_size'] / GiB))
+        dest_vg.remove_lv(tmp)
+        if dest_type == 'thin':
+            dest_vg.create_thin_lv(tmp, size_gb, '%s-pool' % dest_vg_name)
+        else:
+            dest_vg.create_lv(tmp, size_gb)
+        try:
+            dest_vg.activate_lv(tmp)
+            with self._device(name) as device:
+                # Thin: discarding reads as zeros and provisions nothing.
+                lvm_datapath.copy_range(device.path, dest_vg.lv_path(tmp), src['lv_size'],
+                                        discard_zeroes=dest_type == 'thin')
+        except Exception:
+            with contextlib.suppress(Exception):
+                dest_vg.remove_lv(tmp)
+            raise
+        dest_vg.rename_lv(tmp, name)
+        self._remove_lv(name)
+        LOG.info('Moved %s from %s to %s (%s)', name, self.vg.vg_name, dest_vg_name, dest_type)
+        return True, None
+
+    def retype(self, context, volume, new_type, diff, host):
+        """LVM volumes carry no per-volume settings: a retype that stays on this
+        backend's VG needs nothing; any other is a migration (False)."""
+        dest = self._destination(host)
+        return (dest is not None and dest[0] == self.vg.vg_name
+                and dest[1] == self.configuration.lvm_type), None

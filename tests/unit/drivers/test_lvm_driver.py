@@ -278,7 +278,7 @@ def snapshot(sid, vol):
 def test_declares_every_interface_it_implements():
     assert base.declared_interfaces(lvm.LVMDriver) == [
         'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ExportOps', 'ManageOps', 'RevertOps',
-        'ManageableListOps']
+        'ManageableListOps', 'MigrateOps']
 
 
 def test_thick_create_is_contiguous_without_device_mapper(fake, monkeypatch):
@@ -644,3 +644,38 @@ def test_manageable_and_manage(fake, monkeypatch, moved_bytes):
                 {'source-name': 'bad name'}):
         with pytest.raises(exception.InvalidVolume):
             drv.manage_existing_get_size(None, ref)
+
+
+def lvm_host(location_info):
+    return {'host': 'other@x#x', 'capabilities': {'location_info': location_info}}
+
+
+def test_migrate_declines_what_the_manager_must_copy(fake, monkeypatch, tmp_path):
+    """(False, None), nothing run: the manager's generic migration takes over."""
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch, volumes_dir=str(tmp_path))
+    vol = volume('a', 1)
+    drv.create_volume(vol)
+    before = len(fake.argvs)
+    for host in (None, {}, lvm_host('FileDriver:node:vg2:default:0'),
+                 lvm_host('LVMDriver:othernode@lvm2:vg2:default:0'),  # another node
+                 lvm_host('LVMDriver:node@lvm2:bad/vg:default:0')):
+        assert drv.migrate_volume(None, vol, host) == (False, None)
+    assert len(fake.argvs) == before
+    nodm = make_driver(fake, dm=False, monkeypatch=monkeypatch, volumes_dir=str(tmp_path))
+    assert nodm.migrate_volume(None, vol, lvm_host('LVMDriver:node@lvm2:vg2:default:0')) \
+        == (False, None)
+    drv.target = RecordingTarget({'volume-a'})  # attached: not a driver-assisted move
+    assert drv.migrate_volume(None, vol, lvm_host('LVMDriver:node@lvm2:vg2:default:0')) \
+        == (False, None)
+    # Same VG and type (another backend name over it): the data is already there.
+    assert drv.migrate_volume(None, vol, lvm_host('LVMDriver:node@lvm9:vg1:default:0')) \
+        == (True, None)
+
+
+def test_retype_in_place_only_on_this_vg(fake, monkeypatch):
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch)
+    vol, new_type = volume('a', 1), {'name': 't2'}
+    for location, in_place in (('LVMDriver:node@lvm1:vg1:default:0', True),
+                               ('LVMDriver:node@lvm2:vg2:thin:0', False),
+                               ('LVMDriver:node@lvm1:vg1:thin:0', False)):
+        assert drv.retype(None, vol, new_type, {}, lvm_host(location)) == (in_place, None)
