@@ -14,6 +14,8 @@ import json
 import os
 import random
 import re
+import subprocess
+import time
 import types
 import uuid
 
@@ -319,12 +321,39 @@ def test_extend_while_exported_reports_the_new_size(exports, host_vg, tgtd, init
     tail = pattern('old-end', 64 * 1024)
     initiator.write(data, 1024 * MiB - len(tail), tail)
 
-    driver.extend_volume(vol, 2)
-    vol.size = 2
-    assert initiator.capacity(data) == (2048 * MiB, 2048 * MiB)
-    assert data['target_iqn'] in tgtd.target_iqns()
-    show = tgtd.tgtadm('--lld', 'iscsi', '--op', 'show', '--mode', 'target').stdout
-    assert 'Target %s: %s' % (tid, data['target_iqn']) in show  # not re-created
+    # A logged-in initiator (a qemu-io session kept open) stays logged in.
+    secret_args, opts = initiator._image_opts(data, None, CONNECTOR['initiator'])
+    held = subprocess.Popen(['qemu-io'] + secret_args + ['--image-opts', opts],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        held.stdin.write('read 0 64k\n')
+        held.stdin.flush()
+
+        def nexuses():
+            show = tgtd.tgtadm('--lld', 'iscsi', '--op', 'show', '--mode', 'target').stdout
+            return re.findall(r'I_T nexus: (\d+)', show), show
+
+        deadline = time.monotonic() + 20
+        while not nexuses()[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        before, _ = nexuses()
+        assert before, 'qemu-io did not log in'
+
+        driver.extend_volume(vol, 2)
+        vol.size = 2
+        assert initiator.capacity(data) == (2048 * MiB, 2048 * MiB)
+        after, show = nexuses()
+        assert 'Target %s: %s' % (tid, data['target_iqn']) in show  # not re-created
+        assert set(before) <= set(after), 'the open session was dropped'
+        held.stdin.write('read 0 64k\nquit\n')
+        held.stdin.flush()
+        out, _ = held.communicate(timeout=30)
+        assert out.count('read 65536/65536 bytes at offset 0') == 2, out
+    finally:
+        if held.poll() is None:
+            held.kill()
+            held.wait()
     assert initiator.read(data, 1024 * MiB - len(tail), len(tail)) == tail
     end = pattern('new-end', 64 * 1024)
     initiator.write(data, 2048 * MiB - len(end), end)
