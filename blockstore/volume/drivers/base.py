@@ -336,9 +336,38 @@ class ManageableListOps(abc.ABC):
         """
 
 
+class MigrateOps(abc.ABC):
+    """Driver-assisted moves and retypes between pools the driver can reach itself
+    (e.g. two volume groups of one host), bypassing the manager's generic copy."""
+
+    @abc.abstractmethod
+    def migrate_volume(self, context, volume, host):
+        """Move ``volume``'s data to ``host`` if this driver can do it directly.
+
+        :param volume: volume-like object (detached; ``volume.name`` is kept).
+        :param host: the destination, Cinder shaped: ``{'host': 'node@backend#pool',
+            'capabilities': {... 'location_info': ...}}``.
+        :returns: ``(moved, model_update)``: ``moved`` False (nothing done) lets the
+            manager fall back to its generic copy; True means the data is at
+            ``host`` and gone from here.
+        :raises VolumeBackendAPIException: the move started and failed (the
+            source is left intact).
+        """
+
+    @abc.abstractmethod
+    def retype(self, context, volume, new_type, diff, host):
+        """Apply ``new_type`` to ``volume`` in place if possible.
+
+        :param new_type: the new volume type (dict-like, may be None).
+        :param diff: Cinder's ``{'extra_specs', 'qos_specs', 'encryption'}`` diff.
+        :param host: the destination the scheduler picked (as :meth:`migrate_volume`).
+        :returns: ``(retyped, model_update)``; False: the manager migrates instead.
+        """
+
+
 #: Every interface, in the order :func:`declared_interfaces` reports them.
 INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps,
-              ManageSnapshotOps, ManageableListOps)
+              ManageSnapshotOps, ManageableListOps, MigrateOps)
 
 _BY_NAME = {iface.__name__: iface for iface in INTERFACES}
 

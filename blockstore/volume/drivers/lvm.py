@@ -25,6 +25,12 @@ Two ways to reach an LV's bytes (the *data path*), chosen by
 
 Exports go through a target helper (``target_helper``; see
 :mod:`blockstore.volume.targets`), given the device path of the data path.
+Extending an exported volume keeps its target (``extend_export``).
+
+``volume_clear``: thick LVs are zeroed before removal; thin LVs are
+discarded and their pool made to zero the blocks it provisions, so nothing
+of a deleted volume reaches the next one. ``migrate_volume`` copies a
+detached volume into another VG of the same node (thick or thin).
 
 ``lvm_pv_loop_file`` (development): a sparse file on a loop device is the
 VG's only PV, created on first setup, and every LVM command is restricted to
@@ -77,7 +83,7 @@ def snapshot_lv_name(snapshot):
 
 
 class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportOps,
-                base.ManageOps, base.RevertOps, base.ManageableListOps):
+                base.ManageOps, base.RevertOps, base.ManageableListOps, base.MigrateOps):
     """LVM volumes exported over iSCSI; see the module docstring."""
 
     VERSION = '1.0.0'
@@ -149,10 +155,28 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         if self.vg.get_vg() is None:
             raise exception.VolumeBackendAPIException(
                 data='volume group %s does not exist' % conf.volume_group)
-        if self.thin and not self.vg.lv_exists(self.pool_name):
-            self.vg.create_thin_pool(self.pool_name)
+        if self.thin:
+            self._setup_thin_pool()
         self._finish_interrupted_work()
         self.target.do_setup()
+
+    def _setup_thin_pool(self):
+        """Create the pool if missing; with ``volume_clear`` make it zero new blocks.
+
+        A pool that does not zero (``lvcreate -Zn``, or ``thin_pool_zero = 0``
+        in lvm.conf) hands a deleted volume's blocks to the next volume as
+        they are, and a partial write shows the rest of the old block.
+        """
+        pool = self.vg.get_lv(self.pool_name)
+        if pool is None:
+            self.vg.create_thin_pool(self.pool_name)
+        elif (self.configuration.volume_clear != 'none'
+              and not self.vg.pool_zeroes_new_blocks(pool)):
+            LOG.warning('Thin pool %s does not zero the blocks it provisions, so deleted '
+                        'volumes could show through in new ones; turning zeroing on '
+                        '(volume_clear=%s)', self.vg.lv_ref(self.pool_name),
+                        self.configuration.volume_clear)
+            self.vg.zero_new_thin_blocks(self.pool_name)
 
     def _attach_pv_loop(self, path, size_gb):
         """The loop device over ``path`` (created sparse and attached if needed)."""
@@ -304,9 +328,20 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                                     discard_zeroes=self._file_backed(dst))
 
     def _clear(self, name, size):
-        """Wipe LV ``name`` as ``volume_clear`` says (thick only)."""
+        """Wipe LV ``name`` as ``volume_clear`` says.
+
+        Thin: the pool zeroes every block it provisions (:meth:`do_setup`
+        makes sure), so a block of a deleted volume never shows through in
+        the next one; the LV is discarded, returning its blocks (and, with
+        discard passdown, the underlying storage's). Writing zeros instead
+        would provision the LV's whole virtual size in the pool.
+        """
         conf = self.configuration
-        if conf.volume_clear == 'none' or self.thin:
+        if conf.volume_clear == 'none':
+            return
+        if self.thin:
+            with self._device(name) as device:
+                lvm_datapath.discard_range(device.path, 0, size)
             return
         length = size if not conf.volume_clear_size else min(size,
                                                                conf.volume_clear_size * MiB)
@@ -345,7 +380,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             raise exception.VolumeBackendAPIException(
                 data='%s has snapshots; delete them first' % name)
         self._detach_loops(name, known_to_exist=True)
-        if lv['lv_attr'][:1] == '-':
+        if lv['lv_attr'][:1] in ('-', 'V'):  # thick or thin, not snapshots
             self._clear(name, lv['lv_size'])
         self.vg.remove_lv(name)
         lvs.pop(name, None)
@@ -391,7 +426,15 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             self._remove_lv(name, lvs=lvs)
 
     def extend_volume(self, volume, new_size):
-        """Grow the LV; without device-mapper it may move to a larger free range."""
+        """Grow the LV; an exported volume's target follows (online extend).
+
+        With device-mapper the LV grows in place and the target helper makes
+        the live target report the new size (LIO reads it live; tgt re-adds
+        the LUN), keeping the target and its sessions. Without device-mapper
+        an unexported LV may move to a larger free range; an exported one
+        can only grow in place (its next extents free): a new loop device
+        over the longer range replaces the export's.
+        """
         lv = self._settle(volume.name, self._lvs())
         if lv is None:
             raise exception.VolumeBackendAPIException(
@@ -403,27 +446,40 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                 % (volume.name, lv['lv_size'] // GiB, new_size))
         if want == lv['lv_size']:
             return
-        self._grow(volume.name, lv['lv_size'], new_size)
+        with self._export_lock:
+            if not self.target.is_exported(volume):
+                self._grow(volume.name, lv['lv_size'], new_size)
+                return
+            old_range = None if self.device_mapper else self._extent_range(volume.name)
+            self._grow(volume.name, lv['lv_size'], new_size, in_place=True)
+            self.target.extend_export(volume, self._export_device(volume))
+            if old_range is not None:
+                for device in self.loops.find(*old_range):
+                    self.loops.detach(device)
 
-    def _grow(self, name, size, new_size):
+    def _grow(self, name, size, new_size, in_place=False):
         """Extend LV ``name`` (``size`` bytes now) to ``new_size`` GiB.
 
         Without device-mapper the LV must stay contiguous: it grows in place
-        when the next extents are free, else it moves (:meth:`_relocate`).
+        when the next extents are free, else it moves (:meth:`_relocate`),
+        unless ``in_place`` (it is exported) or a loop device is over it.
         """
         if self.device_mapper or self.thin:
             self.vg.extend_lv(name, new_size)
             return
-        back_file, offset, length = self._extent_range(name)
-        if self.loops.find(back_file, offset, length):
-            raise exception.VolumeBackendAPIException(
-                data='%s is exported; without device-mapper an exported volume cannot '
-                     'be extended' % name)
+        if not in_place:
+            back_file, offset, length = self._extent_range(name)
+            in_place = bool(self.loops.find(back_file, offset, length))
         try:
             self.vg.extend_lv(name, new_size, contiguous=True, log_errors=False)
         except exception.ProcessExecutionError as e:
             if 'contiguous' not in (e.stderr or ''):
                 raise
+            if in_place:
+                raise exception.VolumeBackendAPIException(
+                    data='%s is exported and the extents after it are taken; without '
+                         'device-mapper an exported volume grows only in place (detach it '
+                         'to extend)' % name) from e
             self._relocate(name, size, new_size)
 
     def _relocate(self, name, size, new_size):
@@ -492,7 +548,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                                                           conf.lvm_type),
                 'multiattach': True,
                 'QoS_support': False,
-                'online_extend_support': False,
+                'online_extend_support': self.device_mapper,
                 'backend_state': 'up',
             }],
         }
@@ -741,3 +797,82 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                             'source_reference': ({'source-name': lv['origin']}
                                                  if lv['origin'] else None)})
         return entries
+
+    # -- MigrateOps -------------------------------------------------------------
+
+    def _destination(self, host):
+        """``(vg_name, lvm_type)`` of ``host`` when it is an LVM backend of this
+        node (from its ``location_info``), else None."""
+        caps = (host or {}).get('capabilities') or {}
+        parts = str(caps.get('location_info') or '').split(':')
+        if len(parts) != 5 or parts[0] != 'LVMDriver':
+            return None
+        node = parts[1].partition('@')[0]
+        if node != self.host.partition('@')[0]:
+            return None
+        try:
+            lvm_vg.check_name(parts[2], 'volume group name')
+        except exception.InvalidInput:
+            return None
+        return parts[2], ('thin' if parts[3] == 'thin' else 'default')
+
+    def migrate_volume(self, context, volume, host):
+        """Copy the LV into another VG of this node (thick or thin), then
+        remove it here (wiped per ``volume_clear``); re-runnable.
+
+        Needs device-mapper (the destination's LV is reached by its device)
+        and a detached volume; otherwise returns ``(False, None)`` and the
+        manager's generic migration runs. The copy is made under
+        ``<name>.tmp`` in the destination and renamed when complete, so a
+        re-run after a crash starts the copy over or just finishes the removal.
+        """
+        dest = self._destination(host)
+        if dest is None or not self.device_mapper:
+            return False, None
+        dest_vg_name, dest_type = dest
+        if dest_vg_name == self.vg.vg_name:
+            return dest_type == self.configuration.lvm_type, None
+        if self.target.is_exported(volume):
+            LOG.info('%s is exported: leaving its migration to the manager', volume.name)
+            return False, None
+        conf = self.configuration
+        dest_vg = lvm_vg.LVM(dest_vg_name, execute=self._execute, conf_dir=conf.lvm_conf_dir,
+                             activation=True, timeout=self.timeout)
+        if dest_vg.get_vg() is None:
+            return False, None
+        name, tmp = volume.name, volume.name + TMP_SUFFIX
+        src = self._settle(name, self._lvs())
+        if dest_vg.lv_exists(name):
+            if src is not None:
+                self._remove_lv(name)   # copied and published: finish the move
+            return True, None
+        if src is None:
+            raise exception.VolumeBackendAPIException(
+                data='logical volume %s not found' % self.vg.lv_ref(name))
+        size_gb = int(math.ceil(src['lv_size'] / GiB))
+        dest_vg.remove_lv(tmp)
+        if dest_type == 'thin':
+            dest_vg.create_thin_lv(tmp, size_gb, '%s-pool' % dest_vg_name)
+        else:
+            dest_vg.create_lv(tmp, size_gb)
+        try:
+            dest_vg.activate_lv(tmp)
+            with self._device(name) as device:
+                # Thin: discarding reads as zeros and provisions nothing.
+                lvm_datapath.copy_range(device.path, dest_vg.lv_path(tmp), src['lv_size'],
+                                        discard_zeroes=dest_type == 'thin')
+        except Exception:
+            with contextlib.suppress(Exception):
+                dest_vg.remove_lv(tmp)
+            raise
+        dest_vg.rename_lv(tmp, name)
+        self._remove_lv(name)
+        LOG.info('Moved %s from %s to %s (%s)', name, self.vg.vg_name, dest_vg_name, dest_type)
+        return True, None
+
+    def retype(self, context, volume, new_type, diff, host):
+        """LVM volumes carry no per-volume settings: a retype that stays on this
+        backend's VG needs nothing; any other is a migration (False)."""
+        dest = self._destination(host)
+        return (dest is not None and dest[0] == self.vg.vg_name
+                and dest[1] == self.configuration.lvm_type), None

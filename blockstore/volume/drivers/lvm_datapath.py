@@ -207,6 +207,26 @@ def _zero_fd(fd, offset, length, block_device, discard_zeroes=False):
     _write_zeros(fd, offset, length)
 
 
+def discard_range(path, offset, length):
+    """Discard (unmap) ``length`` bytes of block device ``path`` at ``offset``.
+
+    Best effort: returns False when the device does not support discard.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.ioctl(fd, BLKDISCARD, struct.pack('QQ', offset, length))
+        finally:
+            os.close(fd)
+    except OSError as e:
+        if e.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL):
+            LOG.debug('discard unsupported on %s (%s)', path, e)
+            return False
+        raise exception.VolumeBackendAPIException(
+            data='discarding %d bytes of %s failed: %s' % (length, path, e)) from e
+    return True
+
+
 def zero_range(path, offset, length, discard_zeroes=False):
     """Make ``length`` bytes of ``path`` at ``offset`` read as zeros, durably.
 

@@ -230,9 +230,22 @@ class LVM:
         self.run('lvcreate', *args)
 
     def create_thin_pool(self, name, percent_of_free=95):
-        """Create the thin pool ``name`` on ``percent_of_free`` % of the free space."""
+        """Create the thin pool ``name`` on ``percent_of_free`` % of the free space,
+        zeroing the blocks it provisions (see :meth:`pool_zeroes_new_blocks`)."""
         self.run('lvcreate', '-y', '--type', 'thin-pool', '-l', '%d%%FREE' % percent_of_free,
-                 '-n', check_name(name), self.vg_name)
+                 '--zero', 'y', '-n', check_name(name), self.vg_name)
+
+    @staticmethod
+    def pool_zeroes_new_blocks(pool_lv):
+        """Whether a thin pool (its report row) zeroes data blocks it provisions
+        (``lv_attr`` column 8 ``z``): the rest of a partly written block then
+        never shows what a deleted volume left there."""
+        attr = pool_lv['lv_attr']
+        return len(attr) > 7 and attr[7] == 'z'
+
+    def zero_new_thin_blocks(self, pool):
+        """Make thin pool ``pool`` zero the data blocks it provisions."""
+        self.run('lvchange', '--zero', 'y', self.lv_ref(pool))
 
     def create_thin_lv(self, name, size_gb, pool):
         """Create a thin LV of virtual size ``size_gb`` GiB in ``pool``."""

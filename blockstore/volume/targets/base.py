@@ -335,6 +335,35 @@ class ISCSITarget(abc.ABC):
             tid = self._apply(record)
         return self._model_update(record, tid)
 
+    def extend_export(self, volume, volume_path):
+        """``volume`` grew: make its live target report the new size, keeping
+        the target and its sessions (initiators see it after a rescan).
+
+        ``volume_path`` is the device now backing the volume (it may differ
+        from the record's, e.g. a new loop device over the longer extent
+        range). A volume without an export record is left alone.
+
+        :returns: the model update, or None when the volume is not exported.
+        """
+        with self._lock(volume):
+            record = self.load_record(volume)
+            if record is None:
+                return None
+            if record.path != volume_path:
+                record.path = volume_path
+                self.save_record(volume, record)
+            tid = self._resize_live(record)
+        LOG.info('Export of %s follows its new size', volume.name)
+        return self._model_update(record, tid)
+
+    def _resize_live(self, record):
+        """Make the live target show the backing device's current size.
+
+        The default, :meth:`_apply`, suits daemons that read the device's
+        size on every READ CAPACITY (LIO's block backstore); returns the tid.
+        """
+        return self._apply(record)
+
     def remove_export(self, context, volume):
         """Delete ``volume``'s live target, CHAP account and record; idempotent."""
         with self._lock(volume):

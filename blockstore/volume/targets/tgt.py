@@ -157,6 +157,9 @@ class TgtAdm(base.ISCSITarget):
             args += ['--bsoflags', self.bsoflags]
         self._tgtadm(*args)
 
+    def delete_lun(self, tid, lun):
+        self._tgtadm('--op', 'delete', '--mode', 'logicalunit', '--tid', tid, '--lun', lun)
+
     def new_account(self, user, password):
         self._tgtadm('--op', 'new', '--mode', 'account', '--user', user,
                      '--password', password, secrets=(password,))
@@ -258,6 +261,20 @@ class TgtAdm(base.ISCSITarget):
         self._reconcile_auth(tid, record, state)
         self._reconcile_acl(tid, record, state)
         return tid
+
+    def _resize_live(self, record):
+        """tgtd sizes a LUN when it opens the backing store: re-add the LUN
+        (on ``record.path``) in the live target, whose sessions, CHAP and
+        ACL stay; tgtd then tells logged-in initiators the LUNs changed."""
+        with self._tid_lock:
+            state = self.find_target(record.iqn)
+            if state is not None:
+                if record.lun in state.luns:
+                    self.delete_lun(state.tid, record.lun)
+                self.new_lun(state.tid, record.lun, record.path)
+        if state is None:
+            return self._apply(record)
+        return state.tid
 
     def _create_target(self, record, targets):
         tid = max(targets, default=0) + 1

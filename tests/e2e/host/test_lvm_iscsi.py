@@ -10,8 +10,12 @@ Bytes are proven to land in the right place by reading the PV image file at
 the LV's extent offset, computed by the test's own lvs/pvs/vgs calls.
 """
 
+import json
 import os
 import random
+import re
+import subprocess
+import time
 import types
 import uuid
 
@@ -91,6 +95,20 @@ class Initiator:
         assert proc.returncode == 0, proc.stderr
         with open(out, 'rb') as f:
             return f.read()
+
+    def capacity(self, data):
+        """The LUN's size in bytes as two initiators see it: (READ CAPACITY(16)
+        by iscsi-readcapacity16, qemu-img info's virtual size)."""
+        url = 'iscsi://%s%%%s@%s/%s/%d' % (data['auth_username'], data['auth_password'],
+                                           data['target_portal'], data['target_iqn'],
+                                           data['target_lun'])
+        rc16 = host.run('iscsi-readcapacity16', '-i', CONNECTOR['initiator'], url)
+        m = re.search(r'Total size:\s*(\d+)', rc16.stdout)
+        assert m, rc16.stdout
+        secret_args, opts = self._image_opts(data, None, CONNECTOR['initiator'])
+        info = host.run('qemu-img', 'info', *secret_args, '--output=json', '--image-opts',
+                        opts)
+        return int(m.group(1)), json.loads(info.stdout)['virtual-size']
 
     @staticmethod
     def inq(data, password=None, initiator=CONNECTOR['initiator']):
@@ -289,3 +307,63 @@ def test_tgtd_restart_then_ensure_export_restores_the_target(exports, host_vg, t
     # ensure_export is idempotent while the target is live.
     assert driver.ensure_export(None, vol) == update
     assert tgtd.target_iqns() == [data['target_iqn']]
+
+
+def test_extend_while_exported_reports_the_new_size(exports, host_vg, tgtd, initiator):
+    """Online extend with tgt: the target and its CHAP/ACL stay, its LUN is
+    re-added over the longer extent range, and READ CAPACITY says 2 GiB."""
+    driver = exports.driver
+    vol = exports.volume(1)
+    apply(vol, driver.create_export(None, vol, CONNECTOR))
+    data = driver.initialize_connection(vol, CONNECTOR)['data']
+    tid = vol.provider_location.split(',')[1].split()[0]
+    assert initiator.capacity(data) == (1024 * MiB, 1024 * MiB)
+    tail = pattern('old-end', 64 * 1024)
+    initiator.write(data, 1024 * MiB - len(tail), tail)
+
+    # A logged-in initiator (a qemu-io session kept open) stays logged in.
+    secret_args, opts = initiator._image_opts(data, None, CONNECTOR['initiator'])
+    held = subprocess.Popen(['qemu-io'] + secret_args + ['--image-opts', opts],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        held.stdin.write('read 0 64k\n')
+        held.stdin.flush()
+
+        def nexuses():
+            show = tgtd.tgtadm('--lld', 'iscsi', '--op', 'show', '--mode', 'target').stdout
+            return re.findall(r'I_T nexus: (\d+)', show), show
+
+        deadline = time.monotonic() + 20
+        while not nexuses()[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        before, _ = nexuses()
+        assert before, 'qemu-io did not log in'
+
+        driver.extend_volume(vol, 2)
+        vol.size = 2
+        assert initiator.capacity(data) == (2048 * MiB, 2048 * MiB)
+        after, show = nexuses()
+        assert 'Target %s: %s' % (tid, data['target_iqn']) in show  # not re-created
+        assert set(before) <= set(after), 'the open session was dropped'
+        held.stdin.write('read 0 64k\nquit\n')
+        held.stdin.flush()
+        out, _ = held.communicate(timeout=30)
+        assert out.count('read 65536/65536 bytes at offset 0') == 2, out
+    finally:
+        if held.poll() is None:
+            held.kill()
+            held.wait()
+    assert initiator.read(data, 1024 * MiB - len(tail), len(tail)) == tail
+    end = pattern('new-end', 64 * 1024)
+    initiator.write(data, 2048 * MiB - len(end), end)
+    offset, size = host_vg.lv_byte_range(vol.name)
+    assert size == 2048 * MiB
+    assert host_vg.read_pv(offset + size - len(end), len(end)) == end
+    assert host_vg.read_pv(offset + 1024 * MiB - len(tail), len(tail)) == tail
+    # One loop device backs the export: the one over the longer range.
+    assert len(host_vg.loops_of_file()) == 2  # the PV's and the export's
+    assert host_vg.loops_of_file(offset, size)
+    # The initiator is still the only one let in.
+    intruder = initiator.inq(data, initiator=INTRUDER)
+    assert intruder.returncode != 0

@@ -239,6 +239,9 @@ def moved_bytes(monkeypatch):
     monkeypatch.setattr(lvm_datapath, 'zero_range',
                         lambda path, offset, length, discard_zeroes=False:
                         moves.append(('zero', path, offset, length)))
+    monkeypatch.setattr(lvm_datapath, 'discard_range',
+                        lambda path, offset, length: moves.append(('discard', path, offset,
+                                                                   length)))
     monkeypatch.setattr(lvm_datapath, 'is_regular_file', lambda path: False)
     return moves
 
@@ -275,7 +278,7 @@ def snapshot(sid, vol):
 def test_declares_every_interface_it_implements():
     assert base.declared_interfaces(lvm.LVMDriver) == [
         'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ExportOps', 'ManageOps', 'RevertOps',
-        'ManageableListOps']
+        'ManageableListOps', 'MigrateOps']
 
 
 def test_thick_create_is_contiguous_without_device_mapper(fake, monkeypatch):
@@ -304,7 +307,8 @@ def test_thin_setup_creates_the_pool_and_thin_volumes(fake, monkeypatch, tmp_pat
     drv.do_setup(None)
     drv.create_volume(volume('t', 5))
     assert fake.programs('lvcreate') == [
-        ['lvcreate', '-y', '--type', 'thin-pool', '-l', '95%FREE', '-n', 'vg1-pool', 'vg1'],
+        ['lvcreate', '-y', '--type', 'thin-pool', '-l', '95%FREE', '--zero', 'y', '-n',
+         'vg1-pool', 'vg1'],
         ['lvcreate', '-y', '--type', 'thin', '-V', '5g', '--thinpool', 'vg1/vg1-pool',
          '-n', 'volume-t']]
     pool = drv.get_volume_stats(refresh=True)['pools'][0]
@@ -469,7 +473,24 @@ def test_thin_snapshot_and_volume_from_it(fake, monkeypatch, moved_bytes):
         drv.delete_volume(vol)
     drv.delete_snapshot(snap)
     drv.delete_volume(vol)
-    assert [m for m in moved_bytes if m[0] == 'zero'] == []  # thin volumes are not wiped
+    # Thin: discarded, not zero-written (that would provision the whole LV).
+    assert [m for m in moved_bytes if m[0] != 'copy'] == [
+        ('discard', '/dev/vg1/volume-a', 0, GiB)]
+
+
+def test_thin_setup_turns_pool_zeroing_on_when_volumes_are_cleared(fake, monkeypatch,
+                                                                   tmp_path):
+    fake.lvs['vg1-pool'] = dict(first=0, count=10, attr='twi-a-t---', pool='', origin='',
+                                virtual=None)
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch, lvm_type='thin',
+                      volumes_dir=str(tmp_path))
+    drv.do_setup(None)
+    assert fake.programs('lvchange') == [['lvchange', '--zero', 'y', 'vg1/vg1-pool']]
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch, lvm_type='thin',
+                      volumes_dir=str(tmp_path), volume_clear='none')
+    before = len(fake.programs('lvchange'))
+    drv.do_setup(None)
+    assert len(fake.programs('lvchange')) == before  # the operator's choice stands
 
 
 def test_delete_wipes_then_removes_and_is_idempotent(fake, monkeypatch, moved_bytes):
@@ -511,15 +532,55 @@ def test_extend_in_place_moves_when_blocked_and_refuses_to_shrink(fake, monkeypa
         drv.extend_volume(volume('nope'), 2)
 
 
-def test_extend_of_an_exported_volume_is_refused_without_device_mapper(
+class RecordingTarget:
+    """Stands in for the target helper: which volumes are exported, what it was told."""
+
+    def __init__(self, exported):
+        self.exported = set(exported)
+        self.extended = []
+
+    def is_exported(self, volume):
+        return volume.name in self.exported
+
+    def extend_export(self, volume, path):
+        self.extended.append((volume.name, path))
+
+
+def test_extend_while_exported_without_device_mapper_grows_in_place_only(
         fake, monkeypatch, moved_bytes):
     drv = make_driver(fake, monkeypatch=monkeypatch)
-    vol = volume('a', 1)
-    drv.create_volume(vol)
-    fake.loops['/dev/loop9'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    a, b = volume('a', 1), volume('b', 1)
+    drv.create_volume(a)
+    drv.create_volume(b)
+    drv.target = RecordingTarget({'volume-a', 'volume-b'})
     monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    fake.loops['/dev/loop9'] = ('/srv/pv.img',) + drv._extent_range('volume-b')[1:]
+    # b follows a: a would have to move, which an exported volume cannot.
     with pytest.raises(exception.VolumeBackendAPIException, match='exported'):
-        drv.extend_volume(vol, 2)
+        drv.extend_volume(a, 2)
+    assert fake.lvs['volume-a']['count'] * FakeHost.EXTENT == GiB
+    assert drv.target.extended == [] and moved_bytes == []
+    # Room after b: it grows in place, the export moves to a loop over the longer range.
+    drv.extend_volume(b, 2)
+    _, offset, size = drv._extent_range('volume-b')
+    assert size == 2 * GiB
+    (name, path), = drv.target.extended
+    assert name == 'volume-b' and fake.loops[path] == ('/srv/pv.img', offset, 2 * GiB)
+    assert '/dev/loop9' not in fake.loops and '/dev/loop8' in fake.loops
+    assert moved_bytes == []
+
+
+def test_extend_while_exported_with_device_mapper_tells_the_target(fake, monkeypatch):
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch)
+    drv.create_volume(volume('a', 1))
+    drv.target = RecordingTarget({'volume-a'})
+    drv.extend_volume(volume('a', 1), 2)
+    assert fake.programs('lvextend') == [['lvextend', '-L', '2g', 'vg1/volume-a']]
+    assert drv.target.extended == [('volume-a', '/dev/vg1/volume-a')]
+    assert drv.get_volume_stats(refresh=True)['pools'][0]['online_extend_support'] is True
+    assert make_driver(fake, monkeypatch=monkeypatch).get_volume_stats(
+        refresh=True)['pools'][0]['online_extend_support'] is False
 
 
 def test_extend_with_device_mapper_is_plain(fake, monkeypatch):
@@ -583,3 +644,38 @@ def test_manageable_and_manage(fake, monkeypatch, moved_bytes):
                 {'source-name': 'bad name'}):
         with pytest.raises(exception.InvalidVolume):
             drv.manage_existing_get_size(None, ref)
+
+
+def lvm_host(location_info):
+    return {'host': 'other@x#x', 'capabilities': {'location_info': location_info}}
+
+
+def test_migrate_declines_what_the_manager_must_copy(fake, monkeypatch, tmp_path):
+    """(False, None), nothing run: the manager's generic migration takes over."""
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch, volumes_dir=str(tmp_path))
+    vol = volume('a', 1)
+    drv.create_volume(vol)
+    before = len(fake.argvs)
+    for host in (None, {}, lvm_host('FileDriver:node:vg2:default:0'),
+                 lvm_host('LVMDriver:othernode@lvm2:vg2:default:0'),  # another node
+                 lvm_host('LVMDriver:node@lvm2:bad/vg:default:0')):
+        assert drv.migrate_volume(None, vol, host) == (False, None)
+    assert len(fake.argvs) == before
+    nodm = make_driver(fake, dm=False, monkeypatch=monkeypatch, volumes_dir=str(tmp_path))
+    assert nodm.migrate_volume(None, vol, lvm_host('LVMDriver:node@lvm2:vg2:default:0')) \
+        == (False, None)
+    drv.target = RecordingTarget({'volume-a'})  # attached: not a driver-assisted move
+    assert drv.migrate_volume(None, vol, lvm_host('LVMDriver:node@lvm2:vg2:default:0')) \
+        == (False, None)
+    # Same VG and type (another backend name over it): the data is already there.
+    assert drv.migrate_volume(None, vol, lvm_host('LVMDriver:node@lvm9:vg1:default:0')) \
+        == (True, None)
+
+
+def test_retype_in_place_only_on_this_vg(fake, monkeypatch):
+    drv = make_driver(fake, dm=True, monkeypatch=monkeypatch)
+    vol, new_type = volume('a', 1), {'name': 't2'}
+    for location, in_place in (('LVMDriver:node@lvm1:vg1:default:0', True),
+                               ('LVMDriver:node@lvm2:vg2:thin:0', False),
+                               ('LVMDriver:node@lvm1:vg1:thin:0', False)):
+        assert drv.retype(None, vol, new_type, {}, lvm_host(location)) == (in_place, None)

@@ -192,6 +192,9 @@ class FakeTgtd:
     def _new_logicalunit(self, opt):
         self._tid(opt)['luns'][int(opt['--lun'])] = (opt['-b'], opt.get('--bsoflags', ''))
 
+    def _delete_logicalunit(self, opt):
+        self._tid(opt)['luns'].pop(int(opt['--lun']))
+
     def _new_account(self, opt):
         if opt['--user'] in self.accounts:
             self._err('tgtadm: this account already exists')
@@ -586,82 +589,22 @@ def test_check_for_setup_error_names_the_package(helper, monkeypatch):
         helper.check_for_setup_error()
 
 
-# -- LIO placeholder -----------------------------------------------------------------
-
-
-@pytest.fixture
-def lio_helper(tmp_path):
-    calls = []
-
-    def execute(*argv, **kwargs):
-        calls.append((list(argv), kwargs))
-        return processutils.Result('', '', 0)
-
-    helper = lio.LioAdm(backend_conf(tmp_path), 'n@b', execute=execute)
-    helper.calls = calls
-    return helper
-
-
-def lio_record(**kw):
-    values = dict(iqn=IQN, path='/dev/vg/volume-v1', lun=0, user='u1',
-                  password='P4ssw0rdP4ssw0rd', initiators=[CONNECTOR['initiator']])
-    values.update(kw)
-    return base.ExportRecord(**values)
-
-
-def test_lio_create_commands(lio_helper):
-    tpg = '/iscsi/%s/tpg1' % IQN
-    assert lio_helper.create_commands(lio_record()) == [
-        ['targetcli', '/backstores/block', 'create', 'name=volume-v1',
-         'dev=/dev/vg/volume-v1'],
-        ['targetcli', '/iscsi', 'create', IQN],
-        ['targetcli', tpg + '/portals', 'delete', '0.0.0.0', '3260'],
-        ['targetcli', tpg + '/portals', 'create', '192.0.2.10', '3260'],
-        ['targetcli', tpg + '/luns', 'create', '/backstores/block/volume-v1', 'lun=0'],
-        ['targetcli', tpg, 'set', 'attribute', 'generate_node_acls=0', 'authentication=1'],
-        ['targetcli', tpg + '/acls', 'create', CONNECTOR['initiator']],
-        ['targetcli', '%s/acls/%s' % (tpg, CONNECTOR['initiator']), 'set', 'auth',
-         'userid=u1', 'password=P4ssw0rdP4ssw0rd'],
-        ['targetcli', 'saveconfig']]
-
-
-def test_lio_acl_all_and_no_chap(lio_helper):
-    tpg = '/iscsi/%s/tpg1' % IQN
-    assert lio_helper.acl_commands(lio_record(initiators=[])) == [
-        ['targetcli', tpg, 'set', 'attribute', 'generate_node_acls=1',
-         'demo_mode_write_protect=0', 'authentication=1'],
-        ['targetcli', tpg, 'set', 'auth', 'userid=u1', 'password=P4ssw0rdP4ssw0rd']]
-    assert lio_helper.acl_commands(lio_record(initiators=[], user=None, password=None)) == [
-        ['targetcli', tpg, 'set', 'attribute', 'generate_node_acls=1',
-         'demo_mode_write_protect=0', 'authentication=0']]
-
-
-def test_lio_delete_commands(lio_helper):
-    assert lio_helper.delete_commands(lio_record()) == [
-        ['targetcli', '/iscsi', 'delete', IQN],
-        ['targetcli', '/backstores/block', 'delete', 'volume-v1'],
-        ['targetcli', 'saveconfig']]
-
-
-def test_lio_refuses_clearly_without_configfs(lio_helper, monkeypatch):
-    monkeypatch.setattr(lio.LioAdm, 'lio_available', staticmethod(lambda: False))
-    with pytest.raises(exception.VolumeBackendAPIException, match='configfs'):
-        lio_helper.check_for_setup_error()
-    with pytest.raises(exception.VolumeBackendAPIException, match='target_core_mod'):
-        lio_helper.create_export(None, new_volume(), '/dev/vg/volume-v1', CONNECTOR)
-    assert lio_helper.calls == []
-    lio_helper.remove_export(None, new_volume())  # nothing to remove: fine
-
-
-def test_lio_apply_runs_the_commands_with_secrets_masked(lio_helper, monkeypatch):
-    monkeypatch.setattr(lio.LioAdm, 'lio_available', staticmethod(lambda: True))
-    vol = new_volume(provider_auth='CHAP u1 P4ssw0rdP4ssw0rd')
-    update = lio_helper.create_export(None, vol, '/dev/vg/volume-v1', CONNECTOR)
-    assert update['provider_location'] == '192.0.2.10:3260,1 %s 0' % IQN
-    argvs = [argv for argv, _ in lio_helper.calls]
-    assert argvs[:2] == [['targetcli', '/iscsi', 'delete', IQN],
-                         ['targetcli', '/backstores/block', 'delete', 'volume-v1']]
-    assert argvs[2:] == lio_helper.create_commands(lio_helper.load_record(vol))
-    assert all(kw['secrets'] == ('P4ssw0rdP4ssw0rd',) for _, kw in lio_helper.calls)
-    data = lio_helper.initialize_connection(vol, CONNECTOR, '/dev/vg/volume-v1')['data']
-    assert data['target_lun'] == 0
+def test_extend_export_re_adds_the_lun_in_the_live_target(helper, tgtd):
+    vol = new_volume()
+    helper.create_export(None, vol, '/dev/loop1', CONNECTOR)
+    (tid, target), = tgtd.targets.items()
+    acl, accounts = list(target['acl']), list(target['accounts'])
+    tgtd.calls.clear()
+    update = helper.extend_export(vol, '/dev/loop1')
+    assert update['provider_location'].endswith(',%d %s 1' % (tid, IQN))
+    assert [a[5:] for a in tgtd.ops()] == [
+        ['--op', 'delete', '--mode', 'logicalunit', '--tid', str(tid), '--lun', '1'],
+        ['--op', 'new', '--mode', 'logicalunit', '--tid', str(tid), '--lun', '1',
+         '-b', '/dev/loop1', '--bsoflags', 'direct']]
+    assert list(tgtd.targets) == [tid]  # same target: sessions, CHAP and ACL stay
+    assert tgtd.targets[tid]['acl'] == acl and tgtd.targets[tid]['accounts'] == accounts
+    # A new device (a longer loop): the LUN moves to it, the record follows.
+    helper.extend_export(vol, '/dev/loop2')
+    assert tgtd.targets[tid]['luns'] == {1: ('/dev/loop2', 'direct')}
+    assert helper.load_record(vol).path == '/dev/loop2'
+    assert helper.extend_export(new_volume('v2'), '/dev/loop3') is None

@@ -3,7 +3,8 @@
 The guest's /dev/vda is a fresh sparse disk: each backend's VG is made on it
 and removed after. iscsid is started by PID and stopped at the end. Steps of
 one scenario class run in order; after a failed step the rest are skipped,
-naming the step that failed.
+naming the step that failed (classes whose tests are independent, such as
+the conformance suite, set ``SCENARIO = False`` and opt out).
 """
 
 import os
@@ -24,19 +25,23 @@ def pytest_collection_modifyitems(config, items):
 _failed_steps = {}
 
 
+def _in_scenario(item):
+    return item.cls is not None and getattr(item.cls, 'SCENARIO', True)
+
+
 def _scenario_key(item):
     callspec = getattr(item, 'callspec', None)
     return (item.cls, tuple(sorted(callspec.params.items())) if callspec else ())
 
 
 def pytest_runtest_makereport(item, call):
-    if call.excinfo is not None and call.when in ('setup', 'call') and item.cls is not None \
+    if call.excinfo is not None and call.when in ('setup', 'call') and _in_scenario(item) \
             and not call.excinfo.errisinstance((pytest.skip.Exception, pytest.xfail.Exception)):
         _failed_steps.setdefault(_scenario_key(item), item.name)
 
 
 def pytest_runtest_setup(item):
-    failed = _failed_steps.get(_scenario_key(item)) if item.cls is not None else None
+    failed = _failed_steps.get(_scenario_key(item)) if _in_scenario(item) else None
     if failed:
         pytest.skip('an earlier step of this scenario failed: %s' % failed)
 

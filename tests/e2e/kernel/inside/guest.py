@@ -150,3 +150,64 @@ def lio_backstores():
         names += [os.path.basename(p) for p in glob.glob(os.path.join(hba, '*'))
                   if os.path.isdir(p) and os.path.basename(p) != 'alua']
     return names
+
+
+# -- a second initiator name on the same host (an iscsiadm iface) ------------------
+
+def add_iface(iface, initiator):
+    """An iscsiadm iface logging in as ``initiator`` (a second "host" in the guest)."""
+    run('iscsiadm', '-m', 'iface', '-I', iface, '-o', 'new', check=False)
+    run('iscsiadm', '-m', 'iface', '-I', iface, '-o', 'update', '-n', 'iface.initiatorname',
+        '-v', initiator)
+
+
+def login_iface(iface, portal, iqn, user, password):
+    """As :func:`login`, through ``iface`` (its own initiator name)."""
+    run('iscsiadm', '-m', 'discovery', '-t', 'sendtargets', '-p', portal, '-I', iface)
+    for key, value in (('node.session.auth.authmethod', 'CHAP'),
+                       ('node.session.auth.username', user),
+                       ('node.session.auth.password', password)):
+        run('iscsiadm', '-m', 'node', '-T', iqn, '-p', portal, '-I', iface, '-o', 'update',
+            '-n', key, '-v', value)
+    run('iscsiadm', '-m', 'node', '-T', iqn, '-p', portal, '-I', iface, '--login')
+
+
+def logout_iface(iface, portal, iqn):
+    run('iscsiadm', '-m', 'node', '-T', iqn, '-p', portal, '-I', iface, '--logout',
+        check=False)
+    run('iscsiadm', '-m', 'node', '-T', iqn, '-p', portal, '-I', iface, '-o', 'delete',
+        check=False)
+
+
+def remove_iface(iface):
+    """Delete ``iface`` (after :func:`logout_iface` deleted its node records):
+    later discoveries without ``-I`` would otherwise bind new targets to it
+    too and log in through it."""
+    run('iscsiadm', '-m', 'iface', '-I', iface, '-o', 'delete', check=False)
+
+
+def _sysfs(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def session_devices(iqn):
+    """``{session sysfs name: /dev/sdX or None}`` of every session to ``iqn``."""
+    found = {}
+    for sess in glob.glob('/sys/class/iscsi_session/session*'):
+        if _sysfs(os.path.join(sess, 'targetname')) != iqn:
+            continue
+        dev = None
+        for block in glob.glob(os.path.join(sess, 'device/target*/*/block/*')):
+            if os.path.exists('/dev/' + os.path.basename(block)):
+                dev = '/dev/' + os.path.basename(block)
+        found[os.path.basename(sess)] = dev
+    return found
+
+
+def lio_acls(iqn):
+    """Initiator names with a node ACL in LIO's TPG 1 of ``iqn``."""
+    return sorted(os.listdir(os.path.join(CONFIGFS_ISCSI, iqn, 'tpgt_1', 'acls')))

@@ -11,6 +11,7 @@ with direct I/O: the iSCSI disk /dev/sdX and the LV /dev/VG/LV.
 import os
 import shutil
 import tempfile
+import threading
 import types
 import uuid
 
@@ -24,26 +25,30 @@ from tests.e2e.kernel.inside.guest import GiB, MiB
 
 DISK = '/dev/vda'
 A, A_END, B, C, D = (guest.pattern(seed) for seed in ('A', 'A-end', 'B', 'C', 'D'))
+INITIATOR_B = 'iqn.2026-11.org.blockstore:kernel-tier-b'
 
 
-def lvm_conf_dir(tmp):
-    """A private lvm.conf: LVM looks at the guest's scratch disk only."""
+def lvm_conf_dir(tmp, disks=(DISK,)):
+    """A private lvm.conf: LVM looks at the guest's scratch disk (or ``disks``) only."""
     path = os.path.join(tmp, 'lvm')
-    os.makedirs(path)
+    os.makedirs(path, exist_ok=True)
+    accept = ''.join('"a|^%s$|", ' % disk for disk in disks)
     with open(os.path.join(path, 'lvm.conf'), 'w') as f:
-        f.write('devices { global_filter = [ "a|^%s$|", "r|.*|" ] }\n' % DISK)
+        f.write('devices { global_filter = [ %s"r|.*|" ] }\n' % accept)
     return path
 
 
-def backend_conf(lvm_type, vg_name, tmp):
+def backend_conf(lvm_type, vg_name, tmp, disks=(DISK,), **overrides):
     group = 'lvm-kernel-%s' % lvm_type
     conf = cfg.ConfigOpts()
     conf.register_opts(bs_conf.backend_opts, group=group)
     values = dict(volume_driver='lvm', volume_backend_name=group, volume_group=vg_name,
-                  lvm_type=lvm_type, lvm_activation=True, lvm_conf_dir=lvm_conf_dir(tmp),
+                  lvm_type=lvm_type, lvm_activation=True,
                   volumes_dir=os.path.join(tmp, 'targets'), target_helper='lioadm',
                   target_ip_address='127.0.0.1', target_port=3260, use_chap_auth=True,
                   volume_clear='zero', storage_command_timeout=180)
+    values['lvm_conf_dir'] = lvm_conf_dir(tmp, disks)
+    values.update(overrides)
     for key, value in values.items():
         conf.set_override(key, value, group=group)
     conf([], project='blockstore-kernel-tier', default_config_files=[])
@@ -220,6 +225,60 @@ class TestLIOKernelInitiator:
         assert guest.read(lv, 0) == A, 'bytes written to %s are not in %s' % (disk, lv)
         assert guest.read(lv, GiB - MiB) == A_END
 
+    def test_second_initiator_acl_leaves_first_session_alone(self, backend):
+        """Initiator B's ACL is added, used and removed while A stays logged in
+        and reading: LIO's ACLs change one at a time, the target is not rebuilt."""
+        if backend.lvm_type == 'thin':
+            pytest.skip('target helper only: checked once, with the thick backend')
+        vol, data = backend.volumes['main'], backend.conn
+        iqn, portal = data['target_iqn'], data['target_portal']
+        (session_a, disk_a), = guest.session_devices(iqn).items()
+        assert disk_a == backend.disk
+        reads, errors, stop = [0], [], threading.Event()
+
+        def keep_reading():
+            while not stop.is_set():
+                try:
+                    if guest.read(disk_a, 0) != A:
+                        errors.append('A read other bytes')
+                    reads[0] += 1
+                except Exception as e:  # report, keep going
+                    errors.append(repr(e))
+
+        reader = threading.Thread(target=keep_reading, daemon=True)
+        reader.start()
+        try:
+            connector_b = dict(backend.connector, initiator=INITIATOR_B, host='bs-guest-b')
+            info = backend.driver.initialize_connection(vol, connector_b)
+            assert info['data']['target_iqn'] == iqn
+            assert guest.lio_acls(iqn) == sorted([backend.connector['initiator'],
+                                                  INITIATOR_B])
+            guest.add_iface('bs-b', INITIATOR_B)
+            guest.login_iface('bs-b', portal, iqn, info['data']['auth_username'],
+                              info['data']['auth_password'])
+            devices = guest.wait_for(
+                lambda: (lambda d: d if len(d) == 2 and all(d.values()) else None)(
+                    guest.session_devices(iqn)), 'the SCSI disk of initiator B')
+            (session_b, disk_b), = [(s, d) for s, d in devices.items() if s != session_a]
+            assert guest.read(disk_b, 0) == A
+            guest.logout_iface('bs-b', portal, iqn)
+            backend.driver.terminate_connection(vol, connector_b,
+                                                remaining_attachments=[backend.connector])
+            assert guest.lio_acls(iqn) == [backend.connector['initiator']]
+            # A few more reads by A after B's ACL is gone.
+            seen = reads[0]
+            guest.wait_for(lambda: reads[0] >= seen + 3, 'initiator A to keep reading')
+        finally:
+            stop.set()
+            reader.join(timeout=60)
+            guest.logout_iface('bs-b', portal, iqn)
+            guest.remove_iface('bs-b')
+        assert not errors, errors[:5]
+        assert reads[0] > 3
+        assert list(guest.session_devices(iqn).items()) == [(session_a, disk_a)], \
+            'initiator A\'s session was replaced or lost'
+        assert guest.read(backend.disk, 0) == A
+
     def test_snapshot_keeps_point_in_time(self, backend):
         vol = backend.volumes['main']
         snap = backend.snapshot('snap', vol)
@@ -269,9 +328,12 @@ class TestLIOKernelInitiator:
         guest.rescan(data['target_portal'], data['target_iqn'])
         guest.wait_for(lambda: guest.size(backend.disk) == 2 * GiB,
                        'the initiator to see 2 GiB after the rescan', timeout=30)
+        assert guest.read(backend.disk, GiB - MiB) == A_END  # the old end is intact
         guest.write(backend.disk, 2 * GiB - MiB, D)
         assert guest.read(backend.lv_dev(vol), 2 * GiB - MiB) == D
         assert guest.read(backend.disk, 0) == backend.first_mib
+        assert backend.driver.get_volume_stats(refresh=True)['pools'][0][
+            'online_extend_support'] is True
         if 'snap' in backend.snapshots:
             backend.driver.delete_snapshot(backend.snapshots.pop('snap'))
 
