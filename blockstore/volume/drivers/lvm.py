@@ -87,6 +87,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
     """LVM volumes exported over iSCSI; see the module docstring."""
 
     VERSION = '1.0.0'
+    shared_targets = False   # one iSCSI target per volume (tgt and LIO alike)
 
     def __init__(self, conf, host, execute=None):
         """See :class:`VolumeDriver`; ``execute`` replaces the command runner (tests)."""

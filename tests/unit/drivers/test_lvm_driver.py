@@ -279,6 +279,8 @@ def test_declares_every_interface_it_implements():
     assert base.declared_interfaces(lvm.LVMDriver) == [
         'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ExportOps', 'ManageOps', 'RevertOps',
         'ManageableListOps', 'MigrateOps']
+    # Every volume has a target of its own: hosts need no lock around connects.
+    assert lvm.LVMDriver.shared_targets is False
 
 
 def test_thick_create_is_contiguous_without_device_mapper(fake, monkeypatch):
