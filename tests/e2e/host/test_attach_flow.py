@@ -18,6 +18,7 @@ import uuid
 
 import pytest
 
+from blockstore.volume.targets import tgt
 from tests.e2e.host import conftest as host
 from tests.fixtures import compute_host as ch
 from tests.fixtures import deployment as depfix
@@ -313,3 +314,35 @@ def test_live_migration_keeps_the_volume_in_use(cloud, hosts):
     assert b.detach(att_b) == []
     assert cloud.user.volume(vid)['status'] == 'available'
     assert IQN_PREFIX + vid not in cloud.targets()
+
+
+def test_deleted_attachment_loses_its_open_session(cloud, hosts):
+    """A host whose attachment is deleted while it is still logged in (a compute
+    host that never disconnected) loses access at once, not only for new logins:
+    the other host of the multiattach volume keeps working."""
+    type_name = 'multiattach-%s' % uuid.uuid4().hex[:6]
+    cloud.admin.request('POST', '/types', {'volume_type': {
+        'name': type_name, 'extra_specs': {'multiattach': '<is> True'}}}, expect=200)
+    vid = cloud.create_volume(volume_type=type_name)
+    a = hosts('stale-a', '192.0.2.61')
+    b = hosts('stale-b', '192.0.2.62')
+    att_a = a.attach(vid, str(uuid.uuid4()))
+    att_b = b.attach(vid, str(uuid.uuid4()))
+    pattern = os.urandom(64 * KiB)
+    att_b.write(0, pattern)
+    assert att_a.read(0, len(pattern)) == pattern
+
+    remaining = a.delete_attachment(att_a.attachment_id)     # A never disconnected
+    assert [r['id'] for r in remaining] == [att_b.attachment_id]
+    before = cloud.lv_bytes(vid, MiB, 64 * KiB)
+    att_a.device.timeout = 8
+    with pytest.raises(ch.APIError):
+        att_a.write(MiB, os.urandom(64 * KiB))
+    assert att_b.read(0, len(pattern)) == pattern
+    assert cloud.lv_bytes(vid, MiB, 64 * KiB) == before
+    state = tgt.parse_show_targets(cloud.tgtd.tgtadm(
+        '--lld', 'iscsi', '--op', 'show', '--mode', 'target').stdout)
+    (target,) = [t for t in state.values() if t.iqn == IQN_PREFIX + vid]
+    assert a.iqn not in target.sessions and b.iqn in target.sessions
+    assert not a.can_login(att_b.data)
+    assert b.detach(att_b) == []
