@@ -316,6 +316,46 @@ def test_live_migration_keeps_the_volume_in_use(cloud, hosts):
     assert IQN_PREFIX + vid not in cloud.targets()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    'bug: AttachManager.legacy_terminate removes the export when the terminated '
+    'connector is the legacy attachment\'s own, although the attachment is still '
+    'attached and the destination was given access by os-initialize_connection; '
+    'the destination host loses its disk mid-migration'))
+def test_legacy_live_migration_keeps_the_destination_connected(cloud, hosts):
+    """Nova's live migration of a volume attached the legacy way (a BDM without an
+    attachment_id): os-initialize_connection for the destination, then
+    os-terminate_connection for the source; no detach, the volume stays in-use."""
+    vid = cloud.create_volume()
+    a = hosts('legacy-src', '192.0.2.51')
+    b = hosts('legacy-dst', '192.0.2.52')
+    instance = str(uuid.uuid4())
+    att_a = a.legacy_attach(vid, instance)
+    pattern = os.urandom(64 * KiB)
+    att_a.write(6 * MiB, pattern)
+
+    with ch.StatusWatcher(cloud.user, vid) as watch:
+        info = cloud.nova.action(vid, 'os-initialize_connection', {'connector': b.connector},
+                                 expect=200).json()['connection_info']
+        dev_b = b.backend.connect_volume(info['data'])
+        assert dev_b.read(6 * MiB, len(pattern)) == pattern
+        a.backend.disconnect_volume(att_a.data, att_a.device)
+        cloud.nova.action(vid, 'os-terminate_connection', {'connector': a.connector})
+        time.sleep(0.3)
+    assert watch.seen == ['in-use'], watch.seen
+    assert not a.can_login(info['data'])
+    assert IQN_PREFIX + vid in cloud.targets()
+    assert b.can_login(info['data'])
+    assert dev_b.read(6 * MiB, len(pattern)) == pattern
+
+    # The detach from the destination, the legacy way, removes the target.
+    moved = ch.Attached(b, vid, instance, info, dev_b, attachment_id=att_a.attachment_id,
+                        legacy=True)
+    b.legacy_detach(moved)
+    vol = cloud.user.volume(vid)
+    assert (vol['status'], vol['attachments']) == ('available', [])
+    assert IQN_PREFIX + vid not in cloud.targets()
+
+
 def test_deleted_attachment_loses_its_open_session(cloud, hosts):
     """A host whose attachment is deleted while it is still logged in (a compute
     host that never disconnected) loses access at once, not only for new logins:
