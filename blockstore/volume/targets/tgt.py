@@ -43,6 +43,8 @@ _SECTION_RE = re.compile(r'^ {4}(\S[^:]*):\s*$')
 _LUN_RE = re.compile(r'^\s+LUN: (\d+)\s*$')
 _BACKING_RE = re.compile(r'^\s+Backing store path: (.*?)\s*$')
 _INITIATOR_RE = re.compile(r'^\s+Initiator: (\S+)')
+_SESSION_RE = re.compile(r'^Session: (\d+)\s*$')
+_CONNECTION_RE = re.compile(r'^\s+Connection: (\d+)\s*$')
 _ITEM_RE = re.compile(r'^ {8}(\S+)')
 _ADDRESS_RE = re.compile(r'^(ALL|[0-9.]+(/\d+)?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*(/\d+)?)$')
 _MAX_TID_ATTEMPTS = 20
@@ -84,6 +86,25 @@ def parse_show_targets(text):
                 (current.accounts if section.startswith('Account') else current.acl).append(
                     m.group(1))
     return targets
+
+
+def parse_show_connections(text):
+    """Parse ``tgtadm --lld iscsi --op show --mode conn --tid T``: [(sid, cid, initiator)]."""
+    connections = []
+    sid = cid = None
+    for line in text.splitlines():
+        m = _SESSION_RE.match(line)
+        if m:
+            sid, cid = int(m.group(1)), None
+            continue
+        m = _CONNECTION_RE.match(line)
+        if m and sid is not None:
+            cid = int(m.group(1))
+            continue
+        m = _INITIATOR_RE.match(line)
+        if m and sid is not None and cid is not None:
+            connections.append((sid, cid, m.group(1)))
+    return connections
 
 
 def parse_show_accounts(text):
@@ -130,6 +151,15 @@ class TgtAdm(base.ISCSITarget):
         """Live targets of tgtd: {tid: TargetState}."""
         return parse_show_targets(
             self._tgtadm('--op', 'show', '--mode', 'target', log_errors=log_errors).stdout)
+
+    def show_connections(self, tid):
+        """Open connections of target ``tid``: [(sid, cid, initiator name)]."""
+        return parse_show_connections(
+            self._tgtadm('--op', 'show', '--mode', 'conn', '--tid', tid).stdout)
+
+    def close_connection(self, tid, sid, cid):
+        self._tgtadm('--op', 'delete', '--mode', 'conn', '--tid', tid, '--sid', sid,
+                     '--cid', cid)
 
     def show_accounts(self):
         """CHAP account names known to tgtd."""
@@ -318,6 +348,15 @@ class TgtAdm(base.ISCSITarget):
         for entry in state.acl:
             if entry not in wanted:
                 self.unbind_acl(tid, entry)
+        # Unbinding only refuses new logins: end the sessions of initiators no
+        # longer allowed, or a detached host keeps reading and writing.
+        if not any(is_address(entry) for entry in wanted) and \
+                any(name not in wanted for name in state.sessions):
+            for sid, cid, name in self.show_connections(tid):
+                if name not in wanted:
+                    LOG.info('Closing connection %s/%s of %s to target %s: access revoked',
+                             sid, cid, name, record.iqn)
+                    self.close_connection(tid, sid, cid)
 
     def _remove_live(self, record):
         state = self.find_target(record.iqn, self.show_targets(log_errors=bool(record.path)))

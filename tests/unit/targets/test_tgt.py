@@ -165,8 +165,12 @@ class FakeTgtd:
         out = []
         for tid, t in sorted(self.targets.items()):
             out += ['Target %d: %s' % (tid, t['iqn']), '    System information:',
-                    '        Driver: iscsi', '    I_T nexus information:',
-                    '    LUN information:', '        LUN: 0',
+                    '        Driver: iscsi', '    I_T nexus information:']
+            for sid, cid, name in t.get('sessions', []):
+                out += ['        I_T nexus: %d' % sid,
+                        '            Initiator: %s alias: none' % name,
+                        '            Connection: %d' % cid]
+            out += ['    LUN information:', '        LUN: 0',
                     '            Backing store path: None']
             for lun, (path, flags) in sorted(t['luns'].items()):
                 out += ['        LUN: %d' % lun, '            Type: disk',
@@ -175,6 +179,19 @@ class FakeTgtd:
             out += ['    Account information:'] + ['        ' + a for a in t['accounts']]
             out += ['    ACL information:'] + ['        ' + a for a in t['acl']]
         return '\n'.join(out) + '\n'
+
+    def _show_conn(self, opt):
+        return ''.join('Session: %d\n    Connection: %d\n        Initiator: %s\n'
+                       '        IP Address: 127.0.0.1\n' % session
+                       for session in self._tid(opt).get('sessions', []))
+
+    def _delete_conn(self, opt):
+        sessions = self._tid(opt).setdefault('sessions', [])
+        key = (int(opt['--sid']), int(opt['--cid']))
+        found = [s for s in sessions if s[:2] == key]
+        if not found:
+            self._err("tgtadm: can't find the connection")
+        sessions.remove(found[0])
 
     def _show_account(self, opt):
         return 'Account list:\n' + ''.join('    %s\n' % u for u in self.accounts)
@@ -497,6 +514,43 @@ def test_terminate_with_remaining_connectors_keeps_the_export(helper, tgtd):
     assert helper.terminate_connection(vol, CONNECTOR_2, remaining_attachments=[]) is True
     assert tgtd.targets == {} and tgtd.accounts == {}
     assert not helper.is_exported(vol)
+
+
+def test_parse_show_connections():
+    text = ('Session: 2\n    Connection: 0\n        Initiator: iqn.2008-11.org.linux-kvm:\n'
+            '        IP Address: 127.0.0.1\n'
+            'Session: 5\n    Connection: 1\n        Initiator: iqn.1994-05.com.redhat:b\n'
+            '        IP Address: 10.0.0.2\n')
+    assert tgt.parse_show_connections(text) == [
+        (2, 0, 'iqn.2008-11.org.linux-kvm:'), (5, 1, 'iqn.1994-05.com.redhat:b')]
+    assert tgt.parse_show_connections('') == []
+
+
+def test_revoking_an_initiator_closes_its_open_sessions(helper, tgtd):
+    # Unbinding an ACL entry only refuses new logins; a revoked host that is
+    # still logged in must lose its session too, the others keep theirs.
+    vol = new_volume()
+    helper.create_export(None, vol, '/dev/loop4', None)
+    helper.initialize_connection(vol, CONNECTOR, '/dev/loop4')
+    helper.initialize_connection(vol, CONNECTOR_2, '/dev/loop4')
+    tgtd.targets[1]['sessions'] = [(1, 0, CONNECTOR['initiator']),
+                                   (2, 0, CONNECTOR_2['initiator'])]
+    tgtd.calls.clear()
+    assert helper.terminate_connection(vol, CONNECTOR,
+                                       remaining_attachments=[CONNECTOR_2]) is False
+    assert tgtd.targets[1]['sessions'] == [(2, 0, CONNECTOR_2['initiator'])]
+    assert T('--op', 'delete', '--mode', 'conn', '--tid', '1', '--sid', '1',
+             '--cid', '0') in tgtd.ops()
+    # Nothing to close: no connection listing either.
+    tgtd.calls.clear()
+    assert helper.terminate_connection(vol, CONNECTOR,
+                                       remaining_attachments=[CONNECTOR_2]) is False
+    assert not [a for a in tgtd.calls if 'conn' in a]
+    # An ACL of ALL allows everyone: sessions stay.
+    tgtd.targets[1]['sessions'].append((3, 0, CONNECTOR['initiator']))
+    assert helper.terminate_connection(vol, CONNECTOR_2,
+                                       remaining_attachments=[{'host': 'h'}]) is False
+    assert len(tgtd.targets[1]['sessions']) == 2
 
 
 @pytest.mark.parametrize('connector, remaining', [(CONNECTOR, None), (CONNECTOR, 0),
