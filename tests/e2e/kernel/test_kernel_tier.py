@@ -32,12 +32,14 @@ BUILD_TIMEOUT = 300
 # One guest's budget (build + run). Guests run in the background while the other
 # tests use the other CPU, so this is not bound by pytest-timeout's 600 s.
 DEADLINE = int(os.environ.get('BLOCKSTORE_GUEST_TIMEOUT', '900'))
-#: The inside suites, one guest each: the export/attach scenario (LIO and the
-#: kernel initiator), and the driver's data operations (the conformance suite
-#: thick and thin, thin wipe, migration). Every inside file is in exactly one.
+#: The inside suites, one guest each: the export scenario (LIO and the kernel
+#: initiator), the driver's data operations (the conformance suite thick and
+#: thin, thin wipe, migration) and attaching through the API as a compute host
+#: does (os-brick's iSCSI connector). Every inside file is in exactly one.
 SUITES = {
     'lio-scenario': ['test_lio_lvm.py'],
     'driver-data': ['test_conformance.py', 'test_lvm_data.py'],
+    'attach-osbrick': ['test_attach_osbrick.py'],
 }
 #: The guest's scratch disk (/dev/vda, sparse): eight concurrent 1 GiB thick
 #: volumes of the conformance suite need more than 8 GiB of extents.
