@@ -37,6 +37,7 @@ def _decode(row):
     rec = db.Record({c.name: getattr(row, c.name) for c in _MODEL.__table__.columns})
     rec.connector = jsonutils.loads(rec.connector) if rec.connector else None
     rec.connection_info = jsonutils.loads(rec.connection_info) if rec.connection_info else None
+    rec.extra_connectors = jsonutils.loads(rec.extra_connectors) if rec.extra_connectors else []
     return rec
 
 
@@ -119,7 +120,7 @@ def insert(session, values):
     """Insert an attachment inside ``session``; returns its id."""
     values = dict(values)
     values.setdefault('id', db.new_uuid())
-    for key in ('connector', 'connection_info'):
+    for key in ('connector', 'connection_info', 'extra_connectors'):
         if values.get(key) is not None and not isinstance(values[key], str):
             values[key] = jsonutils.dumps(values[key])
     session.add(_MODEL(**values))
@@ -130,7 +131,7 @@ def insert(session, values):
 def encode(values):
     """Values of an attachment update, with JSON columns serialised."""
     values = dict(values)
-    for key in ('connector', 'connection_info'):
+    for key in ('connector', 'connection_info', 'extra_connectors'):
         if values.get(key) is not None and not isinstance(values[key], str):
             values[key] = jsonutils.dumps(values[key])
     return values

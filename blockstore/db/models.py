@@ -279,6 +279,10 @@ class VolumeAttachment(TimestampMixin, SoftDeleteMixin, Base):
     attach_status = Column(String(255), nullable=False)
     connector = Column(Text)
     connection_info = Column(Text)
+    # Hosts given access with the legacy os-initialize_connection while the
+    # attachment was already connected (Nova's legacy live migration): a JSON
+    # list of connectors that keep the export alive until terminated.
+    extra_connectors = Column(Text)
     # Created by a request carrying the compute service's role: only that role
     # may delete it while it is connected (Cinder's LP #2004555).
     service_created = Column(Boolean, nullable=False, default=False)

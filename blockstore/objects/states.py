@@ -181,6 +181,8 @@ ATTACHMENT = Machine('attachment', RESERVED, {
     'connect': T([RESERVED, ATTACHING, ERROR_ATTACHING], ATTACHING),
     'connect_failed': T([ATTACHING], ERROR_ATTACHING),
     'complete': T([ATTACHING, ATTACHED], ATTACHED),
+    # Legacy connections recorded on a connected attachment (extra_connectors).
+    'record_connection': T([ATTACHING, ATTACHED], None),
     'detach': T(ANY_STATE, DETACHING),
     'detach_done': T([DETACHING], DETACHED),
     'detach_failed': T([DETACHING], ERROR_DETACHING),

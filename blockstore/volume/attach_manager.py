@@ -57,13 +57,14 @@ class AttachManager:
         """Connectors of the volume's other connected attachments."""
         remaining, skipped = [], False
         for a in db_att.live_attachments(context, volume_id):
-            if not a.connector or a.id == leaving_id:
+            if a.id == leaving_id:
                 continue
-            if (leaving_initiator and not skipped and leaving_id is None
-                    and _initiator(a.connector) == leaving_initiator):
-                skipped = True   # the legacy connection being terminated
-                continue
-            remaining.append(a.connector)
+            for connector in ([a.connector] if a.connector else []) + a.extra_connectors:
+                if (leaving_initiator and not skipped and leaving_id is None
+                        and _initiator(connector) == leaving_initiator):
+                    skipped = True   # the legacy connection being terminated
+                    continue
+                remaining.append(connector)
         return remaining
 
     def _unexport_if_unused(self, context, volume, leaving_id=None):
@@ -160,10 +161,19 @@ class AttachManager:
     # -- legacy connections (RPC 1.3), now aware of attachments ---------------------
 
     def legacy_record_connector(self, context, volume, connector, info):
-        """Give the pending legacy attachment (os-reserve) its connector, if one."""
-        pending = [a for a in db_att.live_attachments(context, volume.id)
+        """Record a legacy connection where the attach flow will find it.
+
+        The pending legacy attachment (os-reserve) gets the connector. With
+        none pending, a new host of an already connected volume (Nova's
+        legacy live migration: os-initialize_connection for the destination)
+        is kept in the connected attachment's ``extra_connectors``, so
+        terminating the source's connection leaves the export to it.
+        """
+        live = db_att.live_attachments(context, volume.id)
+        pending = [a for a in live
                    if a.attach_status == states.ATTACHING and not a.connector]
         if len(pending) != 1:
+            self._record_extra_connection(context, volume, live, connector)
             return
         try:
             attach_flow.change(context, volume.id, pending[0].id, 'connect', {
@@ -175,11 +185,46 @@ class AttachManager:
             LOG.info('Pending attachment %s of volume %s changed meanwhile', pending[0].id,
                      volume.id)
 
+    def _record_extra_connection(self, context, volume, live, connector):
+        connected = [a for a in live if a.connector
+                     and a.attach_status in (states.ATTACHING, states.ATTACHED)]
+        known = {_initiator(c) for a in live
+                 for c in ([a.connector] if a.connector else []) + a.extra_connectors}
+        if not connected or _initiator(connector) in known:
+            return
+        holder = connected[0]
+        self._set_connectors(context, volume, holder, holder.connector,
+                             holder.extra_connectors + [connector])
+
+    def _set_connectors(self, context, volume, attachment, main, extra):
+        try:
+            attach_flow.change(context, volume.id, attachment.id, 'record_connection', {
+                'connector': db_att.encode({'connector': main})['connector'],
+                'extra_connectors': db_att.encode(
+                    {'extra_connectors': extra})['extra_connectors'] if extra else None})
+        except exception.BlockstoreException:
+            LOG.info('Attachment %s of volume %s changed meanwhile', attachment.id, volume.id)
+
+    def _forget_legacy_connection(self, context, volume, connector):
+        """Drop ``connector`` from the extra connections (promoting one if it was main)."""
+        initiator = _initiator(connector)
+        for a in db_att.live_attachments(context, volume.id):
+            extra = [c for c in a.extra_connectors if _initiator(c) != initiator]
+            if len(extra) != len(a.extra_connectors):
+                self._set_connectors(context, volume, a, a.connector, extra)
+                return
+            if a.extra_connectors and a.connector and _initiator(a.connector) == initiator:
+                # The source of a legacy live migration: the destination takes its place.
+                self._set_connectors(context, volume, a, a.extra_connectors[0],
+                                     a.extra_connectors[1:])
+                return
+
     def legacy_terminate(self, context, volume, connector):
         """Revoke ``connector`` (all hosts when None); keep what other attachments use."""
         if connector is None:
             remaining = []
         else:
+            self._forget_legacy_connection(context, volume, connector)
             remaining = self._remaining(context, volume.id,
                                         leaving_initiator=_initiator(connector))
             if any(_initiator(c) == _initiator(connector) for c in remaining):

@@ -316,11 +316,6 @@ def test_live_migration_keeps_the_volume_in_use(cloud, hosts):
     assert IQN_PREFIX + vid not in cloud.targets()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'bug: AttachManager.legacy_terminate removes the export when the terminated '
-    'connector is the legacy attachment\'s own, although the attachment is still '
-    'attached and the destination was given access by os-initialize_connection; '
-    'the destination host loses its disk mid-migration'))
 def test_legacy_live_migration_keeps_the_destination_connected(cloud, hosts):
     """Nova's live migration of a volume attached the legacy way (a BDM without an
     attachment_id): os-initialize_connection for the destination, then

@@ -31,6 +31,7 @@ def upgrade():
         sa.Column('attach_status', sa.String(length=255), nullable=False),
         sa.Column('connector', sa.Text(), nullable=True),
         sa.Column('connection_info', sa.Text(), nullable=True),
+        sa.Column('extra_connectors', sa.Text(), nullable=True),
         sa.Column('service_created', sa.Boolean(), nullable=False),
         sa.Column('created_at', sa.DateTime(), nullable=False),
         sa.Column('updated_at', sa.DateTime(), nullable=True),
