@@ -78,3 +78,19 @@ def test_current_volume_service_answers_connection_calls(ctx):
     finally:
         server.stop()
         server.wait()
+
+
+def test_a_volume_service_that_does_not_answer_is_a_clear_500():
+    import json
+
+    from blockstore.api import middleware
+    from blockstore.volume import connections
+
+    def silent(*args, **kwargs):
+        raise messaging.MessagingTimeout('no reply')
+    with pytest.raises(exception.VolumeBackendAPIException) as e:
+        connections._call('update attachment', silent)
+    resp = middleware.fault_from_exception(e.value)
+    assert resp.status_int == 500
+    message = json.loads(resp.body)['computeFault']['message']
+    assert 'Unable to update attachment: the volume service did not answer in time' in message
