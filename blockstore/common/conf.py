@@ -43,6 +43,10 @@ core_opts = [
     cfg.StrOpt('volume_topic', default='blockstore-volume', help='RPC topic of volume services.'),
     cfg.StrOpt('scheduler_topic', default='blockstore-scheduler',
                help='RPC topic of scheduler services.'),
+    cfg.IntOpt('volume_connection_timeout', default=120, min=1,
+               help='Seconds an API waits for a volume service to connect or disconnect a '
+                    'host (attachments, os-initialize_connection, os-terminate_connection) '
+                    'before answering with an error.'),
     cfg.StrOpt('upgrade_level_release',
                help='Pin RPC and object versions to this release name (e.g. "0.1") during '
                     'a rolling upgrade, instead of the minimum found in the services table.'),

@@ -8,6 +8,7 @@ SIGTERM/SIGINT stop the services cleanly; SIGHUP resets RPC version pins.
 
 import ctypes
 import signal
+import socket
 import threading
 import time
 
@@ -196,8 +197,11 @@ class WSGIService:
 
     def __init__(self, app, host, port, threads):
         from cheroot import wsgi
+        # cheroot's default listen backlog is 5: a burst of clients overflows it and
+        # some connections are reset. Let the kernel's limit (somaxconn) decide.
         self.server = wsgi.Server((host, port), HeapTrimmer(app), numthreads=threads,
-                                  server_name='blockstore-api')
+                                  server_name='blockstore-api',
+                                  request_queue_size=socket.SOMAXCONN)
         self._thread = None
 
     @property

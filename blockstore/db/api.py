@@ -5,6 +5,7 @@ oslo.db's enginefacade (``main.reader`` / ``main.writer``). ORM instances
 returned are detached and fully loaded (expire_on_commit is off).
 """
 
+import random
 import threading
 import time
 import uuid as uuidlib
@@ -155,6 +156,10 @@ GUARDS = {
     'no_creating_clones': (_guard_no_dependent_clones, 'a clone of the volume is being created'),
 }
 
+# Guards that read tables other than the claimed row's (see conditional_update).
+_SUBQUERY_GUARDS = frozenset(('no_attachments', 'instance_attached', 'no_snapshots',
+                              'no_creating_clones'))
+
 MODELS = {
     'volume': models.Volume,
     'snapshot': models.Snapshot,
@@ -188,12 +193,15 @@ def conditional_update(context, resource, resource_id, values, expected=None, gu
     for attempt in range(_RETRIES):
         try:
             with _writer(context) as session:
-                if guards and session.get_bind().dialect.name == 'postgresql':
+                if (_SUBQUERY_GUARDS.intersection(guards)
+                        and session.get_bind().dialect.name == 'postgresql'):
                     # Guards read other tables (NOT EXISTS snapshots ...). Under READ
                     # COMMITTED PostgreSQL re-checks only the target row after waiting
                     # for a concurrent writer, with the sub-selects' old snapshot;
                     # REPEATABLE READ makes that case a serialization failure instead,
-                    # and the retry evaluates every guard afresh.
+                    # and the retry evaluates every guard afresh. Guards on the row
+                    # alone (multiattach ...) are re-checked correctly under READ
+                    # COMMITTED, where concurrent claims queue instead of failing.
                     session.connection(execution_options={'isolation_level': 'REPEATABLE READ'})
                 won = session.execute(stmt).rowcount == 1
                 if won and work:
@@ -204,7 +212,8 @@ def conditional_update(context, resource, resource_id, values, expected=None, gu
         except (db_exc.DBError, sa.exc.OperationalError) as e:
             if not _retriable(e) or attempt == _RETRIES - 1:
                 raise
-            time.sleep(0.005 * (attempt + 1))
+            # Jittered, so claimants that failed together do not collide again.
+            time.sleep(random.uniform(0.005, 0.01 * (attempt + 1)))
 
 
 def _conditional_stmt(resource, resource_id, values, expected=None, guards=(),

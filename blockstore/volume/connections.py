@@ -26,6 +26,15 @@ def validate_connector(connector):
     return connector
 
 
+class VolumeServiceTimeout(exception.VolumeBackendAPIException):
+    """The volume service did not answer a connection call in time (e.g. it is down).
+
+    Still Cinder's 500, but its message is shown: it names no backend detail
+    and tells the caller what happened.
+    """
+    safe = True
+
+
 def _call(what, fn, *args, **kwargs):
     """An RPC call whose remote failures become Cinder's answers (400 or 500)."""
     try:
@@ -36,7 +45,7 @@ def _call(what, fn, *args, **kwargs):
         raise exception.VolumeBackendAPIException(
             data='Unable to %s: %s' % (what, e.exc_type)) from None
     except messaging.MessagingTimeout:
-        raise exception.VolumeBackendAPIException(
+        raise VolumeServiceTimeout(
             data='Unable to %s: the volume service did not answer in time' % what) from None
 
 

@@ -124,7 +124,8 @@ class VolumeAPI(rpc.RPCAPI):
             raise exception.ServiceTooOld(
                 reason='volume services older than RPC %s cannot %s; upgrade them first'
                 % (self.CONNECTION_VERSION, what))
-        return self._prepare(host, version=self.CONNECTION_VERSION, timeout=120)
+        return self._prepare(host, version=self.CONNECTION_VERSION,
+                             timeout=CONF.volume_connection_timeout)
 
     def initialize_connection(self, ctxt, volume, connector):
         """Export the volume for ``connector``; returns Cinder's connection_info."""
@@ -144,7 +145,8 @@ class VolumeAPI(rpc.RPCAPI):
             raise exception.ServiceTooOld(
                 reason='volume services older than RPC %s cannot %s; upgrade them first'
                 % (self.ATTACHMENT_VERSION, what))
-        return self._prepare(host, version=self.ATTACHMENT_VERSION, timeout=120)
+        return self._prepare(host, version=self.ATTACHMENT_VERSION,
+                             timeout=CONF.volume_connection_timeout)
 
     def attachment_update(self, ctxt, volume, attachment_id, connector):
         """Export the volume for the attachment's host; its connection_info."""

@@ -94,3 +94,19 @@ def test_attachment_calls_need_rpc_1_4(ctx, method, args):
     db.service_update(ctx, svc.id, {'rpc_current_version': '1.4'})
     rpc.reset_pins()
     assert volume_rpcapi.VolumeAPI().can_send_version('1.4')
+
+
+def test_a_volume_service_that_does_not_answer_is_a_clear_500():
+    import json
+
+    from blockstore.api import middleware
+    from blockstore.volume import connections
+
+    def silent(*args, **kwargs):
+        raise messaging.MessagingTimeout('no reply')
+    with pytest.raises(exception.VolumeBackendAPIException) as e:
+        connections._call('update attachment', silent)
+    resp = middleware.fault_from_exception(e.value)
+    assert resp.status_int == 500
+    message = json.loads(resp.body)['computeFault']['message']
+    assert 'Unable to update attachment: the volume service did not answer in time' in message
