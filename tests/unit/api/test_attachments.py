@@ -333,3 +333,31 @@ def test_detach_interrupted_by_a_crash_finishes_at_restart(c, stack, ctx):
     assert _vol(c, vid)['status'] == 'available'
     assert ('terminate_connection', vid, CONN_A, []) in stack.driver.calls
     assert db.worker_get_all(ctx, resource_id=aid) == []
+
+
+@pytest.mark.parametrize('outcome', ['migrated', 'rolled_back'])
+def test_legacy_live_migration_keeps_the_export_for_the_other_host(c, stack, outcome):
+    vid = _volume(c, stack)
+
+    def act(body, code=202):
+        resp = c.post('/v3/volumes/%s/action' % vid, body)
+        assert resp.status_int == code, resp.body
+    act({'os-reserve': {}})
+    act({'os-initialize_connection': {'connector': CONN_A}}, 200)
+    act({'os-attach': {'instance_uuid': str(uuid.uuid4()), 'mountpoint': '/dev/vdb'}})
+    # Nova's pre_live_migration on the destination: a second legacy connection.
+    act({'os-initialize_connection': {'connector': CONN_B}}, 200)
+    (att,) = db_att.live_attachments(context.get_admin_context(), vid)
+    assert att.connector == CONN_A and att.extra_connectors == [CONN_B]
+    leaving, staying = (CONN_A, CONN_B) if outcome == 'migrated' else (CONN_B, CONN_A)
+    stack.driver.calls.clear()
+    act({'os-terminate_connection': {'connector': leaving}})
+    assert stack.driver.calls == [('terminate_connection', vid, leaving, [staying])]
+    (att,) = db_att.live_attachments(context.get_admin_context(), vid)
+    assert (att.connector, att.extra_connectors) == (staying, [])
+    assert _vol(c, vid)['status'] == 'in-use'
+    act({'os-terminate_connection': {'connector': staying}})
+    assert stack.driver.calls[-2:] == [('terminate_connection', vid, staying, []),
+                                       ('remove_export', vid)]
+    act({'os-detach': {}})
+    assert _vol(c, vid)['status'] == 'available'
