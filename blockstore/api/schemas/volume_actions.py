@@ -44,6 +44,10 @@ revert = _action('revert', _args({'snapshot_id': pt.uuid}, ['snapshot_id']))
 unmanage = validation.always({
     'type': 'object', 'properties': {'os-unmanage': {'type': ['object', 'null']}},
     'required': ['os-unmanage'], 'additionalProperties': False})
+reimage = _action('os-reimage', _args({'image_id': pt.uuid,
+                                       'reimage_reserved': pt.boolean}, ['image_id']))
+extend_volume_completion = _action('os-extend_volume_completion',
+                                   _args({'error': pt.boolean}, ['error']))
 
 # Every action's body schema (for the OpenAPI document): name -> Versioned.
 VOLUME_ACTIONS = {
@@ -52,7 +56,8 @@ VOLUME_ACTIONS = {
     'os-set_image_metadata': set_image_metadata,
     'os-unset_image_metadata': unset_image_metadata,
     'os-show_image_metadata': show_image_metadata, 'os-retype': retype, 'revert': revert,
-    'os-unmanage': unmanage,
+    'os-unmanage': unmanage, 'os-reimage': reimage,
+    'os-extend_volume_completion': extend_volume_completion,
 }
 SNAPSHOT_ACTIONS = {
     'os-reset_status': snapshot_reset_status, 'os-update_progress': update_progress,
