@@ -333,3 +333,20 @@ def test_detach_interrupted_by_a_crash_finishes_at_restart(c, stack, ctx):
     assert _vol(c, vid)['status'] == 'available'
     assert ('terminate_connection', vid, CONN_A, []) in stack.driver.calls
     assert db.worker_get_all(ctx, resource_id=aid) == []
+
+
+def test_failed_disconnect_leaves_the_volume_in_use(c, stack, monkeypatch):
+    """The backend cannot revoke the host: the attachment is error_detaching, and the
+    volume (still connected) is in-use again, not held in 'detaching'."""
+    vid = _volume(c, stack)
+    aid = _attach(c, vid, CONN_A)
+
+    def refuse(volume, connector, **kw):
+        raise RuntimeError('target daemon unreachable')
+    monkeypatch.setattr(stack.driver, 'terminate_connection', refuse)
+    assert c.delete('/v3/attachments/%s' % aid).status_int == 500
+    assert c.get('/v3/attachments/%s' % aid).json['attachment']['status'] == 'error_detaching'
+    assert _vol(c, vid)['status'] == 'in-use'
+    monkeypatch.undo()
+    assert c.delete('/v3/attachments/%s' % aid).status_int == 200
+    assert _vol(c, vid)['status'] == 'available'
