@@ -6,10 +6,7 @@ external-events API: every assertion is on what the API answers, what the
 database and the driver hold, and what Nova received.
 """
 
-import http.server
-import json
 import os
-import threading
 import uuid
 
 from keystoneauth1 import loading as ks_loading
@@ -20,6 +17,7 @@ from blockstore.common import context
 from blockstore.db import api as db
 from blockstore.db import messages as db_messages
 from blockstore.volume.drivers import base as driver_base
+from tests.fixtures.fake_nova import FakeNova
 from tests.unit.api.conftest import Client, fault_of
 from blockstore import objects
 from tests.unit.api import test_attachments
@@ -28,42 +26,6 @@ from tests.unit.test_volume_manager_connections import ExportingFileDriver, mgr 
 
 CONF = cfg.CONF
 V = '3.71'
-
-
-class FakeNova:
-    """POST /v2.1/os-server-external-events, recorded; answers ``status``."""
-
-    def __init__(self):
-        self.requests = []
-        self.status = 200
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
-                outer.requests.append((self.path, dict(self.headers), body))
-                payload = json.dumps({'events': [dict(e, status='completed', code=200)
-                                                 for e in body.get('events', [])]}).encode()
-                self.send_response(outer.status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d/v2.1' % self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def events(self):
-        return [body['events'] for _, _, body in self.requests]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _override(**values):
