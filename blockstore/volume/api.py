@@ -231,12 +231,17 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
             raise exception.VolumeSizeExceedsLimit(size=new_size, limit=CONF.max_volume_size)
         project = None if ctx.is_admin else ctx.project_id
         event = 'extend_attached' if attached and volume.status == states.IN_USE else 'extend'
+        if event == 'extend_attached':
+            self.volume_rpcapi.require_attached_extend()
         states.transition_or_raise(ctx, 'volume', volume.id, event, project_id=project,
                                    work={'operation': 'extend',
                                          'payload': {'new_size': new_size}})
         quota.verify_extend(ctx, volume, new_size)   # undoes the claim and raises 413 if over
         volume.refresh()
-        self.volume_rpcapi.extend_volume(ctx, volume, new_size)
+        if event == 'extend_attached':
+            self.volume_rpcapi.extend_volume(ctx, volume, new_size, attached=True)
+        else:
+            self.volume_rpcapi.extend_volume(ctx, volume, new_size)
 
     # -- snapshots ----------------------------------------------------------
 

@@ -40,7 +40,7 @@ LOG = logging.getLogger(__name__)
 
 class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
                     service.Manager):
-    RPC_API_VERSION = '1.4'
+    RPC_API_VERSION = '1.5'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)

@@ -54,8 +54,11 @@ def nova_conf(nova_api):
 
 
 class ExtendRPC(DirectRPC):
-    def extend_volume(self, ctx, volume, new_size):
+    def extend_volume(self, ctx, volume, new_size, attached=False):
         return self.m.extend_volume(ctx, volume, new_size)
+
+    def require_attached_extend(self):
+        pass
 
 
 @pytest.fixture
