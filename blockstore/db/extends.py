@@ -56,6 +56,12 @@ def _forget_size(session, volume_id):
         models.VolumeAdminMetadata.key == NEW_SIZE_KEY))
 
 
+def forget_size(context, volume_id):
+    """Drop ``extend_new_size`` (an admin reset the volume and its work record)."""
+    with db._writer(context) as session:
+        _forget_size(session, volume_id)
+
+
 def finish_in(session, volume_id):
     """Inside the transaction that ends the extend: drop its record and the new size."""
     w = models.Worker

@@ -10,6 +10,7 @@ from oslo_log import log as logging
 
 from blockstore.common import exception
 from blockstore.db import api as db
+from blockstore.db import extends as db_extends
 from blockstore.db import glance_metadata as db_glance
 from blockstore.objects import states
 from blockstore.volume import volume_types
@@ -39,6 +40,8 @@ class VolumeActions:
         elif values:
             db.volume_update(ctx, volume.id, values)
         db.worker_destroy(ctx, 'volume', volume.id)
+        # An extend awaiting compute (3.71) is forgotten with its work record.
+        db_extends.forget_size(ctx, volume.id)
 
     def reset_snapshot_status(self, ctx, snapshot, status):
         states.transition_or_raise(ctx, 'snapshot', snapshot.id, 'reset', target=status)

@@ -255,8 +255,15 @@ def _awaiting(c, stack, nova):
     return vid, instance
 
 
-def test_extend_waits_for_compute_then_completes(c, admin, compute_stack, nova_conf):
+def _gigabytes_in_use(admin, project):
+    resp = admin.get('/v3/os-quota-sets/%s?usage=true' % project)
+    return resp.json['quota_set']['gigabytes']['in_use']
+
+
+def test_extend_waits_for_compute_then_completes(c, admin, compute_stack, nova_conf,
+                                                 project):
     vid, instance = _awaiting(c, compute_stack, nova_conf)
+    assert _gigabytes_in_use(admin, project) == 4     # the awaited size is counted
     assert ('prepare_attached_extend', vid, 4) in compute_stack.driver.calls
     vol = _vol(c, vid)
     assert (vol['status'], vol['size']) == ('extending', 1)
@@ -276,12 +283,13 @@ def test_extend_waits_for_compute_then_completes(c, admin, compute_stack, nova_c
     assert (vol['status'], vol['size']) == ('in-use', 4)
     assert 'extend_new_size' not in vol['metadata']
     assert _workers(vid) == []
+    assert _gigabytes_in_use(admin, project) == 4
     resp = admin.post(path, body)
     assert resp.status_int == 400
     assert 'not awaiting' in fault_of(resp)[2]
 
 
-def test_compute_reports_failure(c, admin, compute_stack, nova_conf):
+def test_compute_reports_failure(c, admin, compute_stack, nova_conf, project):
     vid, _ = _awaiting(c, compute_stack, nova_conf)
     resp = admin.post('/v3/volumes/%s/action' % vid,
                       {'os-extend_volume_completion': {'error': True}})
@@ -290,6 +298,24 @@ def test_compute_reports_failure(c, admin, compute_stack, nova_conf):
     assert (vol['status'], vol['size']) == ('error_extending', 1)
     assert 'extend_new_size' not in vol['metadata']
     assert _workers(vid) == []
+    assert _gigabytes_in_use(admin, project) == 1
+
+
+def test_reset_status_forgets_an_awaited_extend(c, admin, compute_stack, nova_conf,
+                                                project):
+    """Compute never answered: the admin resets the volume; the awaited size goes."""
+    vid, _ = _awaiting(c, compute_stack, nova_conf)
+    resp = admin.post('/v3/volumes/%s/action' % vid,
+                      {'os-reset_status': {'status': 'in-use'}})
+    assert resp.status_int == 202, resp.body
+    vol = _vol(c, vid)
+    assert (vol['status'], vol['size']) == ('in-use', 1)
+    assert 'extend_new_size' not in vol['metadata']
+    assert _workers(vid) == []
+    assert _gigabytes_in_use(admin, project) == 1
+    resp = admin.post('/v3/volumes/%s/action' % vid,
+                      {'os-extend_volume_completion': {'error': False}})
+    assert resp.status_int == 400
 
 
 def test_awaited_extend_fails_when_compute_cannot_be_told(c, compute_stack, nova_conf,
