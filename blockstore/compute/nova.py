@@ -16,7 +16,6 @@ False and log/record it.
 
 from keystoneauth1 import exceptions as ks_exc
 from keystoneauth1 import loading as ks_loading
-from keystoneauth1 import session as ks_session
 from oslo_config import cfg
 from oslo_log import log as logging
 

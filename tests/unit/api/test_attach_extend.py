@@ -38,7 +38,9 @@ def nova_api():
     fake = FakeNova()
     yield fake
     fake.stop()
-    for key in ('auth_type', 'endpoint', 'token', 'endpoint_override'):
+    for key in ('auth_type', 'endpoint', 'token', 'endpoint_override', 'auth_url',
+                'username', 'password', 'project_name', 'user_domain_name',
+                'project_domain_name', 'interface', 'region_name'):
         try:
             CONF.clear_override(key, group='nova')
         except cfg.NoSuchOptError:
@@ -204,6 +206,26 @@ def test_endpoint_without_auth_passes_the_request_token(c, stack, nova_api):
     assert _extend(c, vid, 2).status_int == 202
     (_, headers, _), = nova_api.requests
     assert headers['X-Auth-Token'] == c.token
+
+
+def test_endpoint_from_the_keystone_catalog(c, stack, nova_api):
+    """[nova] password auth: a service token from Keystone, compute's endpoint from its
+    catalog (interface internal, region R2)."""
+    CONF.register_opts(ks_loading.get_auth_plugin_conf_options('v3password'), group='nova')
+    _override(auth_type='v3password', auth_url=nova_api.auth_url, username='blockstore',
+              password='s3cret', project_name='service', user_domain_name='Default',
+              project_domain_name='Default', interface='internal', region_name='R2')
+    vid = _volume(c, stack)
+    instance = str(uuid.uuid4())
+    _attach(c, vid, CONN_A, instance=instance)
+    assert _extend(c, vid, 2).status_int == 202
+    (auth,) = nova_api.token_requests
+    assert auth['auth']['identity']['password']['user']['name'] == 'blockstore'
+    (path, headers, body), = nova_api.requests
+    assert path == '/v2.1/os-server-external-events'
+    assert headers['X-Auth-Token'] == nova_api.KEYSTONE_TOKEN
+    assert body['events'] == [{'name': 'volume-extended', 'server_uuid': instance,
+                               'tag': vid}]
 
 
 def test_backend_failure_of_attached_extend(c, stack, nova_conf, project, monkeypatch):
