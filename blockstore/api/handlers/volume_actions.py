@@ -151,7 +151,7 @@ def extend_volume_completion(req, body):
     _since(req, mv.EXTEND_COMPLETION)
     args = _validate(req, schemas.extend_volume_completion,
                      body)['os-extend_volume_completion']
-    volume = _volume(req, 'volume:extend_volume_completion')
+    volume = _volume(req, ADMIN + 'extend_volume_completion')
     common.volume_api(req).extend_volume_completion(common.context(req), volume,
                                                     pt.bool_value(args['error']))
     return common.empty_response(202)

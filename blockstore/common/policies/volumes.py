@@ -28,7 +28,7 @@ rules = [
     base.rule('volume:extend', M, 'Extend a volume (os-extend).', [ACT]),
     base.rule('volume:extend_attached_volume', M, 'Extend an attached volume (3.42).',
               [ACT]),
-    base.rule('volume:extend_volume_completion', A,
+    base.rule(ADMIN + 'extend_volume_completion', A,
               'Complete the extend of an attached volume (3.71 '
               'os-extend_volume_completion; the compute service calls it).', [ACT]),
     base.rule('volume:reimage', M, 'Re-image a volume (3.68 os-reimage).', [ACT]),
