@@ -7,8 +7,10 @@ from oslo_config import cfg
 import webob
 
 from blockstore.api import microversion
+from blockstore.api import query_filters
 from blockstore.common import exception
 from blockstore.common import policy
+from blockstore.db import filters as db_filters
 
 CONF = cfg.CONF
 
@@ -177,25 +179,60 @@ def list_filters(req, params, user_filters, columns, unsupported=frozenset(),
     """DB filters from query parameters, as Cinder filters lists.
 
     Non-admins may only use ``user_filters``: since 3.31 another key is a
-    400, before it is ignored. Admins may filter on any column.
+    400, before it is ignored. Admins may filter on any column. Since 3.34
+    ``key~=text`` matches the column by substring (a ``db.filters.Like``);
+    non-admins may use it when ``key~`` is configured, which also allows
+    ``key`` (Cinder's rule). Typed filters (those with a converter) have no
+    ``~`` form.
     """
     ctx = context(req)
     req_version = version(req)
+    like = req_version >= microversion.LIKE_FILTER
     converters = converters or {}
-    filters, invalid = {}, []
+    filters, invalid, given = {}, [], {}
     for key, value in params.items():
         if key in _NOT_FILTERS:
             continue
-        if key in unsupported:
+        base = key[:-1] if like and key.endswith('~') else key
+        if base in unsupported:
             raise exception.InvalidInput(reason='filter %s is not supported yet' % key)
-        if not ctx.is_admin and key not in user_filters:
+        if not ctx.is_admin and not (key in user_filters or (like and key + '~' in user_filters)):
             if req_version >= microversion.RESOURCE_FILTER:
                 invalid.append(key)
             continue
+        column = columns.get(base, base)
+        if column in given:
+            raise exception.InvalidInput(reason='filters %s and %s cannot be combined'
+                                         % (given[column], key))
+        given[column] = key
+        if base != key:
+            if base in converters:
+                raise exception.InvalidInput(reason='%s is not a text filter' % key)
+            filters[column] = db_filters.Like(value)
+            continue
         convert = converters.get(key)
-        filters[columns.get(key, key)] = convert(req, value) if convert else value
+        filters[column] = convert(req, value) if convert else value
     if invalid:
         raise exception.Invalid('Invalid filter keys: %s' % ', '.join(sorted(invalid)))
+    return filters
+
+
+def like_filters(req, filters, text_keys):
+    """Turn ``key~`` entries of ``filters`` (3.34) into ``Like`` values of ``key``, in place.
+
+    For handlers that pass API keys down as they are (messages, transfers);
+    a ``~`` on a key not in ``text_keys`` is a 400.
+    """
+    if version(req) < microversion.LIKE_FILTER:
+        return filters
+    for key in [k for k in filters if k.endswith('~')]:
+        base = key[:-1]
+        if base not in text_keys:
+            raise exception.InvalidInput(reason='%s is not a text filter' % key)
+        if base in filters:
+            raise exception.InvalidInput(reason='filters %s and %s cannot be combined'
+                                         % (base, key))
+        filters[base] = db_filters.Like(filters.pop(key))
     return filters
 
 
@@ -231,3 +268,31 @@ def action_name(body):
     if len(body) != 1:
         raise exception.Invalid('Malformed message body: too many body keys')
     return next(iter(body))
+
+
+# -- collections whose back end does not exist yet -------------------------------------
+
+def empty_list(req, collection, resource=None, with_count=False):
+    """``{collection: []}`` for a resource this deployment has none of, parameters checked.
+
+    Pagination, sort and (since 3.31, for ``resource``) filter keys are
+    validated as for a real list, so a bad request is still a 400; a marker
+    can name nothing, so it is a 404 as in Cinder. ``with_count`` (3.45) adds
+    ``"count": 0``.
+    """
+    ctx = context(req)
+    params = query_params(req)
+    marker, _limit, _offset = pagination(params)
+    sort_params(params)
+    count = (with_count and version(req) >= microversion.SUPPORT_COUNT_INFO
+             and parse_bool(params.pop('with_count', 'false'), 'with_count'))
+    params.pop('with_count', None)
+    if resource and version(req) >= microversion.RESOURCE_FILTER:
+        query_filters.reject_invalid(ctx, params, resource,
+                                     version(req) >= microversion.LIKE_FILTER)
+    if marker:
+        raise exception.MarkerNotFound(marker=marker)
+    body = {collection: []}
+    if count:
+        body['count'] = 0
+    return json_response(body)

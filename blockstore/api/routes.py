@@ -25,6 +25,10 @@ from blockstore.api.handlers import quotas  # -- operations and quotas
 from blockstore.api.handlers import resource_filters  # -- operations and quotas
 from blockstore.api.handlers import services  # -- operations and quotas
 from blockstore.api.handlers import workers  # -- operations and quotas
+from blockstore.api.handlers import backups  # -- backups and groups
+from blockstore.api.handlers import groups  # -- backups and groups
+from blockstore.api.handlers import volume_encryption  # -- backups and groups
+from blockstore.api.handlers import capabilities  # -- backups and groups
 
 ROUTES = {
     '/': {'GET': versions.root},
@@ -133,4 +137,37 @@ ROUTES = {
     '/v3/resource_filters': {'GET': resource_filters.index},
     '/v3/workers/cleanup': {'POST': workers.cleanup},
     # -- end operations and quotas
+
+    # -- backups and groups (no backup service or group support yet: honest answers)
+    '/v3/backups': {'GET': backups.index, 'POST': backups.create},
+    '/v3/backups/detail': {'GET': backups.detail},
+    '/v3/backups/import_record': {'POST': backups.import_record},
+    '/v3/backups/{backup_id}': {'GET': backups.show, 'PUT': backups.update,
+                                'DELETE': backups.delete},
+    '/v3/backups/{backup_id}/restore': {'POST': backups.restore},
+    '/v3/backups/{backup_id}/action': {'POST': backups.action},
+    '/v3/backups/{backup_id}/export_record': {'GET': backups.export_record},
+    '/v3/groups': {'GET': groups.index, 'POST': groups.create},
+    '/v3/groups/detail': {'GET': groups.detail},
+    '/v3/groups/action': {'POST': groups.create_from_src},
+    '/v3/groups/{group_id}': {'GET': groups.show, 'PUT': groups.update},
+    '/v3/groups/{group_id}/action': {'POST': groups.action},
+    '/v3/group_types': {'GET': groups.types_index, 'POST': groups.types_create},
+    '/v3/group_types/default': {'GET': groups.types_default},
+    '/v3/group_types/{group_type_id}': {'GET': groups.types_show, 'PUT': groups.types_update,
+                                        'DELETE': groups.types_delete},
+    '/v3/group_types/{group_type_id}/group_specs': {'GET': groups.specs_index,
+                                                    'POST': groups.specs_create},
+    '/v3/group_types/{group_type_id}/group_specs/{key}': {'GET': groups.specs_show,
+                                                          'PUT': groups.specs_update,
+                                                          'DELETE': groups.specs_delete},
+    '/v3/group_snapshots': {'GET': groups.snapshots_index, 'POST': groups.snapshots_create},
+    '/v3/group_snapshots/detail': {'GET': groups.snapshots_detail},
+    '/v3/group_snapshots/{group_snapshot_id}': {'GET': groups.snapshots_show,
+                                                'DELETE': groups.snapshots_delete},
+    '/v3/group_snapshots/{group_snapshot_id}/action': {'POST': groups.snapshots_action},
+    '/v3/volumes/{volume_id}/encryption': {'GET': volume_encryption.index},
+    '/v3/volumes/{volume_id}/encryption/{key}': {'GET': volume_encryption.show},
+    '/v3/capabilities/{hostname}': {'GET': capabilities.show},
+    # -- end backups and groups
 }

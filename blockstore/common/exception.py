@@ -108,6 +108,13 @@ class VolumeTypeExists(Conflict):
     msg_fmt = 'Volume type with name %(name)s already exists.'
 
 
+class NotAvailable(BlockstoreException):
+    """A Cinder feature this deployment cannot serve (no service or back end for it): 501."""
+    msg_fmt = '%(what)s are not available: %(reason)s'
+    code = 501
+    safe = True
+
+
 class OverQuota(BlockstoreException):
     msg_fmt = 'Quota exceeded for resources: %(overs)s'
     code = 413

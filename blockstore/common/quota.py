@@ -310,3 +310,69 @@ def verify_extend(ctx, volume, new_size):
     # As in Cinder, a refused extend reports the increment as the size requested.
     _verify(ctx, volume.project_id, 'extend', volume.volume_type_id, new_size - volume.size,
             undo, per_volume_size=new_size)
+
+
+class _Rollback(Exception):
+    """Raised inside the locked transaction to undo what it did."""
+
+
+def _move_deltas(counted, volumes, snapshots):
+    """{resource: amount} that ``volumes`` and ``snapshots`` add to a project (ordered)."""
+    deltas = {}
+    snap_gb = not CONF.no_snapshot_gb_quota
+
+    def add(key, type_id, amount):
+        deltas[key] = deltas.get(key, 0) + amount
+        name = counted.type_names.get(type_id)
+        if name is not None:
+            typed = '%s_%s' % (key, name)
+            deltas[typed] = deltas.get(typed, 0) + amount
+
+    for v in volumes:
+        if v.use_quota:
+            add('volumes', v.volume_type_id, 1)
+    for s in snapshots:
+        if s.use_quota:
+            add('snapshots', s.volume_type_id, 1)
+    for v in volumes:
+        if v.use_quota:
+            add('gigabytes', v.volume_type_id, v.size)
+    for s in snapshots:
+        if s.use_quota and snap_gb:
+            add('gigabytes', s.volume_type_id, s.volume_size)
+    return deltas
+
+
+@_retry
+def move_within_quota(ctx, project_id, volumes, snapshots, move):
+    """Give ``project_id`` existing volumes and snapshots, only if it stays within quota.
+
+    ``move()`` changes their ownership (returning False when it lost a race).
+    It runs in the project's locked quota transaction; usage is then counted
+    with the moved rows included, and over a limit the whole transaction --
+    the move with it -- is rolled back and Cinder's 413 raised (as for a
+    create of the same resources). ``volumes``/``snapshots`` are the rows
+    being moved (size or volume_size, volume_type_id, use_quota). Returns
+    whether the move happened.
+    """
+    error = None
+    try:
+        with quota_db.locked(ctx, project_id) as session:
+            if not move():
+                raise _Rollback()
+            counted = quota_db.usage(ctx, project_id, session=session)
+            deltas = _move_deltas(counted, volumes, snapshots)
+            limits = project_quotas(ctx, project_id, list(deltas), session=session)
+            in_use = _count(counted, list(deltas))
+            over = _over(list(deltas.items()), limits, in_use)
+            if over is not None:
+                name, delta, limit = over
+                kind = 'snapshot' if name.startswith('snapshots') else 'volume'
+                error = _error(kind, name, delta, limit, in_use, delta)
+                raise _Rollback()
+    except _Rollback:
+        if error is None:
+            return False
+        LOG.info('Quota of project %s: %s', project_id, error.msg)
+        raise error
+    return True

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exists, select, update
 
 from blockstore.common import exception
+from blockstore.db import filters as db_filters
 from blockstore.db import models
 from blockstore.db.models import utcnow
 
@@ -535,11 +536,7 @@ def _filtered(session, resource, filters, project_id):
     for key, value in filters.items():
         if key not in _LIST_COLUMNS[resource]:
             raise exception.InvalidInput(reason='Invalid filter key: %s' % key)
-        col = getattr(model, key)
-        if isinstance(value, (list, tuple, set)):
-            q = q.filter(col.in_(tuple(value)))
-        else:
-            q = q.filter(col == value)
+        q = q.filter(db_filters.condition(getattr(model, key), value))
     if metadata:
         meta_model, fk = _META[resource]
         for k, v in metadata.items():

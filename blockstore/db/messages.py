@@ -5,6 +5,7 @@ import sqlalchemy as sa
 
 from blockstore.common import exception
 from blockstore.db.api import _reader, _writer
+from blockstore.db import filters as db_filters
 from blockstore.db import models
 from blockstore.db.models import utcnow
 
@@ -51,7 +52,7 @@ def message_get_all(context, project_id=None, filters=None, marker=None, limit=N
     with _reader(context) as session:
         q = _live(session.query(m), project_id)
         for key, value in (filters or {}).items():
-            q = q.filter(getattr(m, key) == value)
+            q = q.filter(db_filters.condition(getattr(m, key), value))
         marker_row = None
         if marker is not None:
             marker_row = _live(session.query(m).filter(m.id == marker), project_id).first()

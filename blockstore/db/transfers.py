@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from blockstore.common import exception
 from blockstore.db.api import _reader, _writer, new_uuid
+from blockstore.db import filters as db_filters
 from blockstore.db import models
 
 SORT_COLUMNS = frozenset(('id', 'display_name', 'volume_id', 'created_at', 'updated_at'))
@@ -69,7 +70,7 @@ def get_all(context, project_id=None, filters=None, marker=None, limit=None, off
         for key, value in (filters or {}).items():
             if key not in FILTER_COLUMNS:
                 raise exception.InvalidInput(reason='Invalid filter key: %s' % key)
-            q = q.filter(getattr(t, key) == value)
+            q = q.filter(db_filters.condition(getattr(t, key), value))
         marker_row = None
         if marker is not None:
             marker_row = session.query(t).filter(t.id == marker).first()

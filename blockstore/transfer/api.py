@@ -3,7 +3,9 @@
 Creating a transfer claims the volume ('awaiting-transfer') and inserts the
 transfer in one transaction; accepting moves the volume (and, unless the
 transfer says ``no_snapshots``, its snapshots) to the accepting project and
-closes the transfer, all or nothing. The auth key is shown once, at create;
+closes the transfer, all or nothing, under the accepting project's quota lock:
+over its quota (volumes, gigabytes, snapshots, per type) nothing moves and the
+413 is Cinder's. The auth key is shown once, at create;
 only a salted PBKDF2 hash of it is stored.
 """
 
@@ -12,6 +14,7 @@ import hmac
 import secrets
 
 from blockstore.common import exception
+from blockstore.common import quota
 from blockstore.db import api as db
 from blockstore.db import models
 from blockstore.db import transfers as db_transfers
@@ -91,7 +94,16 @@ class API:
             return states.transition(ctx, 'volume', transfer.volume_id, 'transfer_accept',
                                      {'project_id': ctx.project_id, 'user_id': ctx.user_id})
 
-        if not db_transfers.accept(ctx, transfer, claim, ctx.project_id, ctx.user_id):
+        # What the recipient's quota must take: the volume and, unless the transfer
+        # leaves them behind, its snapshots (none can be added while it awaits transfer).
+        volume = db.volume_get(ctx, transfer.volume_id)
+        snapshots = [] if transfer.no_snapshots else db.snapshot_get_all(
+            ctx, filters={'volume_id': transfer.volume_id})
+
+        def move():
+            return db_transfers.accept(ctx, transfer, claim, ctx.project_id, ctx.user_id)
+
+        if not quota.move_within_quota(ctx, ctx.project_id, [volume], snapshots, move):
             try:
                 db_transfers.get(ctx, transfer_id)
             except exception.NotFound:

@@ -21,6 +21,7 @@ from blockstore.volume import attachments  # -- attach flow
 from blockstore.volume import connections  # -- legacy attach actions
 from blockstore.volume import extend_actions  # -- extend completion (3.71)
 from blockstore.volume import manage  # -- types, qos, actions, transfers
+from blockstore.volume import migration  # -- os-migrate_volume
 from blockstore.volume import reclaim  # -- dead hosts' attachments
 from blockstore.volume import rpcapi as volume_rpcapi
 from blockstore.volume import volume_types
@@ -43,8 +44,8 @@ def _scope(ctx, all_tenants=False):
 
 
 class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionActions,
-          attachments.AttachmentActions, extend_actions.ExtendActions,
-          reclaim.ReclaimActions):
+          attachments.AttachmentActions, migration.VolumeMigration,
+          extend_actions.ExtendActions, reclaim.ReclaimActions):
     def __init__(self):
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.volume_rpcapi = volume_rpcapi.VolumeAPI()

@@ -146,8 +146,15 @@ class AttachmentActions:
                       'attached_host': connector.get('host'), 'attach_mode': mode,
                       'mountpoint': connector.get('mountpoint')},
                      work={'operation': 'connect'}, project_id=_project(ctx))
-        connections._call('update attachment', self.volume_rpcapi.attachment_update, ctx,
-                          volume, attachment.id, connector)
+        try:
+            connections._call('update attachment', self.volume_rpcapi.attachment_update, ctx,
+                              volume, attachment.id, connector)
+        except exception.ServiceTooOld:
+            # Nothing reached the backend: the attachment may be connected again later.
+            change(ctx, volume.id, attachment.id, 'connect_failed')
+            from blockstore.db import api as db
+            db.worker_destroy(ctx, 'attachment', attachment.id)
+            raise
         return self.get_attachment(ctx, attachment.id)
 
     def attachment_complete(self, ctx, attachment):

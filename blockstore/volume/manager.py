@@ -196,6 +196,11 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             finally:
                 db.worker_destroy(ctx, rtype, obj.id, operation)
 
+    def _shared_targets(self):
+        if not driver_base.supports(self.driver, driver_base.ExportOps):
+            return None
+        return self.driver.shared_targets
+
     def _require(self, interface, what):
         if not driver_base.supports(self.driver, interface):
             raise exception.VolumeBackendAPIException(
@@ -215,7 +220,8 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
                 update = self.driver.create_cloned_volume(volume, source)
             else:
                 update = self.driver.create_volume(volume)
-            return dict(update or {}, launched_at=utcnow(), service_uuid=self.service.uuid)
+            return dict(update or {}, launched_at=utcnow(), service_uuid=self.service.uuid,
+                        shared_targets=self._shared_targets())
         self._run(context, volume, 'create', states.CREATING, work,
                   'create_done', 'create_failed', 'CREATE_VOLUME_FROM_BACKEND')
 

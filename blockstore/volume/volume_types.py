@@ -221,6 +221,19 @@ def get_encryption(ctx, type_id):
     return db_encryption.get(ctx, vt.id)
 
 
+def volume_encryption_metadata(ctx, volume):
+    """What an attaching host needs to open an encrypted volume (Cinder's shape).
+
+    ``encryption_key_id`` always; the type's provider, cipher, key size and
+    control location when the volume's type is encrypted.
+    """
+    found = {'encryption_key_id': volume.encryption_key_id}
+    spec = db_encryption.get(ctx, volume.volume_type_id)
+    if spec is not None:
+        found.update((f, getattr(spec, f)) for f in db_encryption.FIELDS)
+    return found
+
+
 def is_encrypted(ctx, type_id):
     return db_encryption.get(ctx, type_id) is not None
 

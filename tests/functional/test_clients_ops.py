@@ -217,6 +217,39 @@ def test_cinder_cli(embedded):
     assert 'maxTotalVolumes' in run('absolute-limits')
     run('message-list')
     assert CLUSTER in run('cluster-list')
+    caps = run('get-capabilities', embedded.host + '@file1')
+    assert 'OS::Storage::Capabilities::%s@file1' % embedded.host in caps
+
+
+def test_like_and_time_filters_through_cinderclient(embedded):
+    """``cinder list --filters name~=...`` (3.34) and ``created_at=gt:...`` (3.60)."""
+    admin = _cinder(embedded)
+    tag = uuid.uuid4().hex[:8]
+    vols = [admin.volumes.create(1, name='%s-%s' % (word, tag)) for word in ('red', 'blue')]
+    for v in vols:
+        _wait(lambda v=v: admin.volumes.get(v.id), 'available')
+    got = admin.volumes.list(search_opts={'name~': 'red-' + tag})
+    assert [v.id for v in got] == [vols[0].id]
+    cinder = os.path.join(os.path.dirname(sys.executable), 'cinder')
+    base = [cinder, '--os-auth-type', 'noauth', '--os-user-id', 'admin', '--os-project-id',
+            'admin', '--os-endpoint', embedded.endpoint + '/v3', '--os-volume-api-version',
+            '3.71']
+
+    def ids(*filters):
+        args = [a for f in filters for a in ('--filters', f)]  # one value per --filters
+        out = subprocess.run(base + ['list'] + args,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, (filters, out.stderr)
+        return {v.id for v in vols if v.id in out.stdout}
+
+    assert ids('name~=' + tag) == {v.id for v in vols}
+    assert ids('name~=blue-' + tag) == {vols[1].id}
+    assert ids('name~=' + tag, 'created_at=gt:2000-01-01T00:00:00Z') == {v.id for v in vols}
+    assert ids('name~=' + tag, 'created_at=lt:2000-01-01T00:00:00Z') == set()
+    with pytest.raises(cinder_exc.BadRequest):
+        admin.volumes.list(search_opts={'created_at': 'after:2000-01-01T00:00:00Z'})
+    for v in vols:
+        admin.volumes.delete(v)
 
 
 # -- openstacksdk ---------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Every operation gets a few generated requests (bodies from its schema, any
 microversion its header allows) against the embedded deployment, as an
-administrator and as a plain user. Whatever comes in: no 5xx, and every
+administrator and as a plain user. Whatever comes in: no 5xx but a deliberate 501, and every
 error is JSON in Cinder's format ``{"<name>": {"code": N, "message": "..."}}``.
 Bounded (few examples per operation) so the module stays well under 2 minutes.
 """
@@ -42,13 +42,16 @@ def embedded(tmp_path_factory):
 
 def check_response(response):
     status = response.status_code
-    assert status < 500, (status, response.text[:500])
+    # 501 is the deliberate answer for features with no service behind them yet
+    # (backups, groups, image upload); any other 5xx is a server error.
+    assert status < 500 or status == 501, (status, response.text[:500])
     if status >= 400:
         content_type = response.headers.get('content-type') or ['']
         assert content_type[0].startswith('application/json'), response.headers
         body = json.loads(response.content)
         assert isinstance(body, dict) and len(body) == 1, body
-        (_name, fault), = body.items()
+        (name, fault), = body.items()
+        assert status != 501 or name == 'notImplemented', body
         assert set(fault) == {'code', 'message'}, body
         assert fault['code'] == status and isinstance(fault['message'], str), body
 

@@ -78,3 +78,19 @@ def test_current_volume_service_answers_connection_calls(ctx):
     finally:
         server.stop()
         server.wait()
+
+
+@pytest.mark.parametrize('method,args', [('attachment_update', ('att-1', CONNECTOR)),
+                                         ('attachment_delete', ('att-1',))])
+def test_attachment_calls_need_rpc_1_4(ctx, method, args):
+    """A 1.3 volume service (before the attachments API) gets no 1.4 call."""
+    rpc.init()
+    svc = _service(ctx, 'b@lvm1', '1.3')
+    api = volume_rpcapi.VolumeAPI()
+    assert api.version_cap == '1.3'
+    volume = types.SimpleNamespace(id='v1', host='b@lvm1#lvm1')
+    with pytest.raises(exception.ServiceTooOld):
+        getattr(api, method)(ctx, volume, *args)
+    db.service_update(ctx, svc.id, {'rpc_current_version': '1.4'})
+    rpc.reset_pins()
+    assert volume_rpcapi.VolumeAPI().can_send_version('1.4')

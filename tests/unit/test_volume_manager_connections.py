@@ -109,3 +109,14 @@ def test_init_host_restores_exports_of_exported_volumes(mgr, ctx):
     assert ('ensure_export', exported.id) in mgr.driver.calls
     assert ('ensure_export', plain.id) not in mgr.driver.calls   # no provider_location
     assert mgr.driver.exports[exported.id]['live']
+
+
+@pytest.mark.parametrize('shared', [False, True, None])
+def test_create_records_whether_targets_are_shared(mgr, ctx, shared):
+    mgr.init_host(ctx)
+    mgr.driver.shared_targets = shared
+    v = _volume(ctx, mgr.host)
+    mgr.create_volume(ctx, v)
+    v.refresh()
+    assert v.status == 'available' and v.shared_targets is shared
+    assert v.service_uuid == mgr.service.uuid

@@ -42,7 +42,7 @@ def _list(req, detailed):
     params = common.query_params(req)
     marker, limit, offset = common.pagination(params)
     sort_keys, sort_dirs = common.sort_params(params)
-    all_tenants = ctx.is_admin and common.lenient_bool(params.pop('all_tenants', 'false'))
+    all_tenants = common.lenient_bool(params.pop('all_tenants', 'false')) and ctx.is_admin
     with_count = (common.version(req) >= mv.SUPPORT_COUNT_INFO
                   and common.parse_bool(params.pop('with_count', 'false'), 'with_count'))
     filters = {}

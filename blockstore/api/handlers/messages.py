@@ -26,6 +26,8 @@ def index(req):
         if version >= mv.RESOURCE_FILTER:
             query_filters.reject_invalid(ctx, filters, 'message', version >= LIKE_FILTER)
         filters.pop('all_tenants', None)
+        # resource_type and event_id are translated to what is recorded: no ~ form.
+        common.like_filters(req, filters, ('resource_uuid', 'request_id', 'message_level'))
     messages = ops.get_all(ctx, filters=filters, **kwargs)
     return common.json_response(views.index(req, messages, kwargs.get('limit')))
 

@@ -35,7 +35,10 @@ def _list(req, detail):
     else:
         for key in ('limit', 'marker', 'offset', 'sort', 'sort_key', 'sort_dir'):
             params.pop(key, None)
-    filters = {_FILTERS[k]: v for k, v in params.items() if k in _FILTERS}
+    like = common.version(req) >= mv.LIKE_FILTER  # name~=text (other keys are ignored)
+    params = common.like_filters(req, {k: v for k, v in params.items() if k in _FILTERS or (
+        like and k.endswith('~') and k[:-1] in _FILTERS)}, _FILTERS)
+    filters = {_FILTERS[k]: v for k, v in params.items()}
     rows = _API.get_all(ctx, filters=filters, all_tenants=all_tenants, **paging)
     return common.json_response(views.index(req, rows, detail, _collection(req), limit))
 

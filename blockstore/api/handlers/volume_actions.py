@@ -157,12 +157,36 @@ def extend_volume_completion(req, body):
     return common.empty_response(202)
 
 
-def _not_yet(name):
-    def refuse(req, body):
-        common.require_admin(req, ADMIN + name.replace('os-', ''))
-        _volume(req)
-        raise exception.Invalid('Volume action %s is not supported yet.' % name)
-    return refuse
+def volume_upload_image(req, body):
+    """Validated, then 501: without an image service there is nowhere to upload to."""
+    _validate(req, schemas.volume_upload_image, body)
+    _volume(req, 'volume_extension:volume_actions:upload_image')
+    raise exception.NotAvailable(what='Uploads of volumes to images',
+                                 reason='this deployment has no image service (Glance)')
+
+
+def migrate_volume(req, body):
+    """Admin: body and volume checked, then refused with the reason (see volume/migration)."""
+    ctx = common.require_admin(req, ADMIN + 'migrate_volume')
+    args = _validate(req, schemas.migrate_volume, body)['os-migrate_volume']
+    host = args.get('host')
+    cluster = args.get('cluster') if common.version(req) >= mv.v('3.16') else None
+    common.volume_api(req).migrate_volume(
+        ctx, _volume(req), host=host, cluster=cluster,
+        force_host_copy=pt.bool_value(args.get('force_host_copy')),
+        lock_volume=pt.bool_value(args.get('lock_volume')))
+    return common.empty_response(202)
+
+
+def migrate_volume_completion(req, body):
+    ctx = common.require_admin(req, ADMIN + 'migrate_volume_completion')
+    args = _validate(req, schemas.migrate_volume_completion,
+                     body)['os-migrate_volume_completion']
+    volume = _volume(req)
+    new_volume = common.volume_api(req).get(ctx, args['new_volume'])
+    common.volume_api(req).migrate_volume_completion(ctx, volume, new_volume,
+                                                     pt.bool_value(args.get('error')))
+    return common.empty_response(200)
 
 
 VOLUME_ACTIONS = {
@@ -175,10 +199,11 @@ VOLUME_ACTIONS = {
     'os-retype': retype,
     'revert': revert,
     'os-unmanage': unmanage,
+    'os-volume_upload_image': volume_upload_image,
+    'os-migrate_volume': migrate_volume,
+    'os-migrate_volume_completion': migrate_volume_completion,
     'os-reimage': reimage,
     'os-extend_volume_completion': extend_volume_completion,
-    'os-migrate_volume': _not_yet('os-migrate_volume'),
-    'os-migrate_volume_completion': _not_yet('os-migrate_volume_completion'),
 }
 
 

@@ -5,6 +5,8 @@ returns a webob response; errors are raised as blockstore exceptions and
 rendered by the middleware.
 """
 
+from oslo_utils import timeutils
+
 from blockstore.api import common
 from blockstore.api.handlers import attachments as attachment_handlers
 from blockstore.api.handlers import metadata as metadata_handlers
@@ -16,19 +18,19 @@ from blockstore.api.schemas import volumes as schemas
 from blockstore.api.views import fields as F
 from blockstore.api.views import volumes as views
 from blockstore.common import exception
+from blockstore.db import filters as db_filters
 from blockstore.objects import states
 
 # Query filters a non-admin may use (resource_filters: query_filters), and the API
 # names that differ from the database column.
 USER_FILTERS = query_filters.Allowed('volume')
 FILTER_COLUMNS = {'name': 'display_name', 'description': 'display_description'}
-UNSUPPORTED_FILTERS = frozenset(('created_at', 'updated_at', 'glance_metadata',
-                                 'image_metadata', 'consumes_quota'))
+UNSUPPORTED_FILTERS = frozenset(('glance_metadata', 'image_metadata', 'consumes_quota'))
 SORT_COLUMNS = {'name': 'display_name'}
 
 # Cinder's volume actions that a later issue adds; until then they are refused clearly.
 _LATER_ACTIONS = frozenset((
-    'os-volume_upload_image', 'os-update_volume_status'))
+    'os-update_volume_status',))
 
 
 def _volume(req, action=None):
@@ -65,7 +67,29 @@ def _bool_filter(name):
     return lambda req, value: common.parse_bool(value, name)
 
 
+def _parse_time(text):
+    try:
+        return timeutils.normalize_time(timeutils.parse_isotime(text.strip()))
+    except ValueError:
+        raise exception.Invalid('Invalid %s value' % text)
+
+
+def _time_filter(req, value):
+    """``created_at``/``updated_at``: ``op:time[,op:time...]`` since 3.60, a time before."""
+    if common.version(req) < mv.TIME_COMPARISON_FILTER:
+        return db_filters.Compare(eq=_parse_time(value))
+    found = db_filters.Compare()
+    for unit in value.split(','):
+        op, sep, text = unit.strip().partition(':')
+        if not sep or op not in db_filters.OPERATORS:
+            raise exception.Invalid('Invalid %s operator' % op)
+        found[op] = _parse_time(text)
+    return found
+
+
 CONVERTERS = {
+    'created_at': _time_filter,
+    'updated_at': _time_filter,
     'bootable': _bootable_filter,
     'multiattach': _bool_filter('multiattach'),
     'size': _int_filter('size'),

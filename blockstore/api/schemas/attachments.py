@@ -37,7 +37,8 @@ update = validation.strict_since_353({
 
 complete = validation.always({
     'type': 'object',
-    'properties': {'os-complete': {'type': ['object', 'null']}},
+    # cinderclient sends null, openstacksdk the attachment's id.
+    'properties': {'os-complete': {'type': ['object', 'null', 'string']}},
     'required': ['os-complete'],
     'additionalProperties': False,
 })

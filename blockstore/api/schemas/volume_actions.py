@@ -49,6 +49,45 @@ reimage = _action('os-reimage', _args({'image_id': pt.uuid,
 extend_volume_completion = _action('os-extend_volume_completion',
                                    _args({'error': pt.boolean}, ['error']))
 
+_UPLOAD = {
+    'image_name': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+    'force': pt.optional_boolean,
+    'disk_format': {'type': 'string', 'enum': ['raw', 'vmdk', 'vdi', 'qcow2', 'vhd', 'vhdx',
+                                               'ploop']},
+    'container_format': {'type': 'string', 'enum': ['bare', 'ovf', 'aki', 'ari', 'ami', 'ova',
+                                                    'docker', 'compressed']},
+}
+_UPLOAD_31 = dict(_UPLOAD, visibility={'type': 'string',
+                                       'enum': ['public', 'private', 'community', 'shared']},
+                  protected=pt.optional_boolean)
+_upload_31 = {'type': 'object',
+              'properties': {'os-volume_upload_image': _args(_UPLOAD_31, ['image_name'])},
+              'required': ['os-volume_upload_image'], 'additionalProperties': False}
+volume_upload_image = validation.Versioned({
+    '3.0': validation.relaxed({
+        'type': 'object',
+        'properties': {'os-volume_upload_image': _args(_UPLOAD, ['image_name'])},
+        'required': ['os-volume_upload_image'], 'additionalProperties': False}),
+    '3.1': validation.relaxed(_upload_31),
+    '3.53': _upload_31,
+})
+
+_host = {'type': ['string', 'null'], 'minLength': 1, 'maxLength': 255}
+_MIGRATE = {'host': dict(_host, type='string'), 'force_host_copy': pt.optional_boolean,
+            'lock_volume': pt.optional_boolean}
+_migrate_316 = {'type': 'object', 'properties': {'os-migrate_volume': _args(
+    dict(_MIGRATE, host=_host, cluster=_host))},
+    'required': ['os-migrate_volume'], 'additionalProperties': False}
+migrate_volume = validation.Versioned({
+    '3.0': validation.relaxed({'type': 'object', 'properties': {
+        'os-migrate_volume': _args(_MIGRATE, ['host'])},
+        'required': ['os-migrate_volume'], 'additionalProperties': False}),
+    '3.16': validation.relaxed(_migrate_316),
+    '3.53': _migrate_316,
+})
+migrate_volume_completion = _action('os-migrate_volume_completion', _args(
+    {'new_volume': pt.uuid, 'error': pt.optional_boolean}, ['new_volume']))
+
 # Every action's body schema (for the OpenAPI document): name -> Versioned.
 VOLUME_ACTIONS = {
     'os-reset_status': reset_status, 'os-set_bootable': set_bootable,
@@ -56,8 +95,10 @@ VOLUME_ACTIONS = {
     'os-set_image_metadata': set_image_metadata,
     'os-unset_image_metadata': unset_image_metadata,
     'os-show_image_metadata': show_image_metadata, 'os-retype': retype, 'revert': revert,
-    'os-unmanage': unmanage, 'os-reimage': reimage,
-    'os-extend_volume_completion': extend_volume_completion,
+    'os-unmanage': unmanage, 'os-volume_upload_image': volume_upload_image,
+    'os-migrate_volume': migrate_volume,
+    'os-migrate_volume_completion': migrate_volume_completion,
+    'os-reimage': reimage, 'os-extend_volume_completion': extend_volume_completion,
 }
 SNAPSHOT_ACTIONS = {
     'os-reset_status': snapshot_reset_status, 'os-update_progress': update_progress,

@@ -3,6 +3,7 @@
 import itertools
 
 from blockstore.common.policies import attachments
+from blockstore.common.policies import backups
 from blockstore.common.policies import base
 from blockstore.common.policies import operations
 from blockstore.common.policies import snapshots
@@ -18,4 +19,5 @@ def list_rules():
         types.list_rules(),
         operations.list_rules(),
         attachments.list_rules(),
+        backups.list_rules(),
     ))

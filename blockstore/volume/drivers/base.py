@@ -166,7 +166,15 @@ class CloneOps(abc.ABC):
 
 
 class ExportOps(abc.ABC):
-    """Exporting volumes to hosts and building connection info for attach."""
+    """Exporting volumes to hosts and building connection info for attach.
+
+    ``shared_targets`` (the volume's ``shared_targets``, API 3.48/3.69): True
+    when volumes share a target, so a host must serialise its connects and
+    disconnects (os-brick's lock); False when every volume has a target of
+    its own; None when there is no target at all (e.g. local files).
+    """
+
+    shared_targets = True
 
     @abc.abstractmethod
     def create_export(self, context, volume, connector):

@@ -104,8 +104,14 @@ def _backend_errors(action):
 
 
 class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.RevertOps,
-                 base.ManageOps, base.ManageSnapshotOps, base.ManageableListOps):
-    """Sparse files in a local directory; thin provisioned, no exports.
+                 base.ManageOps, base.ManageSnapshotOps, base.ManageableListOps,
+                 base.ExportOps):
+    """Sparse files in a local directory; thin provisioned.
+
+    Exports are local: a connection is the file's path
+    (``driver_volume_type: local``, os-brick's LOCAL connector), usable by
+    hosts that see this directory -- the embedded all-in-one deployment and
+    development setups. Nothing is created or revoked on the backend.
 
     Any regular file in the directory can be managed by name
     (``{'source-name': 'file'}``): it is grown to whole GiB and renamed to the
@@ -113,6 +119,7 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
     """
 
     VERSION = '1.0.0'
+    shared_targets = None   # local files: no target, nothing for hosts to lock
 
     def __init__(self, conf, host):
         super().__init__(conf, host)
@@ -469,3 +476,29 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
 
     def get_manageable_snapshots(self, known_ids):
         return self._listing(known_ids, snapshots=True)
+
+    # -- exports: the file itself, for hosts that see this directory -------------
+
+    def create_export(self, context, volume, connector):
+        if self._size_if_exists(self._path(volume.name)) is None:
+            raise exception.VolumeBackendAPIException(
+                data='volume %s has no file to export' % volume.id)
+        return None
+
+    def ensure_export(self, context, volume):
+        return None
+
+    def remove_export(self, context, volume):
+        return None
+
+    def initialize_connection(self, volume, connector):
+        path = self._path(volume.name)
+        if self._size_if_exists(path) is None:
+            raise exception.VolumeBackendAPIException(
+                data='volume %s has no file to connect' % volume.id)
+        return {'driver_volume_type': 'local',
+                'data': {'device_path': path, 'volume_id': volume.id, 'access_mode': 'rw',
+                         'discard': False, 'qos_specs': None, 'encrypted': False}}
+
+    def terminate_connection(self, volume, connector, **kwargs):
+        return None

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from tests.unit.api.conftest import fault_of
+from tests.unit.api.conftest import Client, fault_of
 
 SPECS = {'provider': 'luks', 'cipher': 'aes-xts-plain64', 'key_size': 256,
          'control_location': 'front-end'}
@@ -82,3 +82,23 @@ def test_unknown_type(admin):
     fake = {'id': str(uuid.uuid4())}
     assert admin.get(_url(fake)).status_int == 404
     assert admin.post(_url(fake), {'encryption': SPECS}).status_int == 404
+
+
+def test_volume_encryption_metadata(admin, client, vtype, app):
+    admin.post(_url(vtype), {'encryption': SPECS})
+    vol = client.create_volume(volume_type=vtype['name'])
+    key_id = client.get('/v3/volumes/%s' % vol['id'], version='3.64').json['volume'][
+        'encryption_key_id']
+    url = '/v3/volumes/%s/encryption' % vol['id']
+    assert client.get(url).json == dict(SPECS, encryption_key_id=key_id)
+    assert client.get(url + '/cipher').json == 'aes-xts-plain64'
+    assert client.get(url + '/key_size').json == 256
+    resp = client.get(url + '/nope')
+    assert resp.status_int == 404 and 'nope' in fault_of(resp)[2]
+    plain = client.create_volume()
+    assert client.get('/v3/volumes/%s/encryption' % plain['id']).json == {
+        'encryption_key_id': None}
+    # Another project's volume is not found; a missing one neither.
+    other = Client(app, 'eve:p-%s' % uuid.uuid4().hex[:12])
+    assert other.get(url).status_int == 404
+    assert client.get('/v3/volumes/%s/encryption' % uuid.uuid4()).status_int == 404

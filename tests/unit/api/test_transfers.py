@@ -155,3 +155,88 @@ def test_bad_create(client, body):
 def test_bad_accept(client, body):
     resp = client.post('/v3/volume-transfers/%s/accept' % uuid.uuid4(), body, version='3.57')
     assert resp.status_int == 400
+
+
+# -- quota of the accepting project ----------------------------------------------------------
+
+def _offer(client, size=1, snapshots=0, **extra):
+    vol = client.create_volume(size=size)
+    make_available('volume', vol['id'])
+    for _ in range(snapshots):
+        snap = client.create_snapshot(vol['id'])
+        make_available('snapshot', snap['id'])
+    resp = _create(client, vol['id'], **extra)
+    assert resp.status_int == 202, resp.body
+    return vol, resp.json['transfer']
+
+
+def _accept(receiver, t):
+    return receiver.post('/v3/volume-transfers/%s/accept' % t['id'],
+                         {'accept': {'auth_key': t['auth_key']}}, version='3.57')
+
+
+def _set_quota(admin, project, **limits):
+    resp = admin.put('/v3/os-quota-sets/%s' % project, {'quota_set': limits})
+    assert resp.status_int == 200, resp.body
+
+
+def _still_offered(client, vol, t):
+    row = db.volume_get(context.get_admin_context(), vol['id'])
+    assert (row.status, row.project_id) == ('awaiting-transfer', _project(client))
+    listed = client.get('/v3/volume-transfers', version='3.57').json['transfers']
+    assert t['id'] in [x['id'] for x in listed]
+
+
+@pytest.mark.parametrize('limits, size, snapshots, words', [
+    ({'volumes': 0}, 1, 0, "Maximum number of volumes allowed (0) exceeded for quota "
+                           "'volumes'"),
+    ({'gigabytes': 2}, 3, 0, "exceeds allowed gigabytes quota"),
+    ({'snapshots': 1}, 1, 2, 'Maximum number of snapshots allowed (1) exceeded'),
+    # Snapshots count against gigabytes too (no_snapshot_gb_quota is false).
+    ({'gigabytes': 3}, 2, 1, 'exceeds allowed gigabytes quota'),
+])
+def test_accept_over_the_recipients_quota_is_413_and_moves_nothing(
+        admin, client, receiver, limits, size, snapshots, words):
+    vol, t = _offer(client, size=size, snapshots=snapshots)
+    _set_quota(admin, _project(receiver), **limits)
+    resp = _accept(receiver, t)
+    assert resp.status_int == 413, resp.body
+    assert fault_of(resp)[0] == 'overLimit' and words in fault_of(resp)[2]
+    _still_offered(client, vol, t)
+    for s in db.snapshot_get_all(context.get_admin_context(),
+                                 filters={'volume_id': vol['id']}):
+        assert s.project_id == _project(client)
+    # With room made, the same key works.
+    _set_quota(admin, _project(receiver), volumes=10, gigabytes=100, snapshots=10)
+    assert _accept(receiver, t).status_int == 202
+    assert db.volume_get(context.get_admin_context(), vol['id']).project_id == \
+        _project(receiver)
+
+
+def test_accept_counts_what_the_recipient_already_has(admin, client, receiver):
+    _set_quota(admin, _project(receiver), volumes=1, gigabytes=100)
+    receiver.create_volume()
+    vol, t = _offer(client)
+    resp = _accept(receiver, t)
+    assert resp.status_int == 413 and 'volumes' in fault_of(resp)[2]
+    _still_offered(client, vol, t)
+
+
+def test_accept_without_snapshots_needs_no_snapshot_quota(admin, client, receiver):
+    vol, t = _offer(client, snapshots=2, no_snapshots=True)
+    _set_quota(admin, _project(receiver), snapshots=0)
+    assert _accept(receiver, t).status_int == 202, t
+    assert db.volume_get(context.get_admin_context(), vol['id']).project_id == \
+        _project(receiver)
+
+
+def test_per_type_quota_on_accept(admin, client, receiver):
+    resp = admin.post('/v3/types', {'volume_type': {'name': 'xfer-%s' % uuid.uuid4().hex[:6]}})
+    vtype = resp.json['volume_type']
+    vol = client.create_volume(volume_type=vtype['id'])
+    make_available('volume', vol['id'])
+    t = _create(client, vol['id']).json['transfer']
+    _set_quota(admin, _project(receiver), **{'volumes_%s' % vtype['name']: 0})
+    resp = _accept(receiver, t)
+    assert resp.status_int == 413 and 'volumes_%s' % vtype['name'] in fault_of(resp)[2]
+    _still_offered(client, vol, t)

@@ -234,13 +234,99 @@ def test_revert_refused_by_old_volume_service(app, client, volume, monkeypatch):
 
 # -- migration, unknown ------------------------------------------------------------------
 
-def test_migration_not_supported_yet(client, admin, volume):
-    body = {'os-migrate_volume': {'host': 'elsewhere@b#p'}}
-    assert _act(client, volume['id'], body).status_int == 403
-    resp = _act(admin, volume['id'], body)
-    assert resp.status_int == 400 and 'not supported yet' in fault_of(resp)[2]
-    resp = _act(admin, volume['id'], {'os-migrate_volume_completion': {'new_volume': 'x'}})
+def _volume_service(host, up=True, disabled=False, cluster=None):
+    ctx = context.get_admin_context()
+    row = db.service_create(ctx, {'host': host, 'binary': 'blockstore-volume',
+                                  'topic': 'blockstore-volume', 'availability_zone': 'nova',
+                                  'cluster_name': cluster, 'disabled': disabled,
+                                  'rpc_current_version': '1.0',
+                                  'object_current_version': '1.0'})
+    if up:
+        db.service_heartbeat(ctx, row.id, {})
+    return row
+
+
+def _migrate(c, vid, version=V, **args):
+    return _act(c, vid, {'os-migrate_volume': args}, version=version)
+
+
+def test_migrate_volume_validates_body_and_policy(client, admin, volume):
+    vid = volume['id']
+    assert _migrate(client, vid, host='elsewhere@b').status_int == 403
+    for args, words in (({}, 'Exactly one of host and cluster'),
+                        ({'host': 'a@b', 'cluster': 'c'}, 'Exactly one of host and cluster'),
+                        ({'host': 'a@b', 'force_host_copy': 'maybe'}, 'force_host_copy'),
+                        ({'host': 'a@b', 'lock_volume': 'x'}, 'lock_volume'),
+                        ({'host': ''}, 'host'),
+                        ({'host': 'a@b', 'bogus': 1}, 'bogus')):
+        resp = _migrate(admin, vid, **args)
+        assert resp.status_int == 400 and words in fault_of(resp)[2], (args, resp.body)
+    # host is required before 3.16 (cluster came with 3.16).
+    resp = _migrate(admin, vid, version='3.15', cluster='c')
+    assert resp.status_int == 400 and 'host' in fault_of(resp)[2]
+    assert _migrate(admin, str(uuid.uuid4()), host='a@b').status_int == 404
+
+
+def test_migrate_volume_to_its_own_backend_is_400(admin, volume):
+    host = 'n-%s' % uuid.uuid4().hex[:8]
+    _place(volume['id'], host + '@lvm#pool1')
+    _volume_service(host + '@lvm')
+    for dest in (host + '@lvm', host + '@lvm#pool2'):
+        resp = _migrate(admin, volume['id'], host=dest)
+        assert resp.status_int == 400, resp.body
+        assert 'must be different than the current host' in fault_of(resp)[2]
+    assert _status(volume['id']) == 'available'
+
+
+def test_migrate_volume_needs_an_up_enabled_destination(admin, volume):
+    host = 'n-%s' % uuid.uuid4().hex[:8]
+    _place(volume['id'], host + '@lvm#pool1')
+    _volume_service(host + '@lvm')
+    _volume_service(host + '@down', up=False)
+    _volume_service(host + '@off', disabled=True)
+    for dest in (host + '@nowhere', host + '@down', host + '@off#p'):
+        resp = _migrate(admin, volume['id'], host=dest)
+        assert resp.status_int == 400, resp.body
+        assert 'is up and enabled' in fault_of(resp)[2]
+    resp = _migrate(admin, volume['id'], cluster='no-such-cluster')
+    assert resp.status_int == 400 and 'cluster no-such-cluster' in fault_of(resp)[2]
+    # A real other backend: refused honestly, nothing changed.
+    _volume_service(host + '@other')
+    resp = _migrate(admin, volume['id'], host=host + '@other')
     assert resp.status_int == 400
+    assert 'moving a volume between back ends is not supported yet' in fault_of(resp)[2]
+    row = db.volume_get(context.get_admin_context(), volume['id'])
+    assert (row.status, row.migration_status, row.host) == ('available', None,
+                                                            host + '@lvm#pool1')
+
+
+def test_migrate_volume_checks_the_volume_state(client, admin, volume):
+    vid = volume['id']
+    _place(vid, 'n-%s@lvm#p' % uuid.uuid4().hex[:8])
+    snap = client.create_snapshot(vid)
+    resp = _migrate(admin, vid, host='x@y')
+    assert resp.status_int == 400 and 'the volume has snapshots' in fault_of(resp)[2]
+    db.snapshot_update(context.get_admin_context(), snap['id'], {'deleted': True})
+    assert _act(admin, vid, {'os-reset_status': {'status': 'error',
+                                                 'migration_status': 'migrating'}}
+                ).status_int == 202
+    message = fault_of(_migrate(admin, vid, host='x@y'))[2]
+    assert 'status must be available or in-use, but is error' in message
+    assert 'the volume is migrating' in message
+
+
+def test_migrate_volume_completion(admin, client, volume):
+    vid = volume['id']
+    other = client.create_volume()
+    body = {'os-migrate_volume_completion': {'new_volume': other['id']}}
+    assert _act(client, vid, body).status_int == 403
+    resp = _act(admin, vid, body)
+    assert resp.status_int == 400 and 'not mid-migration' in fault_of(resp)[2]
+    resp = _act(admin, vid, {'os-migrate_volume_completion': {'new_volume': 'x'}})
+    assert resp.status_int == 400
+    resp = _act(admin, vid, {'os-migrate_volume_completion': {'new_volume':
+                                                              str(uuid.uuid4())}})
+    assert resp.status_int == 404
 
 
 # -- snapshot actions ------------------------------------------------------------------------

@@ -80,11 +80,32 @@ def disk_bytes(path):
     return os.stat(path).st_blocks * 512
 
 
-def test_declares_volume_snapshot_clone():
-    assert base.declared_interfaces(file_driver.FileDriver) == [
-        'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ManageOps', 'RevertOps',
-        'ManageSnapshotOps', 'ManageableListOps']
-    assert not base.supports(file_driver.FileDriver, base.ExportOps)
+def test_declares_volume_snapshot_clone_and_local_exports():
+    declared = base.declared_interfaces(file_driver.FileDriver)
+    assert set(declared) == {'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ManageOps',
+                             'RevertOps', 'ManageSnapshotOps', 'ManageableListOps',
+                             'ExportOps'}
+    assert base.supports(file_driver.FileDriver, base.ExportOps)
+
+
+def test_local_connection_is_the_file(backend, volumes_dir):
+    vol = backend.create_volume(1)
+    drv = backend.driver
+    assert drv.create_export(None, vol, {'initiator': 'iqn.x:h'}) is None
+    info = drv.initialize_connection(vol, {'initiator': 'iqn.x:h'})
+    assert info['driver_volume_type'] == 'local'
+    path = info['data']['device_path']
+    assert path == str(volumes_dir / vol.name)
+    with open(path, 'r+b') as f:   # what a host on this machine does with it
+        f.write(b'attached')
+    with open(volumes_dir / vol.name, 'rb') as f:
+        assert f.read(8) == b'attached'
+    drv.terminate_connection(vol, {'initiator': 'iqn.x:h'}, remaining_attachments=[])
+    drv.remove_export(None, vol)
+    assert os.path.exists(path)
+    drv.delete_volume(vol)
+    with pytest.raises(exception.VolumeBackendAPIException):
+        drv.initialize_connection(vol, {'initiator': 'iqn.x:h'})
 
 
 def test_provider_location_is_the_file(backend, volumes_dir):
