@@ -118,19 +118,19 @@ def cmd_attachment_reclaim(args, out):
     ctx = context.get_admin_context()
     rpc.init()
     try:
-        reclaimed, failed = volume_api.API().reclaim_host(ctx, args.host)
+        reclaimed, pending, failed = volume_api.API().reclaim_host(ctx, args.host)
     except exception.Invalid as e:
         raise SystemExit('Cannot reclaim the attachments of %s: %s' % (args.host, e.msg))
     finally:
         rpc.cleanup()
     rows = [(a['id'], a['volume_id'], a['instance_uuid'] or '-', 'reclaimed', '')
             for a in reclaimed]
-    rows += [(a['id'], a['volume_id'], a['instance_uuid'] or '-', 'failed', a['reason'])
-             for a in failed]
+    rows += [(a['id'], a['volume_id'], a['instance_uuid'] or '-', result, a['reason'])
+             for result, found in (('pending', pending), ('failed', failed)) for a in found]
     if rows:
         _print_table(('Attachment', 'Volume', 'Instance', 'Result', 'Reason'), rows, out)
-    out.write('Host %s: %d attachment(s) reclaimed, %d failed.\n'
-              % (args.host, len(reclaimed), len(failed)))
+    out.write('Host %s: %d attachment(s) reclaimed, %d pending, %d failed.\n'
+              % (args.host, len(reclaimed), len(pending), len(failed)))
     if failed:
         raise SystemExit(1)
 

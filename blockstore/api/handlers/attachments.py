@@ -133,7 +133,8 @@ def reclaim(req):
 
     Detach every live attachment whose attached_host is ``host``, revoking the
     host's access on the backends: for hosts that are gone for good. 200 with
-    what was reclaimed and what could not be (and why).
+    what was reclaimed, what a down volume service will finish when it starts
+    (pending) and what could not be reclaimed (failed), with the reasons.
     """
     ctx = common.require_admin(req, 'volume:attachment_reclaim')
     body = common.validated_body(req, schemas.reclaim)
@@ -141,9 +142,9 @@ def reclaim(req):
         raise exception.InvalidInput(
             reason='Reclaiming revokes the access of host %s to its volumes: confirm that it '
                    'is dead with "confirm_dead": true' % body['host'])
-    reclaimed, failed = common.volume_api(req).reclaim_host(ctx, body['host'])
+    reclaimed, pending, failed = common.volume_api(req).reclaim_host(ctx, body['host'])
     return common.json_response({'host': body['host'], 'reclaimed': reclaimed,
-                                 'failed': failed})
+                                 'pending': pending, 'failed': failed})
 
 
 # -- legacy volume actions (POST /volumes/{volume_id}/action) --------------------------

@@ -6,6 +6,7 @@ revoke, what the database holds afterwards.
 """
 
 import io
+import time
 import uuid
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from blockstore.cmd import manage
 from blockstore.common import context
 from blockstore.db import api as db
+from blockstore.db.models import utcnow
 from tests.unit.api.conftest import Client, fault_of
 from tests.unit.api.test_attachments import (CONN_A, CONN_B, V, _attach, _vol, _volume,
                                              stack)  # noqa: F401
@@ -29,6 +31,14 @@ def c(app, project):
 @pytest.fixture
 def admin(app):
     return Client(app, 'admin:admin', version=V)
+
+
+@pytest.fixture(autouse=True)
+def volume_service_up(stack):  # noqa: F811
+    """The in-process volume service has a fresh heartbeat (it is up)."""
+    db.service_update(context.get_admin_context(), stack.service.id,
+                      {'last_seen_at': utcnow()})
+    return stack
 
 
 def _reclaim(admin, host, confirm=True):
@@ -61,7 +71,7 @@ def test_reclaim_revokes_the_dead_host_and_leaves_the_others(c, admin, stack, sc
     resp = _reclaim(admin, scene['A'])
     assert resp.status_int == 200, resp.body
     body = resp.json
-    assert body['host'] == scene['A'] and body['failed'] == []
+    assert body['host'] == scene['A'] and body['failed'] == body['pending'] == []
     assert sorted(a['id'] for a in body['reclaimed']) == sorted([scene['a1'], scene['a2']])
     assert {a['volume_id'] for a in body['reclaimed']} == {scene['v1'], scene['v2']}
 
@@ -83,7 +93,7 @@ def test_reclaim_revokes_the_dead_host_and_leaves_the_others(c, admin, stack, sc
 
     # Nothing left for that host: a second reclaim finds nothing.
     again = _reclaim(admin, scene['A']).json
-    assert (again['reclaimed'], again['failed']) == ([], [])
+    assert (again['reclaimed'], again['pending'], again['failed']) == ([], [], [])
 
 
 def test_reclaim_needs_an_admin_and_a_confirmation(c, admin, scene):
@@ -126,6 +136,34 @@ def test_a_backend_failure_is_reported_and_a_retry_finishes(c, admin, stack, sce
     body = _reclaim(admin, scene['A']).json
     assert ([a['id'] for a in body['reclaimed']], body['failed']) == ([scene['a1']], [])
     assert _vol(c, scene['v1'])['status'] == 'available'
+
+
+def test_a_down_volume_service_finishes_the_reclaim_when_it_starts(c, admin, stack, scene,
+                                                                   ctx):
+    """Its heartbeat is old: the attachments are claimed, not waited for; the service's
+    restart (init_host redoes its work records) revokes the host and deletes them."""
+    db.service_update(context.get_admin_context(), stack.service.id, {'last_seen_at': None})
+    body = _reclaim(admin, scene['A']).json
+    assert (body['reclaimed'], body['failed']) == ([], [])
+    assert sorted(a['id'] for a in body['pending']) == sorted([scene['a1'], scene['a2']])
+    assert 'is down' in body['pending'][0]['reason']
+    assert stack.driver.calls == []
+    for aid in (scene['a1'], scene['a2']):
+        shown = c.get('/v3/attachments/%s' % aid).json['attachment']
+        assert shown['status'] == 'detaching'
+    assert _vol(c, scene['v1'])['status'] == 'detaching'
+
+    stack.init_host(ctx)                         # the volume service starts again
+    deadline = time.time() + 10
+    while time.time() < deadline and _workers(scene['a1'], scene['a2']):
+        time.sleep(0.05)
+    assert _workers(scene['a1'], scene['a2']) == []
+    assert c.get('/v3/attachments/%s' % scene['a1']).status_int == 404
+    assert ('terminate_connection', scene['v1'], scene['conn_a'], []) in stack.driver.calls
+    assert _vol(c, scene['v1'])['status'] == 'available'
+    v2 = _vol(c, scene['v2'])
+    assert (v2['status'], [a['attachment_id'] for a in v2['attachments']]) == (
+        'in-use', [scene['b2']])
 
 
 def test_legacy_attachment_without_connector_is_reclaimed(c, admin, stack):  # noqa: F811
@@ -171,13 +209,13 @@ def test_cli_reclaims_and_prints_what_it_did(c, cli_rpc, scene):
     assert _vol(c, scene['v3'])['status'] == 'in-use'
 
     out = _cli('attachment', 'reclaim', '--host', host, '--confirm-dead')
-    assert 'Host %s: 2 attachment(s) reclaimed, 0 failed.' % host in out
+    assert 'Host %s: 2 attachment(s) reclaimed, 0 pending, 0 failed.' % host in out
     for key in ('b2', 'b3', 'v2', 'v3'):
         assert scene[key] in out
     assert _vol(c, scene['v3'])['status'] == 'available'
     v2 = _vol(c, scene['v2'])
     assert [a['attachment_id'] for a in v2['attachments']] == [scene['a2']]
-    assert 'Host %s: 0 attachment(s) reclaimed, 0 failed.' % host in _cli(
+    assert 'Host %s: 0 attachment(s) reclaimed, 0 pending, 0 failed.' % host in _cli(
         'attachment', 'reclaim', '--host', host, '--confirm-dead')
 
 
@@ -191,5 +229,5 @@ def test_cli_exits_nonzero_when_some_fail(c, cli_rpc, scene, monkeypatch):
     with pytest.raises(SystemExit) as failed:
         args.func(args, out)
     assert failed.value.code == 1
-    assert '0 attachment(s) reclaimed, 2 failed' in out.getvalue()
+    assert '0 attachment(s) reclaimed, 0 pending, 2 failed' in out.getvalue()
     assert str(uuid.UUID(scene['a1'])) in out.getvalue()
