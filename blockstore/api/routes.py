@@ -61,6 +61,7 @@ ROUTES = {
 
     '/v3/attachments': {'GET': attachments.index, 'POST': attachments.create},
     '/v3/attachments/detail': {'GET': attachments.detail},
+    '/v3/attachments/reclaim': {'POST': attachments.reclaim},
     '/v3/attachments/{attachment_id}': {'GET': attachments.show, 'PUT': attachments.update,
                                         'DELETE': attachments.delete},
     '/v3/attachments/{attachment_id}/action': {'POST': attachments.action},

@@ -3,6 +3,7 @@
   db sync [VERSION] | db version | db purge --before-days N
   service list | service remove BINARY HOST
   volume delete VOLUME_ID
+  attachment reclaim --host HOST --confirm-dead
   version
 """
 
@@ -107,6 +108,33 @@ def cmd_volume_delete(args, out):
         args.volume_id, 'requested from %s' % vol.host if vol.host else 'done'))
 
 
+def cmd_attachment_reclaim(args, out):
+    """Detach every attachment of a dead host, revoking its access on the backends."""
+    from blockstore.common import rpc
+    from blockstore.volume import api as volume_api
+    if not args.confirm_dead:
+        raise SystemExit('Reclaiming revokes the access of host %s to its volumes; pass '
+                         '--confirm-dead once you are sure it is gone.' % args.host)
+    ctx = context.get_admin_context()
+    rpc.init()
+    try:
+        reclaimed, pending, failed = volume_api.API().reclaim_host(ctx, args.host)
+    except exception.Invalid as e:
+        raise SystemExit('Cannot reclaim the attachments of %s: %s' % (args.host, e.msg))
+    finally:
+        rpc.cleanup()
+    rows = [(a['id'], a['volume_id'], a['instance_uuid'] or '-', 'reclaimed', '')
+            for a in reclaimed]
+    rows += [(a['id'], a['volume_id'], a['instance_uuid'] or '-', result, a['reason'])
+             for result, found in (('pending', pending), ('failed', failed)) for a in found]
+    if rows:
+        _print_table(('Attachment', 'Volume', 'Instance', 'Result', 'Reason'), rows, out)
+    out.write('Host %s: %d attachment(s) reclaimed, %d pending, %d failed.\n'
+              % (args.host, len(reclaimed), len(pending), len(failed)))
+    if failed:
+        raise SystemExit(1)
+
+
 def cmd_version(args, out):
     out.write('%s\n' % blockstore.__version__)
 
@@ -137,6 +165,13 @@ def build_parser():
     s = vp.add_parser('delete')
     s.add_argument('volume_id')
     s.set_defaults(func=cmd_volume_delete)
+
+    ap = sub.add_parser('attachment').add_subparsers(dest='action', required=True)
+    s = ap.add_parser('reclaim', help="detach a dead host's attachments")
+    s.add_argument('--host', required=True, help='the attached_host (connector host)')
+    s.add_argument('--confirm-dead', action='store_true',
+                   help='assert that the host is gone (required)')
+    s.set_defaults(func=cmd_attachment_reclaim)
 
     sub.add_parser('version').set_defaults(func=cmd_version)
     return p

@@ -205,7 +205,8 @@ def set_defaults():
 
 
 def list_opts():
-    return [(group, list(opts)) for group, opts in _opts]
+    from blockstore.compute import nova   # [nova]: how to reach the compute API
+    return [(group, list(opts)) for group, opts in _opts] + nova.list_opts()
 
 
 def setup(argv=None, conf=CONF, default_config_files=None, log_name='blockstore',

@@ -300,8 +300,11 @@ def verify_extend(ctx, volume, new_size):
     from blockstore.objects import states
 
     def undo():
-        # 'extend_done' without a size leaves the size as it was: the extend ends unapplied.
-        states.transition(ctx, 'volume', volume.id, 'extend_done')
+        # 'extend_done' without a size leaves the size as it was: the extend ends unapplied
+        # (and an attached volume settles back to in-use).
+        from blockstore.db import attachments as db_att
+        states.transition(ctx, 'volume', volume.id, 'extend_done',
+                          then=db_att.settler(volume.id))
         db.worker_destroy(ctx, 'volume', volume.id, 'extend')
 
     # As in Cinder, a refused extend reports the increment as the size requested.

@@ -144,7 +144,19 @@ def _guard_instance_attached(model, instance_uuid=None):
                           att.instance_uuid.is_not(None), att.instance_uuid == instance_uuid)
 
 
+def _guard_awaiting_extend_completion(model):
+    w = models.Worker
+    return exists().where(w.resource_type == 'volume', w.resource_id == model.id,
+                          w.operation == EXTEND_COMPLETION)
+
+
+# The work record of an attached extend that waits for the compute host's
+# os-extend_volume_completion (its payload keeps new_size, counted by quotas).
+EXTEND_COMPLETION = 'extend_completion'
+
 GUARDS = {
+    'awaiting_extend_completion': (_guard_awaiting_extend_completion,
+                                   'the volume is not awaiting the completion of an extend'),
     'no_attachments': (_guard_no_attachments, 'the volume has attachments'),
     'multiattach': (_guard_multiattach, 'the volume is not multiattach'),
     'instance_attached': (_guard_instance_attached,
@@ -158,7 +170,7 @@ GUARDS = {
 
 # Guards that read tables other than the claimed row's (see conditional_update).
 _SUBQUERY_GUARDS = frozenset(('no_attachments', 'instance_attached', 'no_snapshots',
-                              'no_creating_clones'))
+                              'no_creating_clones', 'awaiting_extend_completion'))
 
 MODELS = {
     'volume': models.Volume,

@@ -162,6 +162,18 @@ def settle(session, volume_id, hold_detaching=True):
     return status
 
 
+def settler(volume_id):
+    """A ``then`` callback settling the volume in the transaction of a transition.
+
+    For events that end work begun on an attached volume (an extend): they
+    land on ``available`` and the volume's attachments make it in-use again.
+    """
+    def then(session):
+        settle(session, volume_id)
+        return True
+    return then
+
+
 def purge_deleted(session, before):
     return session.execute(sa.delete(_MODEL).where(
         _MODEL.deleted.is_(True), _MODEL.deleted_at < before)).rowcount

@@ -99,7 +99,7 @@ def _pending_extends(session, project_id):
     w, v = models.Worker, models.Volume
     q = (select(v.volume_type_id, v.size, w.payload)
          .join(v, sa.and_(w.resource_type == 'volume', w.resource_id == v.id))
-         .where(w.operation == 'extend', v.project_id == project_id, v.deleted.is_(False),
+         .where(w.operation.in_(('extend', 'extend_completion')), v.project_id == project_id, v.deleted.is_(False),
                 v.use_quota.is_(True)))
     pending = {}
     for type_id, size, payload in session.execute(q):

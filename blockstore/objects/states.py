@@ -109,8 +109,16 @@ VOLUME = Machine('volume', CREATING, {
     'delete_failed': T([DELETING], ERROR_DELETING),
     'delete_done': T([DELETING], DELETED),
     'extend': T([AVAILABLE], EXTENDING, guards=['not_migrating']),
+    # 3.42: an attached volume grows too. Every end of an extend is applied with a
+    # settle in its transaction (volume.extend), so an attached volume returns to in-use.
+    'extend_attached': T([IN_USE], EXTENDING, guards=['not_migrating']),
     'extend_done': T([EXTENDING], AVAILABLE),
     'extend_failed': T([EXTENDING], ERROR_EXTENDING),
+    # 3.71 os-extend_volume_completion: the compute host reports how its part of
+    # an attached extend went (ComputeExtendOps backends only).
+    'extend_completed': T([EXTENDING], AVAILABLE, guards=['awaiting_extend_completion']),
+    'extend_completion_failed': T([EXTENDING], ERROR_EXTENDING,
+                                  guards=['awaiting_extend_completion']),
     # Source of a clone or snapshot: proves it is usable without changing it.
     'use_as_source': T([AVAILABLE, IN_USE], None),
     # -- types, qos, actions, transfers

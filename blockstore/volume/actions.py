@@ -10,6 +10,7 @@ from oslo_log import log as logging
 
 from blockstore.common import exception
 from blockstore.db import api as db
+from blockstore.db import extends as db_extends
 from blockstore.db import glance_metadata as db_glance
 from blockstore.objects import states
 from blockstore.volume import volume_types
@@ -39,6 +40,8 @@ class VolumeActions:
         elif values:
             db.volume_update(ctx, volume.id, values)
         db.worker_destroy(ctx, 'volume', volume.id)
+        # An extend awaiting compute (3.71) is forgotten with its work record.
+        db_extends.forget_size(ctx, volume.id)
 
     def reset_snapshot_status(self, ctx, snapshot, status):
         states.transition_or_raise(ctx, 'snapshot', snapshot.id, 'reset', target=status)
@@ -76,6 +79,20 @@ class VolumeActions:
     def unset_image_metadata(self, ctx, volume, key):
         if not db_glance.delete(ctx, volume.id, key):
             raise GlanceMetadataNotFound(id=volume.id, key=key)
+
+    # -- reimage (3.68) -------------------------------------------------------------
+
+    def reimage(self, ctx, volume, image_id, reimage_reserved=False):
+        """Refused after validation: re-imaging needs an image service, which is not there."""
+        allowed = (states.AVAILABLE, states.ERROR) + (
+            (states.RESERVED,) if reimage_reserved else ())
+        if volume.status not in allowed:
+            raise exception.InvalidVolume(
+                reason='Volume %s status must be %s to reimage, but is %s'
+                       % (volume.id, ' or '.join(allowed), volume.status))
+        raise exception.InvalidInput(
+            reason='Cannot reimage volume %s with image %s: blockstore has no image service '
+                   '(Glance) configured to read images from.' % (volume.id, image_id))
 
     # -- retype --------------------------------------------------------------------
 

@@ -19,8 +19,10 @@ from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import actions  # -- types, qos, actions, transfers
 from blockstore.volume import attachments  # -- attach flow
 from blockstore.volume import connections  # -- legacy attach actions
+from blockstore.volume import extend_actions  # -- extend completion (3.71)
 from blockstore.volume import manage  # -- types, qos, actions, transfers
 from blockstore.volume import migration  # -- os-migrate_volume
+from blockstore.volume import reclaim  # -- dead hosts' attachments
 from blockstore.volume import rpcapi as volume_rpcapi
 from blockstore.volume import volume_types
 
@@ -42,7 +44,8 @@ def _scope(ctx, all_tenants=False):
 
 
 class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionActions,
-          attachments.AttachmentActions, migration.VolumeMigration):
+          attachments.AttachmentActions, migration.VolumeMigration,
+          extend_actions.ExtendActions, reclaim.ReclaimActions):
     def __init__(self):
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.volume_rpcapi = volume_rpcapi.VolumeAPI()
@@ -216,7 +219,8 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
 
     # -- extend -------------------------------------------------------------
 
-    def extend(self, ctx, volume, new_size):
+    def extend(self, ctx, volume, new_size, attached=False):
+        """``attached`` (3.42): an in-use volume may grow too."""
         if not isinstance(new_size, int) or isinstance(new_size, bool) or new_size <= 0:
             raise exception.InvalidInput(reason='new_size must be a positive integer')
         if new_size <= volume.size:
@@ -227,12 +231,18 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
         if new_size > CONF.max_volume_size:
             raise exception.VolumeSizeExceedsLimit(size=new_size, limit=CONF.max_volume_size)
         project = None if ctx.is_admin else ctx.project_id
-        states.transition_or_raise(ctx, 'volume', volume.id, 'extend', project_id=project,
+        event = 'extend_attached' if attached and volume.status == states.IN_USE else 'extend'
+        if event == 'extend_attached':
+            self.volume_rpcapi.require_attached_extend()
+        states.transition_or_raise(ctx, 'volume', volume.id, event, project_id=project,
                                    work={'operation': 'extend',
                                          'payload': {'new_size': new_size}})
         quota.verify_extend(ctx, volume, new_size)   # undoes the claim and raises 413 if over
         volume.refresh()
-        self.volume_rpcapi.extend_volume(ctx, volume, new_size)
+        if event == 'extend_attached':
+            self.volume_rpcapi.extend_volume(ctx, volume, new_size, attached=True)
+        else:
+            self.volume_rpcapi.extend_volume(ctx, volume, new_size)
 
     # -- snapshots ----------------------------------------------------------
 

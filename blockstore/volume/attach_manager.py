@@ -127,7 +127,10 @@ class AttachManager:
                 LOG.exception('Disconnecting attachment %s of volume %s failed',
                               attachment_id, volume.id)
                 try:
-                    attach_flow.change(context, volume.id, attachment_id, 'detach_failed')
+                    # Still connected: the volume is in-use again, not held in 'detaching'
+                    # (the hold is for a legacy os-begin_detaching, not this detach).
+                    attach_flow.change(context, volume.id, attachment_id, 'detach_failed',
+                                       hold_detaching=False)
                 finally:
                     db.worker_destroy(context, 'attachment', attachment_id, 'detach')
                 reason = e.msg if isinstance(e, exception.BlockstoreException) else str(e)

@@ -28,6 +28,7 @@ from blockstore.objects import states
 from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import attach_manager
 from blockstore.volume import drivers
+from blockstore.volume import extend_manager
 from blockstore.volume.drivers import base as driver_base
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
@@ -37,8 +38,9 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-class VolumeManager(attach_manager.AttachManager, service.Manager):
-    RPC_API_VERSION = '1.4'
+class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
+                    service.Manager):
+    RPC_API_VERSION = '1.5'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -140,6 +142,9 @@ class VolumeManager(attach_manager.AttachManager, service.Manager):
                 ctx, obj, args.get('request_spec') or {}),
             ('volume', 'delete'): lambda: self.delete_volume(ctx, obj),
             ('volume', 'extend'): lambda: self.extend_volume(ctx, obj, args['new_size']),
+            # Nothing to redo: the compute host ends it (os-extend_volume_completion).
+            ('volume', 'extend_completion'): lambda: LOG.info(
+                'Volume %s still waits for compute to complete its extend', obj.id),
             ('snapshot', 'create'): lambda: self.create_snapshot(ctx, obj),
             ('snapshot', 'delete'): lambda: self.delete_snapshot(ctx, obj),
             # -- types, qos, actions, transfers
@@ -226,12 +231,7 @@ class VolumeManager(attach_manager.AttachManager, service.Manager):
         self._run(context, volume, 'delete', states.DELETING, work,
                   'delete_done', 'delete_failed', 'DELETE_VOLUME_FROM_BACKEND')
 
-    def extend_volume(self, context, volume, new_size):
-        def work():
-            self.driver.extend_volume(volume, new_size)
-            return {'size': new_size}
-        self._run(context, volume, 'extend', states.EXTENDING, work,
-                  'extend_done', 'extend_failed', 'EXTEND_VOLUME_FROM_BACKEND')
+    # extend_volume: see extend_manager (attached volumes, compute notification).
 
     # -- snapshots ----------------------------------------------------------
 

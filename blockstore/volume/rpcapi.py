@@ -12,6 +12,8 @@ History:
   1.2 - do_cleanup (take over and redo the work records of a down service)
   1.3 - initialize_connection, terminate_connection (calls; legacy attach actions)
   1.4 - attachment_update, attachment_delete (calls; the attachments API)
+  1.5 - extend_volume of attached volumes (3.42): the manager settles the volume back
+        to in-use and tells compute; an older one would leave it 'available'
 """
 
 from oslo_config import cfg
@@ -26,7 +28,7 @@ CONF = cfg.CONF
 
 
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.4'
+    RPC_API_VERSION = '1.5'
     BINARY = 'blockstore-volume'
 
     @property
@@ -43,9 +45,22 @@ class VolumeAPI(rpc.RPCAPI):
     def delete_volume(self, ctxt, volume):
         self._prepare(volume.host).cast(ctxt, 'delete_volume', volume=volume)
 
-    def extend_volume(self, ctxt, volume, new_size):
-        self._prepare(volume.host).cast(ctxt, 'extend_volume', volume=volume,
-                                        new_size=new_size)
+    EXTEND_ATTACHED_VERSION = '1.5'
+
+    def require_attached_extend(self):
+        """ServiceTooOld unless every volume service can extend attached volumes (1.5)."""
+        if not self.can_send_version(self.EXTEND_ATTACHED_VERSION):
+            raise exception.ServiceTooOld(
+                reason='volume services older than RPC %s cannot extend attached volumes; '
+                       'upgrade them first' % self.EXTEND_ATTACHED_VERSION)
+
+    def extend_volume(self, ctxt, volume, new_size, attached=False):
+        """``attached``: the volume was in-use (needs 1.5; the arguments are the same)."""
+        if attached:
+            self.require_attached_extend()
+        version = self.EXTEND_ATTACHED_VERSION if attached else '1.0'
+        self._prepare(volume.host, version=version).cast(ctxt, 'extend_volume', volume=volume,
+                                                         new_size=new_size)
 
     def create_snapshot(self, ctxt, volume, snapshot):
         self._prepare(volume.host).cast(ctxt, 'create_snapshot', snapshot=snapshot)

@@ -39,6 +39,7 @@ GUARD_WORDS = {
     'not_attached': 'attached',
     'not_migrating': 'migrating',
     'no_creating_clones': 'clone',
+    'awaiting_extend_completion': 'completion',
 }
 
 
@@ -138,6 +139,9 @@ def satisfy(ctx, vtype, machine, event, rid, skip=None):
         elif guard == 'instance_attached':
             make_attachment(ctx, vtype, 'attached', volume_id=rid, instance_uuid=INSTANCE)
             guard_args['instance_attached'] = INSTANCE
+        elif guard == 'awaiting_extend_completion':
+            db.worker_create(ctx, 'volume', rid, db.EXTEND_COMPLETION, 'extending',
+                             payload={'new_size': 2})
     return guard_args or None
 
 
@@ -297,7 +301,8 @@ def violate(ctx, vtype, guard, volume_id):
         make_volume(ctx, vtype, 'creating', source_volid=volume_id)
     elif guard == 'no_attachments':
         make_attachment(ctx, vtype, 'reserved', volume_id=volume_id)
-    elif guard in ('multiattach', 'attached', 'instance_attached'):
+    elif guard in ('multiattach', 'attached', 'instance_attached',
+                   'awaiting_extend_completion'):
         pass   # these hold only once satisfy() made them hold; it skipped this one
     else:
         pytest.fail('tests/unit/test_states.py does not know how to violate guard %r; '

@@ -8,6 +8,7 @@ that role (policy ``volume:attachment_delete_service_attachment``).
 from blockstore.api import common
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import attachments as schemas
+from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.views import attachments as views
 from blockstore.common import exception
 from blockstore.common import policy
@@ -124,6 +125,26 @@ def action(req):
     attachment = _attachment(req, 'volume:attachment_complete')
     common.volume_api(req).attachment_complete(common.context(req), attachment)
     return common.empty_response(204)
+
+
+@mv.version_range(NEW_ATTACH)
+def reclaim(req):
+    """POST /attachments/reclaim {"host", "confirm_dead": true} (admin; not in Cinder).
+
+    Detach every live attachment whose attached_host is ``host``, revoking the
+    host's access on the backends: for hosts that are gone for good. 200 with
+    what was reclaimed, what a down volume service will finish when it starts
+    (pending) and what could not be reclaimed (failed), with the reasons.
+    """
+    ctx = common.require_admin(req, 'volume:attachment_reclaim')
+    body = common.validated_body(req, schemas.reclaim)
+    if not pt.bool_value(body['confirm_dead']):
+        raise exception.InvalidInput(
+            reason='Reclaiming revokes the access of host %s to its volumes: confirm that it '
+                   'is dead with "confirm_dead": true' % body['host'])
+    reclaimed, pending, failed = common.volume_api(req).reclaim_host(ctx, body['host'])
+    return common.json_response({'host': body['host'], 'reclaimed': reclaimed,
+                                 'pending': pending, 'failed': failed})
 
 
 # -- legacy volume actions (POST /volumes/{volume_id}/action) --------------------------

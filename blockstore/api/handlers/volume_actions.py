@@ -128,6 +128,35 @@ def unmanage(req, body):
     return common.empty_response(202)
 
 
+def _since(req, version):
+    if common.version(req) < version:
+        raise exception.NotFound('API version %s is not supported on this method.'
+                                 % (common.version(req),))
+
+
+def reimage(req, body):
+    """os-reimage (3.68): validated, then refused until there is an image service."""
+    _since(req, mv.REIMAGE)
+    args = _validate(req, schemas.reimage, body)['os-reimage']
+    reserved = pt.bool_value(args.get('reimage_reserved', False))
+    volume = _volume(req, 'volume:reimage')
+    if reserved:
+        common.authorize(req, 'volume:reimage_reserved', volume)
+    common.volume_api(req).reimage(common.context(req), volume, args['image_id'], reserved)
+    return common.empty_response(202)
+
+
+def extend_volume_completion(req, body):
+    """os-extend_volume_completion (3.71) {"error": bool}: compute ends an attached extend."""
+    _since(req, mv.EXTEND_COMPLETION)
+    args = _validate(req, schemas.extend_volume_completion,
+                     body)['os-extend_volume_completion']
+    volume = _volume(req, ADMIN + 'extend_volume_completion')
+    common.volume_api(req).extend_volume_completion(common.context(req), volume,
+                                                    pt.bool_value(args['error']))
+    return common.empty_response(202)
+
+
 def volume_upload_image(req, body):
     """Validated, then 501: without an image service there is nowhere to upload to."""
     _validate(req, schemas.volume_upload_image, body)
@@ -173,6 +202,8 @@ VOLUME_ACTIONS = {
     'os-volume_upload_image': volume_upload_image,
     'os-migrate_volume': migrate_volume,
     'os-migrate_volume_completion': migrate_volume_completion,
+    'os-reimage': reimage,
+    'os-extend_volume_completion': extend_volume_completion,
 }
 
 

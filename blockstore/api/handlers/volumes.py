@@ -19,6 +19,7 @@ from blockstore.api.views import fields as F
 from blockstore.api.views import volumes as views
 from blockstore.common import exception
 from blockstore.db import filters as db_filters
+from blockstore.objects import states
 
 # Query filters a non-admin may use (resource_filters: query_filters), and the API
 # names that differ from the database column.
@@ -29,7 +30,7 @@ SORT_COLUMNS = {'name': 'display_name'}
 
 # Cinder's volume actions that a later issue adds; until then they are refused clearly.
 _LATER_ACTIONS = frozenset((
-    'os-reimage', 'os-update_volume_status', 'os-extend_volume_completion'))
+    'os-update_volume_status',))
 
 
 def _volume(req, action=None):
@@ -246,7 +247,11 @@ def _extend(req, body):
     body = schemas.extend.validate(body, common.version(req))
     new_size = _size(body['os-extend']['new_size'])
     volume = _volume(req, 'volume:extend')
-    common.volume_api(req).extend(common.context(req), volume, new_size)
+    # 3.42: an in-use volume too (below, Cinder refuses it as not available).
+    attached = common.version(req) >= mv.EXTEND_IN_USE
+    if attached and volume.status == states.IN_USE:
+        common.authorize(req, 'volume:extend_attached_volume', volume)
+    common.volume_api(req).extend(common.context(req), volume, new_size, attached=attached)
     return common.empty_response(202)
 
 

@@ -70,3 +70,14 @@ LEGACY_ACTIONS = {
     'os-roll_detaching': roll_detaching, 'os-attach': attach, 'os-detach': detach,
     'os-force_detach': force_detach,
 }
+
+# POST /attachments/reclaim (not in Cinder): the caller asserts the host is dead.
+reclaim = validation.always({
+    'type': 'object',
+    'properties': {
+        'host': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+        'confirm_dead': pt.boolean,
+    },
+    'required': ['host', 'confirm_dead'],
+    'additionalProperties': False,
+})

@@ -44,6 +44,10 @@ revert = _action('revert', _args({'snapshot_id': pt.uuid}, ['snapshot_id']))
 unmanage = validation.always({
     'type': 'object', 'properties': {'os-unmanage': {'type': ['object', 'null']}},
     'required': ['os-unmanage'], 'additionalProperties': False})
+reimage = _action('os-reimage', _args({'image_id': pt.uuid,
+                                       'reimage_reserved': pt.boolean}, ['image_id']))
+extend_volume_completion = _action('os-extend_volume_completion',
+                                   _args({'error': pt.boolean}, ['error']))
 
 _UPLOAD = {
     'image_name': {'type': 'string', 'minLength': 1, 'maxLength': 255},
@@ -94,6 +98,7 @@ VOLUME_ACTIONS = {
     'os-unmanage': unmanage, 'os-volume_upload_image': volume_upload_image,
     'os-migrate_volume': migrate_volume,
     'os-migrate_volume_completion': migrate_volume_completion,
+    'os-reimage': reimage, 'os-extend_volume_completion': extend_volume_completion,
 }
 SNAPSHOT_ACTIONS = {
     'os-reset_status': snapshot_reset_status, 'os-update_progress': update_progress,

@@ -33,7 +33,8 @@ def _encrypted(v, rc):
 
 
 # Admin metadata users see among the metadata, as Cinder shows them.
-VISIBLE_ADMIN_METADATA = ('readonly', 'attached_mode')
+# extend_new_size: the size an attached extend awaits the compute host for (3.71).
+VISIBLE_ADMIN_METADATA = ('readonly', 'attached_mode', 'extend_new_size')
 
 
 def _metadata(v, rc):

@@ -26,6 +26,10 @@ rules = [
               "Delete, detach or disconnect an attachment a compute service created "
               "(the caller needs the service's role, e.g. through a service token).",
               [('DELETE', A), ('POST', '/volumes/{volume_id}/action')]),
+    # Not in Cinder: take back the attachments of a host that is gone for good.
+    base.rule('volume:attachment_reclaim', base.RULE_ADMIN_API,
+              "Reclaim every attachment of a dead host: revoke its access on the backends "
+              "and delete the attachments.", [('POST', '/attachments/reclaim')]),
 ]
 
 

@@ -365,9 +365,31 @@ class MigrateOps(abc.ABC):
         """
 
 
+class ComputeExtendOps(abc.ABC):
+    """Attached volumes are grown by the compute host that holds them.
+
+    For backends whose attached volumes the hypervisor locks (a file QEMU
+    holds open): the backend prepares, then the compute host grows the disk
+    on the ``volume-extended`` event and confirms with Cinder's
+    ``os-extend_volume_completion`` (3.71); the volume stays ``extending``
+    until it does. Drivers that can grow attached volumes themselves (LVM)
+    do not declare this: their :meth:`VolumeDriver.extend_volume` serves both.
+    """
+
+    @abc.abstractmethod
+    def prepare_attached_extend(self, volume, new_size):
+        """Do the backend's part of growing the attached ``volume`` to ``new_size``.
+
+        Re-runnable. The compute host finishes the extend.
+
+        :returns: None.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+
 #: Every interface, in the order :func:`declared_interfaces` reports them.
 INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps,
-              ManageSnapshotOps, ManageableListOps, MigrateOps)
+              ManageSnapshotOps, ManageableListOps, MigrateOps, ComputeExtendOps)
 
 _BY_NAME = {iface.__name__: iface for iface in INTERFACES}
 

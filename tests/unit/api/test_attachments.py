@@ -361,3 +361,20 @@ def test_legacy_live_migration_keeps_the_export_for_the_other_host(c, stack, out
                                        ('remove_export', vid)]
     act({'os-detach': {}})
     assert _vol(c, vid)['status'] == 'available'
+
+
+def test_failed_disconnect_leaves_the_volume_in_use(c, stack, monkeypatch):
+    """The backend cannot revoke the host: the attachment is error_detaching, and the
+    volume (still connected) is in-use again, not held in 'detaching'."""
+    vid = _volume(c, stack)
+    aid = _attach(c, vid, CONN_A)
+
+    def refuse(volume, connector, **kw):
+        raise RuntimeError('target daemon unreachable')
+    monkeypatch.setattr(stack.driver, 'terminate_connection', refuse)
+    assert c.delete('/v3/attachments/%s' % aid).status_int == 500
+    assert c.get('/v3/attachments/%s' % aid).json['attachment']['status'] == 'error_detaching'
+    assert _vol(c, vid)['status'] == 'in-use'
+    monkeypatch.undo()
+    assert c.delete('/v3/attachments/%s' % aid).status_int == 200
+    assert _vol(c, vid)['status'] == 'available'

@@ -431,7 +431,7 @@ def test_force_delete_action_is_admin_only(client, admin):
 
 
 @pytest.mark.parametrize('body, needle', [
-    ({'os-reimage': {'image_id': str(uuid.uuid4())}}, 'not supported yet'),
+    ({'os-update_volume_status': {'status': 'available'}}, 'not supported yet'),
     ({'os-frobnicate': {}}, 'no such action'),
     ({'os-extend': {'new_size': 2}, 'os-force_delete': {}}, 'too many'),
     ({}, 'no action'),
