@@ -90,9 +90,10 @@ class VolumeActions:
             raise exception.InvalidVolume(
                 reason='Volume %s status must be %s to reimage, but is %s'
                        % (volume.id, ' or '.join(allowed), volume.status))
-        raise exception.InvalidInput(
-            reason='Cannot reimage volume %s with image %s: blockstore has no image service '
-                   '(Glance) configured to read images from.' % (volume.id, image_id))
+        raise exception.NotAvailable(
+            what='Re-imaging volumes',
+            reason='cannot reimage volume %s with image %s: blockstore has no image service '
+                   '(Glance) configured to read images from' % (volume.id, image_id))
 
     # -- retype --------------------------------------------------------------------
 

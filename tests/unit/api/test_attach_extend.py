@@ -387,7 +387,7 @@ def test_reimage_is_validated_then_refused_for_want_of_an_image_service(c, stack
     assert c.post(path, {'os-reimage': {}}).status_int == 400
     assert c.post(path, {'os-reimage': {'image_id': 'not-a-uuid'}}).status_int == 400
     resp = c.post(path, {'os-reimage': {'image_id': image}})
-    assert resp.status_int == 400
+    assert resp.status_int == 501   # as os-volume_upload_image: a missing service
     assert 'no image service' in fault_of(resp)[2]
 
     c.post('/v3/attachments', {'attachment': {'volume_uuid': vid,
@@ -397,6 +397,6 @@ def test_reimage_is_validated_then_refused_for_want_of_an_image_service(c, stack
     assert resp.status_int == 400
     assert 'must be available or error to reimage, but is reserved' in fault_of(resp)[2]
     resp = c.post(path, {'os-reimage': {'image_id': image, 'reimage_reserved': True}})
-    assert resp.status_int == 400
+    assert resp.status_int == 501
     assert 'no image service' in fault_of(resp)[2]
     assert _vol(c, vid)['status'] == 'reserved'
