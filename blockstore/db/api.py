@@ -65,8 +65,34 @@ def _prepare_engine(engine):
                     cur.execute('PRAGMA synchronous=NORMAL')
                 cur.close()
             if wal:
+                _pool_sqlite_connections(engine)
                 engine.dispose()  # pooled connections opened before the hook
         _engine_hooks_done.add(engine)
+
+
+# Connections kept open per process for a SQLite file (more are opened, and closed
+# on return, when threads need them).
+SQLITE_POOL_SIZE = 5
+
+
+def _pool_sqlite_connections(engine):
+    """Keep SQLite file connections open between transactions.
+
+    oslo.db gives SQLite files a NullPool: every transaction opened the file,
+    ran the pragmas and, closing the last connection, checkpointed the WAL
+    (a sync). That cost more than the queries of a short request. A QueuePool
+    keeps a few connections (the dialect opens file databases with
+    check_same_thread=False; a connection is used by one thread at a time) and
+    WAL checkpoints happen in the background as the log grows.
+    """
+    old = engine.pool
+    if not isinstance(old, sa.pool.NullPool):
+        return
+    engine.pool = sa.pool.QueuePool(
+        old._creator, pool_size=SQLITE_POOL_SIZE, max_overflow=-1,
+        recycle=old._recycle, echo=old.echo, logging_name=old._orig_logging_name,
+        reset_on_return=old._reset_on_return, pre_ping=old._pre_ping,
+        _dispatch=old.dispatch, dialect=old._dialect)
 
 
 def dispose():
