@@ -516,22 +516,50 @@ class Record:
         self.__dict__.update(mapping)
 
 
-_IN_CHUNK = 500
+def _ids_in(column):
+    """``column IN (:ids)`` as one expanding parameter: compiled and cached once,
+    where a list of literals costs a coercion per id and a new cache key per call."""
+    return column.in_(sa.bindparam('ids', expanding=True))
 
 
-def _key_values(session, meta_model, fk, ids):
-    found = {i: {} for i in ids}
+def _key_values(conn, meta_model, fk, page, order_by=None):
+    """{owner id: {key: value}} of the owners in ``page`` (a subquery of their ids).
+
+    Joined to the page's own query rather than ``IN (<1,000 ids>)``: binding a
+    thousand parameters cost more than running the indexed page query again.
+    """
     col = getattr(meta_model, fk)
-    for start in range(0, len(ids), _IN_CHUNK):
-        chunk = ids[start:start + _IN_CHUNK]
-        for owner, key, value in session.execute(
-                select(col, meta_model.key, meta_model.value).where(col.in_(chunk))):
-            found[owner][key] = value
+    q = select(col, meta_model.key, meta_model.value).join(page, page.c.id == col)
+    if order_by is not None:
+        q = q.order_by(order_by)
+    found = {}
+    for owner, key, value in conn.execute(q).all():
+        found.setdefault(owner, {})[key] = value
     return found
 
 
+def _marker_bound(model, sort_keys, sort_dirs, marker_obj):
+    """A range bound on the first sort key that the marker criteria imply.
+
+    paginate_query's ``a < :a OR (a = :a AND id < :id)`` is exact but no index
+    range; ``a <= :a`` beside it lets the database start the index scan at the
+    marker instead of reading every row before it (a deep page of 100k volumes).
+    Only for a NOT NULL first key (NULLs sort apart and would be cut off).
+    """
+    col = getattr(model, sort_keys[0])
+    value = getattr(marker_obj, sort_keys[0])
+    if value is None or col.nullable:
+        return None
+    return col <= value if sort_dirs[0].startswith('desc') else col >= value
+
+
 def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys=None,
-             sort_dirs=None, project_id=None, offset=None):
+             sort_dirs=None, project_id=None, offset=None, image_metadata=False):
+    """Records of a page of volumes or snapshots, with their metadata and type.
+
+    ``image_metadata``: volumes also get ``image_metadata`` ({key: value}, or None
+    when they have none), read in the same transaction.
+    """
     model = MODELS[resource]
     sort_keys = list(sort_keys or ['created_at'])
     sort_dirs = list(sort_dirs or ['desc'] * len(sort_keys))
@@ -542,30 +570,52 @@ def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys
         if key not in _LIST_COLUMNS[resource]:
             raise exception.InvalidInput(reason='Invalid sort key: %s' % key)
     with _reader(context) as session:
+        if session.get_bind().dialect.name == 'postgresql':
+            # One snapshot for the page and its metadata (READ COMMITTED would let
+            # the joined queries see a page shifted by a concurrent create).
+            session.connection(execution_options={'isolation_level': 'REPEATABLE READ'})
         q = _filtered(session, resource, filters, project_id)
         marker_obj = None
         if marker is not None:
-            marker_obj = session.query(model).filter(model.id == marker).first()
+            # Only its sort keys (paginate_query reads them as attributes): loading
+            # the ORM instance also ran three relationship queries.
+            marker_obj = session.execute(
+                select(*[getattr(model, k) for k in sort_keys]).where(model.id == marker)
+            ).first()
             if marker_obj is None:
                 raise exception.MarkerNotFound(marker=marker)
+            bound = _marker_bound(model, sort_keys, sort_dirs, marker_obj)
+            if bound is not None:
+                q = q.filter(bound)
         q = sqlalchemyutils.paginate_query(q, model, limit, sort_keys, marker=marker_obj,
                                            sort_dirs=sort_dirs)
         if offset:
             q = q.offset(offset)
-        rows = [Record(r._mapping) for r in q.with_entities(*model.__table__.columns)]
-        ids = [r.id for r in rows]
-        meta_model, fk = _META[resource]
-        metadata = _key_values(session, meta_model, fk, ids)
-        admin = (_key_values(session, models.VolumeAdminMetadata, 'volume_id', ids)
-                 if resource == 'volume' else None)
-        type_ids = list({r.volume_type_id for r in rows})
-        vtypes = {t.id: Record(t._mapping) for t in session.execute(
-            select(models.VolumeType.id, models.VolumeType.name).where(
-                models.VolumeType.id.in_(type_ids)))} if type_ids else {}
+        # Plain rows on the session's connection: no ORM loading for a thousand rows.
+        conn = session.connection()
+        result = conn.execute(q.with_entities(*model.__table__.columns).statement)
+        keys = tuple(result.keys())
+        rows = [Record(zip(keys, r)) for r in result.all()]
+        metadata = admin = vtypes = glance = {}
+        if rows:
+            page = q.with_entities(model.id).statement.subquery()
+            meta_model, fk = _META[resource]
+            metadata = _key_values(conn, meta_model, fk, page)
+            if resource == 'volume':
+                admin = _key_values(conn, models.VolumeAdminMetadata, 'volume_id', page)
+            if image_metadata:
+                g = models.VolumeGlanceMetadata
+                glance = _key_values(conn, g, 'volume_id', page, order_by=g.id)
+            vt = models.VolumeType
+            vtypes = {t.id: Record(t._mapping) for t in conn.execute(
+                select(vt.id, vt.name).where(_ids_in(vt.id)),
+                {'ids': list({r.volume_type_id for r in rows})}).all()}
     for r in rows:
-        r.metadata = metadata[r.id]
-        if admin is not None:
-            r.admin_metadata = admin[r.id]
+        r.metadata = metadata.get(r.id, {})
+        if resource == 'volume':
+            r.admin_metadata = admin.get(r.id, {})
+        if image_metadata:
+            r.image_metadata = glance.get(r.id)
         r.volume_type = vtypes.get(r.volume_type_id)
     return rows
 
