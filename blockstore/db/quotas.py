@@ -131,16 +131,38 @@ class Usage:
         self.type_names = type_names
 
 
-def usage(context, project_id, session=None):
-    """Count the project's volumes and snapshots (and running extends), per type."""
+def usage(context, project_id, session=None, type_names=None, volumes_only=False):
+    """Count the project's volumes and snapshots (and running extends), per type.
+
+    ``type_names`` ({type_id: name}) saves reading every type's name when the
+    caller knows the types it needs. ``volumes_only``: count only volumes (the
+    snapshot and extend queries add to no limit the caller enforces).
+    """
     def count(s):
+        if volumes_only:
+            return Usage(_by_type(s, models.Volume, models.Volume.size, project_id), {}, {},
+                         type_names if type_names is not None else _type_names(s))
         return Usage(_by_type(s, models.Volume, models.Volume.size, project_id),
                      _by_type(s, models.Snapshot, models.Snapshot.volume_size, project_id),
-                     _pending_extends(s, project_id), _type_names(s))
+                     _pending_extends(s, project_id),
+                     type_names if type_names is not None else _type_names(s))
     if session is not None:
         return count(session)
     with _reader(context) as session:
         return count(session)
+
+
+def type_name(context, type_id, session):
+    """The name of a volume type (deleted ones too), or None."""
+    vt = models.VolumeType
+    return session.execute(select(vt.name).where(vt.id == type_id)).scalar()
+
+
+@contextlib.contextmanager
+def reading(context):
+    """A reader transaction for several quota reads; yields its session."""
+    with _reader(context) as session:
+        yield session
 
 
 # -- the per-project lock -----------------------------------------------------------------
