@@ -344,6 +344,30 @@ def volume_type_get_by_name(context, name):
     return vt
 
 
+def volume_type_is_live(context, type_id):
+    """Whether the type exists and is not deleted (one indexed read, no extra specs)."""
+    vt = models.VolumeType
+    with _reader(context) as session:
+        return session.execute(select(vt.id).where(vt.id == type_id, vt.deleted.is_(False))
+                               ).first() is not None
+
+
+def volume_type_get_default(context, project_id, name):
+    """The live default type of a project (3.62), else the live type named ``name``.
+
+    One transaction (the create path asked for the project's default row, then
+    for the type by id or name, each in its own); None when neither exists.
+    """
+    vt, d = models.VolumeType, models.DefaultVolumeType
+    with _reader(context) as session:
+        if project_id is not None:
+            row = session.query(vt).join(d, d.volume_type_id == vt.id).filter(
+                d.project_id == project_id, vt.deleted.is_(False)).first()
+            if row is not None:
+                return row
+        return session.query(vt).filter_by(live_name=name).first()
+
+
 def volume_type_get_all(context, is_public=None):
     with _reader(context) as session:
         q = session.query(models.VolumeType).filter_by(deleted=False)
@@ -423,6 +447,9 @@ def volume_type_extra_specs_update(context, type_id, specs, delete_keys=()):
 # ---------------------------------------------------------------------------
 
 
+_VOLUME_COLUMNS = [c.key for c in sa.inspect(models.Volume).column_attrs]
+
+
 @_retry_on_deadlock
 def volume_create(context, values, metadata=None, admin_metadata=None, work=None):
     """Insert a volume (and, atomically with it, the work record of its create)."""
@@ -438,7 +465,12 @@ def volume_create(context, values, metadata=None, admin_metadata=None, work=None
         session.flush()
         if work:
             _put_worker(session, 'volume', vol.id, work)
-        session.refresh(vol)
+        # Re-read the columns as stored (MariaDB drops the microseconds) and load
+        # the type; the metadata collections are the ones just assigned (a full
+        # refresh also re-ran their relationship queries).
+        session.refresh(vol, attribute_names=_VOLUME_COLUMNS)
+        sa.orm.attributes.set_committed_value(
+            vol, 'volume_type', session.get(models.VolumeType, vol.volume_type_id))
     return vol
 
 

@@ -159,11 +159,9 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
         volume.create(work={'operation': 'create',
                             'payload': {'request_spec': request_spec}})
         quota.verify_create(ctx, 'volume', volume)   # removes the row and raises 413 if over
-        try:
-            db.volume_type_get(ctx, vtype.id)   # not deleted while we inserted
-        except exception.VolumeTypeNotFound:
+        if not db.volume_type_is_live(ctx, vtype.id):   # not deleted while we inserted
             db.hard_delete(ctx, 'volume', volume.id)
-            raise
+            raise exception.VolumeTypeNotFound(volume_type_id=vtype.id)
 
         for origin, kind in ((snapshot, 'snapshot'), (source, 'volume')):
             if origin is not None and not states.transition(ctx, kind, origin.id,
