@@ -88,8 +88,8 @@ def project_limits_destroy(context, project_id):
 
 def _by_type(session, model, size_col, project_id):
     q = (select(model.volume_type_id, sa.func.count(), sa.func.coalesce(sa.func.sum(size_col), 0))
-         .where(model.project_id == project_id, model.deleted.is_(False),
-                model.use_quota.is_(True))
+         .where(model.project_id == project_id, model.deleted == sa.false(),
+                model.use_quota == sa.true())
          .group_by(model.volume_type_id))
     return {type_id: (int(n), int(gb)) for type_id, n, gb in session.execute(q)}
 
@@ -99,8 +99,8 @@ def _pending_extends(session, project_id):
     w, v = models.Worker, models.Volume
     q = (select(v.volume_type_id, v.size, w.payload)
          .join(v, sa.and_(w.resource_type == 'volume', w.resource_id == v.id))
-         .where(w.operation == 'extend', v.project_id == project_id, v.deleted.is_(False),
-                v.use_quota.is_(True)))
+         .where(w.operation == 'extend', v.project_id == project_id, v.deleted == sa.false(),
+                v.use_quota == sa.true()))
     pending = {}
     for type_id, size, payload in session.execute(q):
         try:
