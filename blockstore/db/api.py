@@ -29,9 +29,16 @@ _engine_hooks_done = weakref.WeakSet()
 
 
 def configure(connection=None, **kwargs):
-    """Point the facade at a database; call once per process before first use."""
+    """Point the facade at a database; call once per process before first use.
+
+    ``thread_checkin`` is off: oslo.db's default sleeps (yields) on every
+    connection check-in, for eventlet. Under native threads it only made each
+    transaction give up the GIL - and on a busy machine the CPU - and queue
+    to get it back.
+    """
     if connection:
         kwargs['connection'] = connection
+    kwargs.setdefault('thread_checkin', False)
     main.configure(sqlite_fk=True, **kwargs)
 
 
