@@ -94,24 +94,41 @@ def run_one(kind, args, workdir):
             result['load'] = load_volumes(running, args.volumes)
             log('%s: inserted in %.1fs' % (kind, result['load']['seconds']))
             lister = workloads.Client(endpoint, LIST_PROJECT, USER)
+            limit = list_limit(args)
             result['listing_check'] = workloads.verify_listing(
-                lister, args.volumes, args.volumes)
+                lister, min(args.volumes, limit), limit)
             log('%s: listing returns %d volumes (%d bytes)' % (
                 kind, result['listing_check']['items'],
                 result['listing_check']['response_bytes']))
             result['rss_after_load_mib'] = _mib(rss_of(running.api_pid))
-            result['listing_latency'] = workloads.listing_latency(
-                lister, args.volumes, requests_n=args.list_requests, warmup=10)
-            log('%s: listing median %.1f ms, p99 %.1f ms' % (
-                kind, result['listing_latency']['median_ms'],
-                result['listing_latency']['p99_ms']))
-            result['listing_throughput'] = workloads.listing_throughput(
-                lister, args.volumes, threads=args.list_threads, duration=args.duration)
-            log('%s: listing %.1f req/s with %d threads' % (
-                kind, result['listing_throughput']['requests_per_s'], args.list_threads))
+            result['listing_cases'] = {}
+            for case, query in listing_cases(args, result['load']):
+                if query:
+                    workloads.verify_listing(lister, min(args.volumes, limit) if case != 'name'
+                                             else 1, limit, query)
+                latency = workloads.listing_latency(
+                    lister, limit, requests_n=args.list_requests, warmup=10, query=query)
+                log('%s: listing (%s) median %.1f ms, p99 %.1f ms' % (
+                    kind, case, latency['median_ms'], latency['p99_ms']))
+                throughput = workloads.listing_throughput(
+                    lister, limit, threads=args.list_threads, duration=args.duration,
+                    query=query)
+                log('%s: listing (%s) %.1f req/s with %d threads' % (
+                    kind, case, throughput['requests_per_s'], args.list_threads))
+                result['listing_cases'][case] = {
+                    'path': workloads.listing_path(limit, query),
+                    'latency': latency, 'throughput': throughput}
+                if case == 'first':
+                    result['listing_latency'] = latency
+                    result['listing_throughput'] = throughput
             running.check_alive()
 
             # -- 2. creates -------------------------------------------------
+            if not args.creates:
+                result['api_rss_mib'] = _mib(rss_of(running.api_pid))
+                result['rss_mib'] = {name: _mib(rss_of(pid))
+                                     for name, pid in running.pids().items()}
+                return result
             creator = workloads.Client(endpoint, CREATE_PROJECT, USER)
             result['quota_put_status'] = lift_quota(endpoint, CREATE_PROJECT)
             warm = workloads.create_one(creator, 'bench-warmup', timeout=120)
@@ -144,6 +161,25 @@ def run_one(kind, args, workdir):
     return result
 
 
+def list_limit(args):
+    """?limit= of the listing: --list-limit, else the volume count up to 1,000."""
+    return args.list_limit or min(args.volumes, 1000)
+
+
+# Listing variants (--listing-cases): the first page, a page about half way down
+# (marker: the volume inserted half way), and two filters.
+CASES = ('first', 'deep', 'status', 'name')
+
+
+def listing_cases(args, load):
+    """(case, extra query) pairs to measure."""
+    wanted = CASES if args.listing_cases == 'all' else args.listing_cases.split(',')
+    queries = {'first': '', 'status': 'status=available', 'name': 'name=bench-00042'}
+    if load.get('middle_id'):
+        queries['deep'] = 'marker=%s' % load['middle_id']
+    return [(c, queries[c]) for c in wanted if c in queries]
+
+
 def _mib(n):
     return None if n is None else round(n / MiB, 1)
 
@@ -157,8 +193,21 @@ def _fmt(v, spec='%.1f'):
 
 
 def print_table(results, args):
+    rows = []
+    cases = []
+    for r in results:
+        cases.extend(c for c in r.get('listing_cases', {}) if c != 'first' and c not in cases)
+    for case in cases:
+        rows += [
+            ('GET volumes/detail (%s) median ms' % case,
+             lambda r, c=case: r['listing_cases'][c]['latency']['median_ms']),
+            ('GET volumes/detail (%s) p99 ms' % case,
+             lambda r, c=case: r['listing_cases'][c]['latency']['p99_ms']),
+            ('GET volumes/detail (%s) req/s, %d thr' % (case, args.list_threads),
+             lambda r, c=case: r['listing_cases'][c]['throughput']['requests_per_s']),
+        ]
     rows = [
-        ('GET volumes/detail (%d items) median ms' % args.volumes,
+        ('GET volumes/detail (%d of %d) median ms' % (list_limit(args), args.volumes),
          lambda r: r.get('listing_latency', {}).get('median_ms')),
         ('GET volumes/detail p99 ms',
          lambda r: r.get('listing_latency', {}).get('p99_ms')),
@@ -166,6 +215,7 @@ def print_table(results, args):
          lambda r: r.get('listing_throughput', {}).get('requests_per_s')),
         ('  latency median ms under load',
          lambda r: r.get('listing_throughput', {}).get('median_ms')),
+    ] + rows + [
         ('%d creates -> available, s' % args.creates,
          lambda r: r.get('creates', {}).get('elapsed_s')),
         ('creates: volumes/s (%d threads)' % args.threads,
@@ -206,7 +256,14 @@ def main(argv=None):
     p.add_argument('--deployment', choices=['embedded', 'multi', 'both'], default='both')
     p.add_argument('--volumes', type=int, default=1000,
                    help='volumes in the listed project (and ?limit=); default 1000')
-    p.add_argument('--creates', type=int, default=200, help='concurrent creates; default 200')
+    p.add_argument('--list-limit', type=int, default=None,
+                   help='?limit= of the listing; default: --volumes up to 1000')
+    p.add_argument('--listing-cases', default='first',
+                   help="comma-separated of first,deep,status,name (or 'all'): the first "
+                        "page, a page half way down by marker, ?status=available, "
+                        "?name=bench-00042; default first")
+    p.add_argument('--creates', type=int, default=200,
+                   help='concurrent creates (0: skip the create run); default 200')
     p.add_argument('--threads', type=int, default=16, help='create client threads; default 16')
     p.add_argument('--list-threads', type=int, default=8,
                    help='client threads for the listing throughput run; default 8')

@@ -71,23 +71,28 @@ def summarize_ms(seconds):
 # 1. GET /volumes/detail with N volumes in one response
 # ---------------------------------------------------------------------------
 
-def verify_listing(client, expected, limit):
-    r = client.get('/volumes/detail?limit=%d' % limit)
+def verify_listing(client, expected, limit, query=''):
+    r = client.get(listing_path(limit, query))
     if r.status_code != 200:
         raise RuntimeError('GET /volumes/detail answered %s: %s' % (r.status_code, r.text[:2000]))
     body = r.json()
     n = len(body.get('volumes', []))
     if n != expected:
-        raise RuntimeError('GET /volumes/detail?limit=%d returned %d volumes, expected %d'
-                           % (limit, n, expected))
+        raise RuntimeError('GET %s returned %d volumes, expected %d'
+                           % (listing_path(limit, query), n, expected))
     first = body['volumes'][0]
     return {'items': n, 'response_bytes': len(r.content),
             'has_links': 'volumes_links' in body,
             'sample_metadata': first.get('metadata')}
 
 
-def listing_latency(client, limit, requests_n=200, warmup=10, max_seconds=600):
-    path = '/volumes/detail?limit=%d' % limit
+def listing_path(limit, query=''):
+    """``/volumes/detail?limit=N[&query]``."""
+    return '/volumes/detail?limit=%d%s' % (limit, '&' + query if query else '')
+
+
+def listing_latency(client, limit, requests_n=200, warmup=10, max_seconds=600, query=''):
+    path = listing_path(limit, query)
     for _ in range(warmup):
         r = client.get(path)
         r.raise_for_status()
@@ -109,8 +114,8 @@ def listing_latency(client, limit, requests_n=200, warmup=10, max_seconds=600):
     return out
 
 
-def listing_throughput(client, limit, threads=8, duration=10.0):
-    path = '/volumes/detail?limit=%d' % limit
+def listing_throughput(client, limit, threads=8, duration=10.0, query=''):
+    path = listing_path(limit, query)
     barrier = threading.Barrier(threads + 1)
     lock = threading.Lock()
     latencies, errors = [], [0]

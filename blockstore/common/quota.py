@@ -18,7 +18,9 @@ claiming an extend), which takes the project's quota lock, counts usage
 reverts the extend) in that same locked transaction before raising Cinder's
 413. Because the checks of a project are serialised and each sees every row
 committed before it, N concurrent creates against a quota of Q leave exactly
-min(N, Q) resources.
+min(N, Q) resources. The limits are read before the lock is taken: when none
+of those a creation consumes is enforced (-1), nothing is counted and the
+lock is not taken at all.
 """
 
 from oslo_config import cfg
@@ -247,22 +249,44 @@ _retry = oslo_db_api.wrap_db_retry(max_retries=10, retry_on_deadlock=True,
                                    retry_interval=0.01, max_retry_interval=0.2)
 
 
+def _unlimited(limits, names):
+    return all(limits.get(n, UNLIMITED) < 0 for n in names)
+
+
 @_retry
 def _verify(ctx, project_id, kind, type_id, size, undo, per_volume_size=None):
-    """Under the project's lock: count (the new row included); undo and report if over."""
-    error = None
-    with quota_db.locked(ctx, project_id) as session:
-        counted = quota_db.usage(ctx, project_id, session=session)
-        type_name = counted.type_names.get(type_id)
+    """Under the project's lock: count (the new row included); undo and report if over.
+
+    The limits are read first, without the lock (a limit change is not
+    serialised by the lock either, so this sees what a read under the lock
+    could): when none that the creation consumes is enforced there is nothing
+    to count, and no lock is taken. Otherwise only the usage those limits
+    need is counted, under the lock.
+    """
+    with quota_db.reading(ctx) as session:
+        type_name = quota_db.type_name(ctx, type_id, session)
         checks = _checks(kind, type_name, size)
         names = [n for n, _d in checks] + ['per_volume_gigabytes']
         limits = project_quotas(ctx, project_id, names, session=session)
-        per_volume = limits['per_volume_gigabytes']
-        if per_volume_size is not None and 0 <= per_volume < per_volume_size:
+    per_volume = limits['per_volume_gigabytes']
+    checked = [n for n, _d in checks]
+    too_big = per_volume_size is not None and 0 <= per_volume < per_volume_size
+    if not too_big and _unlimited(limits, checked):
+        return
+    # Snapshots and running extends only add gigabytes (and snapshots, which a
+    # volume creation does not consume).
+    volumes_only = kind == 'volume' and _unlimited(
+        limits, [n for n in checked if n.startswith('gigabytes')])
+    error = None
+    with quota_db.locked(ctx, project_id) as session:
+        if too_big:
             error = exception.VolumeSizeExceedsQuotaLimit(size=per_volume_size,
                                                           limit=per_volume)
         else:
-            in_use = _count(counted, names)
+            counted = quota_db.usage(ctx, project_id, session=session,
+                                     type_names={type_id: type_name} if type_name else {},
+                                     volumes_only=volumes_only)
+            in_use = _count(counted, checked)
             over = _over(checks, limits, in_use)
             if over is not None:
                 error = _error(kind, over[0], over[1], over[2], in_use, size)

@@ -45,7 +45,7 @@ def attachment_get(context, attachment_id, project_id=None, read_deleted=False):
     with db._reader(context) as session:
         q = select(_MODEL).where(_MODEL.id == attachment_id)
         if not read_deleted:
-            q = q.where(_MODEL.deleted.is_(False))
+            q = q.where(_MODEL.deleted == sa.false())
         if project_id is not None:
             q = q.where(_MODEL.project_id == project_id)
         row = session.execute(q).scalars().first()
@@ -65,7 +65,7 @@ def attachment_get_all(context, filters=None, project_id=None, marker=None, limi
         if key not in SORT_KEYS:
             raise exception.InvalidInput(reason='Invalid sort key: %s' % key)
     with db._reader(context) as session:
-        q = session.query(_MODEL).filter(_MODEL.deleted.is_(False))
+        q = session.query(_MODEL).filter(_MODEL.deleted == sa.false())
         if project_id is not None:
             q = q.filter(_MODEL.project_id == project_id)
         for key, value in (filters or {}).items():
@@ -97,7 +97,7 @@ def attached_of_volumes(context, volume_ids):
             rows = session.execute(
                 select(_MODEL.id, _MODEL.volume_id, _MODEL.instance_uuid, _MODEL.attached_host,
                        _MODEL.mountpoint, _MODEL.attach_time).where(
-                    _MODEL.volume_id.in_(chunk), _MODEL.deleted.is_(False),
+                    _MODEL.volume_id.in_(chunk), _MODEL.deleted == sa.false(),
                     _MODEL.attach_status == 'attached').order_by(_MODEL.created_at))
             for r in rows:
                 found[r.volume_id].append(db.Record(r._mapping))
@@ -107,7 +107,7 @@ def attached_of_volumes(context, volume_ids):
 def live_of_volume(session, volume_id):
     """Live attachments of a volume, inside ``session`` (rows, oldest first)."""
     return [_decode(r) for r in session.execute(
-        select(_MODEL).where(_MODEL.volume_id == volume_id, _MODEL.deleted.is_(False))
+        select(_MODEL).where(_MODEL.volume_id == volume_id, _MODEL.deleted == sa.false())
         .order_by(_MODEL.created_at, _MODEL.id)).scalars()]
 
 
@@ -150,7 +150,7 @@ def settle(session, volume_id, hold_detaching=True):
         models.Volume.id == volume_id)).first()
     statuses = [r[0] for r in session.execute(
         select(_MODEL.attach_status).where(_MODEL.volume_id == volume_id,
-                                           _MODEL.deleted.is_(False)))]
+                                           _MODEL.deleted == sa.false()))]
     status, attach_status = states.settle_target(volume.status if volume else None, statuses,
                                                  hold_detaching)
     if volume is not None and volume.status != status:

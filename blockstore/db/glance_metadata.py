@@ -21,10 +21,14 @@ def get_many(context, volume_ids):
     g = models.VolumeGlanceMetadata
     found = {}
     ids = list(volume_ids)
+    if not ids:
+        return found
+    stmt = select(g.volume_id, g.key, g.value).where(
+        g.volume_id.in_(sa.bindparam('ids', expanding=True))).order_by(g.id)
     with _reader(context) as session:
+        conn = session.connection()
         for start in range(0, len(ids), _IN_CHUNK):
-            for vid, k, v in session.execute(select(g.volume_id, g.key, g.value).where(
-                    g.volume_id.in_(ids[start:start + _IN_CHUNK])).order_by(g.id)):
+            for vid, k, v in conn.execute(stmt, {'ids': ids[start:start + _IN_CHUNK]}).all():
                 found.setdefault(vid, {})[k] = v
     return found
 

@@ -182,6 +182,11 @@ class Volume(TimestampMixin, SoftDeleteMixin, Base):
     __table_args__ = (
         # Project listing: WHERE project_id=? AND deleted=? ORDER BY created_at, id
         Index('volumes_project_deleted_created_idx', 'project_id', 'deleted', 'created_at', 'id'),
+        # Project listing filtered by status (?status=error among 100k available) or name
+        Index('volumes_project_deleted_status_created_idx', 'project_id', 'deleted', 'status',
+              'created_at', 'id'),
+        Index('volumes_project_deleted_name_created_idx', 'project_id', 'deleted',
+              'display_name', 'created_at', 'id'),
         # Admin (all projects) listing
         Index('volumes_deleted_created_idx', 'deleted', 'created_at', 'id'),
         Index('volumes_status_idx', 'status'),

@@ -88,8 +88,8 @@ def project_limits_destroy(context, project_id):
 
 def _by_type(session, model, size_col, project_id):
     q = (select(model.volume_type_id, sa.func.count(), sa.func.coalesce(sa.func.sum(size_col), 0))
-         .where(model.project_id == project_id, model.deleted.is_(False),
-                model.use_quota.is_(True))
+         .where(model.project_id == project_id, model.deleted == sa.false(),
+                model.use_quota == sa.true())
          .group_by(model.volume_type_id))
     return {type_id: (int(n), int(gb)) for type_id, n, gb in session.execute(q)}
 
@@ -99,8 +99,8 @@ def _pending_extends(session, project_id):
     w, v = models.Worker, models.Volume
     q = (select(v.volume_type_id, v.size, w.payload)
          .join(v, sa.and_(w.resource_type == 'volume', w.resource_id == v.id))
-         .where(w.operation.in_(('extend', 'extend_completion')), v.project_id == project_id, v.deleted.is_(False),
-                v.use_quota.is_(True)))
+         .where(w.operation.in_(('extend', 'extend_completion')), v.project_id == project_id,
+                v.deleted == sa.false(), v.use_quota == sa.true()))
     pending = {}
     for type_id, size, payload in session.execute(q):
         try:
@@ -131,16 +131,38 @@ class Usage:
         self.type_names = type_names
 
 
-def usage(context, project_id, session=None):
-    """Count the project's volumes and snapshots (and running extends), per type."""
+def usage(context, project_id, session=None, type_names=None, volumes_only=False):
+    """Count the project's volumes and snapshots (and running extends), per type.
+
+    ``type_names`` ({type_id: name}) saves reading every type's name when the
+    caller knows the types it needs. ``volumes_only``: count only volumes (the
+    snapshot and extend queries add to no limit the caller enforces).
+    """
     def count(s):
+        if volumes_only:
+            return Usage(_by_type(s, models.Volume, models.Volume.size, project_id), {}, {},
+                         type_names if type_names is not None else _type_names(s))
         return Usage(_by_type(s, models.Volume, models.Volume.size, project_id),
                      _by_type(s, models.Snapshot, models.Snapshot.volume_size, project_id),
-                     _pending_extends(s, project_id), _type_names(s))
+                     _pending_extends(s, project_id),
+                     type_names if type_names is not None else _type_names(s))
     if session is not None:
         return count(session)
     with _reader(context) as session:
         return count(session)
+
+
+def type_name(context, type_id, session):
+    """The name of a volume type (deleted ones too), or None."""
+    vt = models.VolumeType
+    return session.execute(select(vt.name).where(vt.id == type_id)).scalar()
+
+
+@contextlib.contextmanager
+def reading(context):
+    """A reader transaction for several quota reads; yields its session."""
+    with _reader(context) as session:
+        yield session
 
 
 # -- the per-project lock -----------------------------------------------------------------

@@ -58,17 +58,19 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
         return objects.Volume.get_by_id(ctx, volume_id, project_id=project)
 
     def get_all(self, ctx, filters=None, marker=None, limit=None, sort_keys=None,
-                sort_dirs=None, offset=None, all_tenants=False):
+                sort_dirs=None, offset=None, all_tenants=False, image_metadata=False):
         """Read-only records (db.api.Record: columns, metadata, volume_type) to render.
 
         Lists skip the object layer: building thousands of versioned objects
-        only to render them costs more than the query.
+        only to render them costs more than the query. ``image_metadata``: the
+        records also carry their image metadata (detail listings show it).
         """
         filters = self._own_filters(ctx, filters)
         project = _scope(ctx, all_tenants)
         return db.volume_get_all(ctx, filters=filters, marker=marker, limit=limit,
                                  sort_keys=sort_keys, sort_dirs=sort_dirs,
-                                 project_id=project, offset=offset)
+                                 project_id=project, offset=offset,
+                                 image_metadata=image_metadata)
 
     def count(self, ctx, filters=None, all_tenants=False):
         """(count, total GiB) of the volumes a listing with ``filters`` would show."""
@@ -163,11 +165,9 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
         volume.create(work={'operation': 'create',
                             'payload': {'request_spec': request_spec}})
         quota.verify_create(ctx, 'volume', volume)   # removes the row and raises 413 if over
-        try:
-            db.volume_type_get(ctx, vtype.id)   # not deleted while we inserted
-        except exception.VolumeTypeNotFound:
+        if not db.volume_type_is_live(ctx, vtype.id):   # not deleted while we inserted
             db.hard_delete(ctx, 'volume', volume.id)
-            raise
+            raise exception.VolumeTypeNotFound(volume_type_id=vtype.id)
 
         for origin, kind in ((snapshot, 'snapshot'), (source, 'volume')):
             if origin is not None and not states.transition(ctx, kind, origin.id,

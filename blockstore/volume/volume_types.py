@@ -70,17 +70,10 @@ def ensure_default_type(ctx):
 
 def get_default(ctx):
     """The caller's project default type (3.62), else the configured default type."""
-    if ctx.project_id is not None:
-        row = db_access.default_type_get(ctx, ctx.project_id)
-        if row is not None:
-            try:
-                return _obj(ctx, db.volume_type_get(ctx, row.volume_type_id))
-            except exception.VolumeTypeNotFound:
-                pass
-    try:
-        return _obj(ctx, db.volume_type_get_by_name(ctx, CONF.default_volume_type))
-    except exception.VolumeTypeNotFound:
-        return ensure_default_type(ctx)
+    row = db.volume_type_get_default(ctx, ctx.project_id, CONF.default_volume_type)
+    if row is not None:
+        return _obj(ctx, row)
+    return ensure_default_type(ctx)
 
 
 def get(ctx, type_id):

@@ -14,6 +14,7 @@ from blockstore.common import context
 from blockstore.common import exception
 from blockstore.common import quota
 from blockstore.db import api as db
+from blockstore.db import models
 from blockstore.db import quotas as quota_db
 from blockstore.objects import states
 from blockstore.volume import api as volume_api
@@ -127,3 +128,35 @@ def test_concurrent_extends_stay_within_gigabytes(api, project):
     statuses = sorted(db.volume_get(ctx, v.id).status for v in vols)
     assert statuses == ['available'] * (10 - LIMIT) + ['extending'] * LIMIT
     assert quota.usage(ctx, project)['gigabytes'] == 10 + LIMIT
+
+
+@pytest.mark.parametrize('limits', [
+    {'volumes': LIMIT, 'gigabytes': -1},    # only volumes are counted (no snapshot/extend queries)
+    {'volumes': -1, 'gigabytes': -1, 'volumes_%(type)s': LIMIT},   # only the type's count
+], ids=['volumes-only', 'per-type-only'])
+def test_concurrent_creates_with_gigabytes_unlimited(api, project, limits):
+    ctx = context.get_admin_context()
+    type_name = volume_types.get_default(ctx).name
+    quota_db.project_limits_update(ctx, project, {k % {'type': type_name}: v
+                                                  for k, v in limits.items()})
+    results = _together(THREADS, lambda i: api.create(_user(project), 1).id)
+    created = [r for r in results if isinstance(r, str)]
+    assert len(created) == LIMIT, results
+    assert {v.id for v in db.volume_get_all(ctx, project_id=project)} == set(created)
+
+
+def test_unlimited_project_takes_no_quota_lock(api, project):
+    """With every limit a create consumes at -1, creates neither count nor lock."""
+    ctx = context.get_admin_context()
+    quota_db.project_limits_update(ctx, project, {'volumes': -1, 'gigabytes': -1})
+    results = _together(THREADS, lambda i: api.create(_user(project), 1).id)
+    assert len(set(results)) == THREADS
+    assert db.count(ctx, 'volume', project_id=project)[0] == THREADS
+    # The lock row is created on first use only: it was never needed.
+    with db._reader(ctx) as session:
+        assert session.get(models.QuotaLock, project) is None
+    # Lowering the limit afterwards is enforced again at once.
+    quota_db.project_limits_update(ctx, project, {'volumes': THREADS})
+    with pytest.raises(exception.VolumeLimitExceeded):
+        api.create(_user(project), 1)
+    assert db.count(ctx, 'volume', project_id=project)[0] == THREADS

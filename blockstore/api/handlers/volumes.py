@@ -103,11 +103,7 @@ def _list(req, detail):
     params, kwargs, with_count = common.list_args(req, SORT_COLUMNS)
     filters = common.list_filters(req, params, USER_FILTERS, FILTER_COLUMNS,
                                   UNSUPPORTED_FILTERS, CONVERTERS)
-    volumes = api.get_all(ctx, filters=filters, **kwargs)
-    if detail:
-        image_md = api.get_image_metadata_many(ctx, [v.id for v in volumes])
-        for v in volumes:
-            v.image_metadata = image_md.get(v.id)
+    volumes = api.get_all(ctx, filters=filters, image_metadata=detail, **kwargs)
     count = None
     if with_count:
         count = api.count(ctx, filters=filters, all_tenants=kwargs['all_tenants'])[0]

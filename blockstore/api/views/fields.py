@@ -53,26 +53,73 @@ class Field:
 
 
 class Plan:
-    """The fields of one (kind, version, is_admin): what ``render`` iterates."""
-    __slots__ = ('getters', 'omit_none', 'names')
+    """The fields of one (kind, version, is_admin): what ``render`` iterates.
+
+    Rendering is the hot loop of every listing (a thousand items of dozens of
+    fields), so the plan sorts its getters once: plain attributes are read with
+    one ``operator.attrgetter`` per item, timestamps with one more, constants
+    come with the copied template dict (which also fixes the field order), and
+    only the remaining getters are called one by one.
+    """
+    __slots__ = ('getters', 'omit_none', 'names', '_template', '_attr_keys', '_attr_get',
+                 '_time_keys', '_time_get', '_computed')
 
     def __init__(self, fields):
         self.getters = tuple((f.name, f.get) for f in fields)
         self.omit_none = tuple(f.name for f in fields if f.omit_none)
         self.names = tuple(f.name for f in fields)
+        template, attrs, times, computed = {}, [], [], []
+        for name, get in self.getters:
+            template[name] = None
+            kind = getattr(get, 'field_kind', None)
+            if kind == 'attr':
+                attrs.append((name, get.attr_name))
+            elif kind == 'time':
+                times.append((name, get.attr_name))
+            elif kind == 'const' and isinstance(get.value, _IMMUTABLE):
+                template[name] = get.value
+            else:
+                computed.append((name, get))
+        if len(template) != len(self.getters):
+            # The same name twice (overlapping declarations): call every getter
+            # in order so the last one wins, as a dict display would.
+            attrs, times, computed = [], [], list(self.getters)
+        self._template = template
+        self._attr_keys, self._attr_get = _multi_getter(attrs)
+        self._time_keys, self._time_get = _multi_getter(times)
+        self._computed = tuple(computed)
 
     def render(self, item, rc):
-        d = {name: get(item, rc) for name, get in self.getters}
+        d = self._template.copy()
+        if self._attr_keys:
+            d.update(zip(self._attr_keys, self._attr_get(item)))
+        if self._time_keys:
+            d.update(zip(self._time_keys, map(format_time, self._time_get(item))))
+        for name, get in self._computed:
+            d[name] = get(item, rc)
         for name in self.omit_none:
             if d[name] is None:
                 del d[name]
         return d
 
     def render_all(self, items, rc):
-        getters = self.getters
-        if self.omit_none:
-            return [self.render(item, rc) for item in items]
-        return [{name: get(item, rc) for name, get in getters} for item in items]
+        render = self.render
+        return [render(item, rc) for item in items]
+
+
+_IMMUTABLE = (type(None), bool, int, float, str)
+
+
+def _multi_getter(pairs):
+    """(output names, getter returning a tuple of their attribute values) of ``pairs``."""
+    if not pairs:
+        return (), None
+    attr_names = [a for _n, a in pairs]
+    get = operator.attrgetter(*attr_names)
+    if len(attr_names) == 1:
+        single = get
+        get = lambda item: (single(item),)  # noqa: E731
+    return tuple(n for n, _a in pairs), get
 
 
 class FieldTable:
@@ -100,11 +147,18 @@ class FieldTable:
 def attr(name):
     """Getter of an attribute present on both objects and DB rows."""
     get = operator.attrgetter(name)
-    return lambda item, rc: get(item)
+
+    def getter(item, rc):
+        return get(item)
+    getter.field_kind, getter.attr_name = 'attr', name
+    return getter
 
 
 def const(value):
-    return lambda item, rc: value
+    def getter(item, rc):
+        return value
+    getter.field_kind, getter.value = 'const', value
+    return getter
 
 
 def empty_list(item, rc):
@@ -125,7 +179,11 @@ def format_time(dt):
 
 def time_attr(name):
     get = operator.attrgetter(name)
-    return lambda item, rc: format_time(get(item))
+
+    def getter(item, rc):
+        return format_time(get(item))
+    getter.field_kind, getter.attr_name = 'time', name
+    return getter
 
 
 def metadata_of(item):
