@@ -45,3 +45,17 @@ def pytest_unconfigure(config):
     if base:
         import shutil
         shutil.rmtree(base, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The guests' times, for the notes (their tests' output is captured)."""
+    from tests.e2e.kernel import test_kernel_tier as tier
+    if tier.RUNS is None:
+        return
+    for suite, found in sorted(tier.RUNS.results.items()):
+        if isinstance(found, dict):
+            terminalreporter.write_line(
+                'kernel tier %s: build %.1f s, guest %.1f s, exit %s'
+                % (suite, found['t_build'], found['t_run'], found['rc']))
+        else:
+            terminalreporter.write_line('kernel tier %s: %s' % (suite, found))
