@@ -146,6 +146,33 @@ def test_transfers_personas(member, reader, other, admin, volume):
     assert member.delete(url).status_int == 202
 
 
+# -- attachments -----------------------------------------------------------------------
+
+def test_attachments_personas(member, reader, other, admin, volume):
+    body = {'attachment': {'volume_uuid': volume['id'], 'instance_uuid': str(uuid.uuid4())}}
+    _forbidden(reader.post('/v3/attachments', body), 'volume:attachment_create')
+    _not_found(other.post('/v3/attachments', body))
+    resp = member.post('/v3/attachments', body)
+    assert resp.status_int == 200, resp.body
+    url = '/v3/attachments/%s' % resp.json['attachment']['id']
+    assert reader.get(url).status_int == 200
+    assert [a['id'] for a in reader.get('/v3/attachments').json['attachments']] == [
+        resp.json['attachment']['id']]
+    _forbidden(reader.delete(url), 'volume:attachment_delete')
+    _forbidden(reader.post(url + '/action', {'os-complete': None}),
+               'volume:attachment_complete')
+    for r in (other.get(url), other.delete(url),
+              other.put(url, {'attachment': {'connector': {'initiator': 'iqn.x:y'}}})):
+        _not_found(r)
+    assert other.get('/v3/attachments').json == {'attachments': []}
+    assert admin.get(url).status_int == 200
+    assert url.rsplit('/', 1)[1] in [
+        a['id'] for a in admin.get('/v3/attachments?all_tenants=1').json['attachments']]
+    _forbidden(member.post('/v3/attachments/reclaim',
+                           {'host': 'compute-x', 'confirm_dead': True}))
+    assert member.delete(url).status_int == 200
+
+
 # -- types, extra specs, access, encryption, default types, qos ------------------------
 
 def test_types_personas(member, reader, admin):
