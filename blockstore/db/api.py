@@ -15,7 +15,6 @@ from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from oslo_db.sqlalchemy import utils as sqlalchemyutils
-from oslo_serialization import jsonutils
 from oslo_utils import versionutils
 import sqlalchemy as sa
 from sqlalchemy import event, exists, select, update
@@ -396,108 +395,6 @@ def service_min_versions(context, binary):
     return lowest(r[0] for r in rows), lowest(r[1] for r in rows)
 
 
-# ---------------------------------------------------------------------------
-# Volume types
-# ---------------------------------------------------------------------------
-
-def volume_type_create(context, values, extra_specs=None):
-    values = dict(values)
-    values.setdefault('id', new_uuid())
-    values['live_name'] = values.get('name')
-    vt = models.VolumeType(**values)
-    vt.extra_specs = [models.VolumeTypeExtraSpec(key=k, value=v)
-                      for k, v in (extra_specs or {}).items()]
-    try:
-        with _writer(context) as session:
-            session.add(vt)
-    except db_exc.DBDuplicateEntry:
-        raise exception.VolumeTypeExists(name=values.get('name'))
-    return vt
-
-
-def volume_type_get(context, type_id, read_deleted=False):
-    with _reader(context) as session:
-        vt = session.get(models.VolumeType, type_id)
-    if vt is None or (vt.deleted and not read_deleted):
-        raise exception.VolumeTypeNotFound(volume_type_id=type_id)
-    return vt
-
-
-def volume_type_get_by_name(context, name):
-    with _reader(context) as session:
-        vt = session.query(models.VolumeType).filter_by(live_name=name).first()
-    if vt is None:
-        raise exception.VolumeTypeNotFoundByName(volume_type_name=name)
-    return vt
-
-
-def volume_type_is_live(context, type_id):
-    """Whether the type exists and is not deleted (one indexed read, no extra specs)."""
-    vt = models.VolumeType
-    with _reader(context) as session:
-        return session.execute(select(vt.id).where(vt.id == type_id, vt.deleted == sa.false())
-                               ).first() is not None
-
-
-def volume_type_get_default(context, project_id, name):
-    """The live default type of a project (3.62), else the live type named ``name``.
-
-    One transaction (the create path asked for the project's default row, then
-    for the type by id or name, each in its own); None when neither exists.
-    """
-    vt, d = models.VolumeType, models.DefaultVolumeType
-    with _reader(context) as session:
-        if project_id is not None:
-            row = session.query(vt).join(d, d.volume_type_id == vt.id).filter(
-                d.project_id == project_id, vt.deleted == sa.false()).first()
-            if row is not None:
-                return row
-        return session.query(vt).filter_by(live_name=name).first()
-
-
-def volume_type_get_all(context, is_public=None):
-    with _reader(context) as session:
-        q = session.query(models.VolumeType).filter_by(deleted=False)
-        if is_public is not None:
-            q = q.filter_by(is_public=is_public)
-        return q.order_by(models.VolumeType.name).all()
-
-
-def volume_type_update(context, type_id, values):
-    values = dict(values)
-    if 'name' in values:
-        values['live_name'] = values['name']
-    try:
-        with _writer(context) as session:
-            n = session.query(models.VolumeType).filter_by(id=type_id, deleted=False).update(
-                values, synchronize_session=False)
-    except db_exc.DBDuplicateEntry:
-        raise exception.VolumeTypeExists(name=values.get('name'))
-    if not n:
-        raise exception.VolumeTypeNotFound(volume_type_id=type_id)
-
-
-def volume_type_destroy(context, type_id):
-    """Soft-delete a type no live volume or snapshot uses; False if it is in use.
-
-    One conditional UPDATE, so a type cannot be deleted while a volume of it
-    is being created (the volume's row exists from the start of its create).
-    """
-    vt = models.VolumeType
-    in_use = sa.or_(
-        exists().where(models.Volume.volume_type_id == vt.id, models.Volume.deleted == sa.false()),
-        exists().where(models.Snapshot.volume_type_id == vt.id,
-                       models.Snapshot.deleted == sa.false()))
-    with _writer(context) as session:
-        n = session.execute(update(vt).where(vt.id == type_id, vt.deleted == sa.false(), ~in_use)
-                            .values(deleted=True, deleted_at=utcnow(), live_name=None)
-                            .execution_options(synchronize_session=False)).rowcount
-    if not n:
-        volume_type_get(context, type_id)  # raises NotFound if it is gone
-        return False
-    return True
-
-
 def _write_lock(session, model, row_id):
     """Take the row's write lock before reading it in a read-modify-write.
 
@@ -509,24 +406,6 @@ def _write_lock(session, model, row_id):
     session.execute(update(model).where(model.id == row_id)
                     .values(updated_at=model.updated_at)
                     .execution_options(synchronize_session=False))
-
-
-def volume_type_extra_specs_update(context, type_id, specs, delete_keys=()):
-    with _writer(context) as session:
-        _write_lock(session, models.VolumeType, type_id)
-        vt = session.get(models.VolumeType, type_id)
-        if vt is None:
-            raise exception.VolumeTypeNotFound(volume_type_id=type_id)
-        current = {s.key: s for s in vt.extra_specs}
-        for key in delete_keys:
-            if key in current:
-                vt.extra_specs.remove(current.pop(key))
-        for key, value in specs.items():
-            if key in current:
-                current[key].value = value
-            else:
-                vt.extra_specs.append(models.VolumeTypeExtraSpec(key=key, value=value))
-    return vt
 
 
 # ---------------------------------------------------------------------------
@@ -930,98 +809,22 @@ def purge_deleted(context, before):
     return counts
 
 
-# ---------------------------------------------------------------------------
-# Work records
-# ---------------------------------------------------------------------------
-
-def _put_worker(session, resource_type, resource_id, work):
-    """Insert the work record of a resource, or replace a stale one, in ``session``.
-
-    Insert first: on MariaDB a DELETE or UPDATE of a missing key takes a gap
-    lock, and two such transactions inserting into the same gap deadlock.
-    """
-    values = {'operation': work['operation'], 'status': work['status'],
-              'service_id': work.get('service_id'),
-              'payload': (jsonutils.dumps(work['payload'])
-                          if work.get('payload') is not None else None)}
-    try:
-        with session.begin_nested():
-            w = models.Worker(resource_type=resource_type, resource_id=resource_id, **values)
-            session.add(w)
-            session.flush()
-        return w
-    except db_exc.DBDuplicateEntry:
-        values['race_preventer'] = models.Worker.race_preventer + 1
-        values['updated_at'] = utcnow()
-        session.execute(update(models.Worker).where(
-            models.Worker.resource_type == resource_type,
-            models.Worker.resource_id == resource_id).values(**values))
-        return session.query(models.Worker).filter_by(resource_type=resource_type,
-                                                      resource_id=resource_id).one()
-
-
-@_retry_on_deadlock
-def worker_create(context, resource_type, resource_id, operation, status, service_id=None,
-                  payload=None):
-    """Record work about to start on a resource; replaces a stale record of it."""
-    with _writer(context) as session:
-        return _put_worker(session, resource_type, resource_id,
-                           {'operation': operation, 'status': status,
-                            'service_id': service_id, 'payload': payload})
-
-
-def worker_set_service(context, resource_type, resource_id, service_id):
-    with _writer(context) as session:
-        session.execute(update(models.Worker).where(
-            models.Worker.resource_type == resource_type,
-            models.Worker.resource_id == resource_id).values(service_id=service_id,
-                                                             updated_at=utcnow()))
-
-
-def worker_get_all(context, **filters):
-    with _reader(context) as session:
-        return session.query(models.Worker).filter_by(**filters).order_by(
-            models.Worker.id).all()
-
-
-def worker_claim(context, worker, service_id):
-    """Take over a work record; True if this caller won it."""
-    with _writer(context) as session:
-        n = session.execute(update(models.Worker).where(
-            models.Worker.id == worker.id,
-            models.Worker.race_preventer == worker.race_preventer).values(
-                service_id=service_id, race_preventer=models.Worker.race_preventer + 1,
-                updated_at=utcnow())).rowcount
-    return n == 1
-
-
-def worker_destroy(context, resource_type, resource_id, operation=None):
-    with _writer(context) as session:
-        q = sa.delete(models.Worker).where(models.Worker.resource_type == resource_type,
-                                           models.Worker.resource_id == resource_id)
-        if operation is not None:
-            q = q.where(models.Worker.operation == operation)
-        return session.execute(q).rowcount
-
-
-# ---------------------------------------------------------------------------
-# User messages
-# ---------------------------------------------------------------------------
-
-def message_create(context, values):
-    values = dict(values)
-    values.setdefault('id', new_uuid())
-    msg = models.Message(**values)
-    with _writer(context) as session:
-        session.add(msg)
-    return msg
-
-
-def message_get_all(context, project_id=None, resource_uuid=None):
-    with _reader(context) as session:
-        q = session.query(models.Message)
-        if project_id is not None:
-            q = q.filter_by(project_id=project_id)
-        if resource_uuid is not None:
-            q = q.filter_by(resource_uuid=resource_uuid)
-        return q.order_by(models.Message.created_at.desc()).all()
+# Moved to their own modules; db.api stays the one import callers need.
+from blockstore.db.type_rows import (  # noqa: E402,F401
+    volume_type_create,
+    volume_type_get,
+    volume_type_get_by_name,
+    volume_type_is_live,
+    volume_type_get_default,
+    volume_type_get_all,
+    volume_type_update,
+    volume_type_destroy,
+    volume_type_extra_specs_update)
+from blockstore.db.work_rows import (  # noqa: E402,F401
+    _put_worker, worker_create,
+    worker_set_service,
+    worker_get_all,
+    worker_claim,
+    worker_destroy,
+    message_create,
+    message_get_all)
