@@ -206,7 +206,9 @@ def set_defaults():
 
 def list_opts():
     from blockstore.compute import nova   # [nova]: how to reach the compute API
-    return [(group, list(opts)) for group, opts in _opts] + nova.list_opts()
+    from blockstore.image import glance   # [glance]: how to reach the image API
+    return ([(group, list(opts)) for group, opts in _opts] + nova.list_opts()
+            + glance.list_opts())
 
 
 def setup(argv=None, conf=CONF, default_config_files=None, log_name='blockstore',
