@@ -130,7 +130,7 @@ class Client:
         return resp
 
     def show(self, image_id):
-        """The image record (id, name, status, size, disk_format, container_format, min_disk...)."""
+        """The image record (id, name, status, size, disk_format, min_disk...)."""
         return self._request('GET', '/v2/images/%s' % image_id).json()
 
     def download(self, image_id, chunk_size=None):

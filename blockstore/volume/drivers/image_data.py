@@ -5,6 +5,8 @@ import os
 from blockstore.common import exception
 
 CHUNK = 4 * 1024 * 1024
+# Into a fresh sparse file, zero blocks this small are left as holes too.
+BLOCK = 64 * 1024
 
 
 def rechunk(chunks, size=CHUNK):
@@ -38,16 +40,25 @@ def write_image(fd, chunks, size, limit, zero=None):
         if chunk.count(0) == n:
             if zero is not None:
                 zero(offset, n)
+        elif zero is not None:
+            _pwrite_all(fd, memoryview(chunk), offset)
         else:
             view = memoryview(chunk)
-            done = 0
-            while done < n:
-                done += os.pwrite(fd, view[done:], offset + done)
+            for start in range(0, n, BLOCK):
+                block = view[start:start + BLOCK]
+                if block.tobytes().count(0) != len(block):
+                    _pwrite_all(fd, block, offset + start)
         offset += n
     if offset != size:
         raise exception.VolumeBackendAPIException(
             data='the image data held %d bytes, not the %d its record says' % (offset, size))
     return offset
+
+
+def _pwrite_all(fd, view, offset):
+    done = 0
+    while done < len(view):
+        done += os.pwrite(fd, view[done:], offset + done)
 
 
 def read_volume(path, length, chunk=CHUNK):
