@@ -285,3 +285,21 @@ def test_image_actions_refuse_old_volume_services(c, app, stack, glance):
     resp = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': image_id}})
     assert 'RPC 1.6' in fault_of(resp)[2]
     assert _vol(c, vid)['status'] == 'available' and glance.images.keys() == {image_id}
+
+
+def test_lost_upload_of_an_in_use_volume_is_failed_back_to_in_use(c, stack, glance, ctx):
+    from blockstore import objects
+    from blockstore.ops import cleanup
+    vid = _available(c, stack)
+    db.volume_update(ctx, vid, {'host': stack.host + '#b1'})
+    att = c.post('/v3/attachments', {'attachment': {
+        'volume_uuid': vid, 'instance_uuid': str(uuid.uuid4()),
+        'connector': {'initiator': 'iqn.x:h', 'host': 'h'}}}).json['attachment']
+    c.post('/v3/attachments/%s/action' % att['id'], {'os-complete': None})
+    assert states.transition(ctx, 'volume', vid, 'upload_attached', work={
+        'operation': 'upload', 'status': states.UPLOADING,
+        'payload': {'image_meta': {'id': str(uuid.uuid4())}}})
+    worker, = [w for w in objects.WorkerList.get_all(ctx) if w.resource_id == vid]
+    cleanup.fail_work(ctx, worker)
+    assert _vol(c, vid)['status'] == 'in-use'
+    assert [w for w in objects.WorkerList.get_all(ctx) if w.resource_id == vid] == []
