@@ -36,11 +36,16 @@ glance_opts = [
                help='Which catalog endpoint of the image service to use.'),
     cfg.IntOpt('chunk_size', default=4 * 1024 * 1024, min=4096,
                help='Bytes per chunk when copying image data to or from a volume.'),
+    cfg.StrOpt('conversion_dir',
+               help='Directory where qcow2 images are converted to raw before they are '
+                    'written to a volume (the system temporary directory when unset).'),
 ]
 
 # What a volume's bytes can be written as, or taken from, unchanged.
 COPYABLE_DISK_FORMATS = ('raw',)
 COPYABLE_CONTAINER_FORMATS = ('bare',)
+# What can be written to a volume after a conversion (qemu-img, see image/convert.py).
+CONVERTIBLE_DISK_FORMATS = ('qcow2',)
 
 
 class ImageNotFound(exception.NotFound):
@@ -174,6 +179,10 @@ def check_copyable(image):
         raise ImageUnacceptable(image_id=image_id,
                                 reason='status is %s, not active' % image.get('status'))
     disk, container = image.get('disk_format'), image.get('container_format')
+    if disk in CONVERTIBLE_DISK_FORMATS and container in COPYABLE_CONTAINER_FORMATS:
+        import shutil
+        if shutil.which('qemu-img'):
+            return
     if disk not in COPYABLE_DISK_FORMATS or container not in COPYABLE_CONTAINER_FORMATS:
         raise ImageUnacceptable(
             image_id=image_id,
@@ -184,8 +193,10 @@ def check_copyable(image):
 
 
 def size_gib(image):
-    """The smallest volume (GiB) the image fits in: its size and its min_disk."""
+    """The smallest volume (GiB) the image fits in: its (virtual) size and its min_disk."""
     size = int(image.get('size') or 0)
+    if image.get('disk_format') != 'raw':
+        size = int(image.get('virtual_size') or 0)   # unknown: checked after conversion
     return max(-(-size // GiB), int(image.get('min_disk') or 0), 1)
 
 

@@ -28,6 +28,7 @@ from blockstore.compute import nova
 from blockstore.db import api as db
 from blockstore.db import attachments as db_att
 from blockstore.db import glance_metadata as db_glance
+from blockstore.image import convert
 from blockstore.image import glance
 from blockstore.objects import states
 from blockstore.volume.drivers import base as driver_base
@@ -70,8 +71,8 @@ class ImageManager:
         glance.check_fits(image, volume.size)
         LOG.info('Copying image %s (%s bytes) to volume %s', image_id, image['size'],
                  volume.id)
-        self.driver.copy_image_to_volume(context, volume, client.download(image_id),
-                                         int(image['size']))
+        with convert.raw_data(client, image, volume.size * glance.GiB) as (chunks, size):
+            self.driver.copy_image_to_volume(context, volume, chunks, size)
         return image
 
     def fill_from_image(self, context, volume, image_id):

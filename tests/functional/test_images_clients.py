@@ -133,11 +133,11 @@ def test_create_from_image_upload_and_reimage(c, embedded, glance):
         assert f.read(len(data)) == bytes(len(data))
 
     # -- refusals are 4xx with Cinder's error body
-    qcow = glance.add_image(b'QFI\xfb' + bytes(100), disk_format='qcow2')
+    vmdk = glance.add_image(b'KDMV' + bytes(100), disk_format='vmdk')
     from cinderclient import exceptions as cexc
     with pytest.raises(cexc.BadRequest) as info:
-        c.volumes.create(1, imageRef=qcow)
-    assert 'qcow2' in str(info.value)
+        c.volumes.create(1, imageRef=vmdk)
+    assert 'vmdk' in str(info.value)
     with pytest.raises(cexc.BadRequest):
         c.volumes.upload_to_image(vol, False, 'x', 'bare', 'qcow2', 'private', False)
     c.volumes.delete(vol)

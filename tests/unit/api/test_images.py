@@ -7,6 +7,8 @@ bytes the fake Glance stores.
 """
 
 import os
+import shutil
+import subprocess
 import uuid
 
 import pytest
@@ -100,9 +102,9 @@ def test_create_from_image_body_image_id_and_size_from_the_image(c, stack, glanc
 
 
 def test_create_from_bad_images_is_a_clear_4xx(c, stack, glance):
-    qcow = glance.add_image(b'QFI\xfb' + bytes(1000), disk_format='qcow2')
-    resp = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': qcow}})
-    assert resp.status_int == 400 and 'qcow2' in fault_of(resp)[2]
+    vmdk = glance.add_image(b'KDMV' + bytes(1000), disk_format='vmdk')
+    resp = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': vmdk}})
+    assert resp.status_int == 400 and 'vmdk' in fault_of(resp)[2]
     big = glance.add_image(b'x', min_disk=3)
     resp = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': big}})
     assert resp.status_int == 400 and 'at least 3 GiB' in fault_of(resp)[2]
@@ -303,3 +305,46 @@ def test_lost_upload_of_an_in_use_volume_is_failed_back_to_in_use(c, stack, glan
     cleanup.fail_work(ctx, worker)
     assert _vol(c, vid)['status'] == 'in-use'
     assert [w for w in objects.WorkerList.get_all(ctx) if w.resource_id == vid] == []
+
+
+needs_qemu_img = pytest.mark.skipif(shutil.which('qemu-img') is None,
+                                    reason='qemu-img (qemu-utils) is not installed')
+
+
+def _qcow2(tmp_path, raw, backing=None):
+    src = tmp_path / 'src.raw'
+    src.write_bytes(raw)
+    out = tmp_path / 'img.qcow2'
+    if backing:
+        subprocess.run(['qemu-img', 'create', '-f', 'qcow2', '-F', 'raw', '-b', backing,
+                        str(out)], check=True, capture_output=True)
+    else:
+        subprocess.run(['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', str(src), str(out)],
+                       check=True, capture_output=True)
+    return out.read_bytes()
+
+
+@needs_qemu_img
+def test_create_from_a_qcow2_image_writes_its_raw_bytes(c, stack, glance, tmp_path):
+    raw = image_bytes(4, 2 * 1024 * 1024) + b'tail-bytes'
+    image_id = glance.add_image(_qcow2(tmp_path, raw), disk_format='qcow2',
+                                virtual_size=len(raw))
+    vid = c.post('/v3/volumes', {'volume': {'imageRef': image_id}}).json['volume']['id']
+    vol = _vol(c, vid)
+    assert vol['status'] == 'available' and vol['size'] == 1
+    assert vol['volume_image_metadata']['disk_format'] == 'qcow2'
+    with open(_path(stack, vid), 'rb') as f:
+        assert f.read(len(raw) + 4096) == raw + bytes(4096)
+
+
+@needs_qemu_img
+def test_a_qcow2_image_with_a_backing_file_is_refused(c, stack, glance, tmp_path):
+    secret = tmp_path / 'host-secret'
+    secret.write_bytes(b'host data' * 1000)
+    image_id = glance.add_image(_qcow2(tmp_path, b'', backing=str(secret)),
+                                disk_format='qcow2')
+    vid = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': image_id}}).json[
+        'volume']['id']
+    assert _vol(c, vid)['status'] == 'error'
+    with open(_path(stack, vid), 'rb') as f:
+        assert b'host data' not in f.read(1 << 20)

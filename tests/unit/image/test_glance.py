@@ -53,9 +53,9 @@ def test_no_endpoint_is_not_available():
 
 def test_non_raw_images_are_refused_with_a_400():
     with pytest.raises(glance.ImageUnacceptable) as e:
-        glance.check_copyable({'id': 'i', 'status': 'active', 'disk_format': 'qcow2',
+        glance.check_copyable({'id': 'i', 'status': 'active', 'disk_format': 'vmdk',
                                'container_format': 'bare'})
-    assert e.value.code == 400 and 'qcow2' in str(e.value.msg)
+    assert e.value.code == 400 and 'vmdk' in str(e.value.msg)
     with pytest.raises(glance.ImageUnacceptable):
         glance.check_copyable({'id': 'i', 'status': 'queued', 'disk_format': 'raw',
                                'container_format': 'bare'})
