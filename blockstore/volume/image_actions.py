@@ -22,7 +22,12 @@ def image_id_of(ref):
 
 def image_for_create(ctx, image_id, size):
     """(image record, size GiB) of a create from ``image_id``; 400 when it cannot be copied."""
-    image = glance.Client(ctx).show(image_id)
+    try:
+        image = glance.Client(ctx).show(image_id)
+    except glance.ImageNotFound:
+        # As Cinder: a create naming an image it cannot see is a bad request.
+        raise exception.InvalidInput(
+            reason='Invalid image identifier or unable to access requested image.')
     glance.check_copyable(image)
     if size is None:
         size = glance.size_gib(image)

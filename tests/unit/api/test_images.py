@@ -109,7 +109,7 @@ def test_create_from_bad_images_is_a_clear_4xx(c, stack, glance):
     resp = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': big}})
     assert resp.status_int == 400 and 'at least 3 GiB' in fault_of(resp)[2]
     resp = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': str(uuid.uuid4())}})
-    assert resp.status_int == 404
+    assert resp.status_int == 400 and 'Invalid image identifier' in fault_of(resp)[2]
     assert c.get('/v3/volumes').json['volumes'] == []
 
 
@@ -205,7 +205,10 @@ def test_reimage_replaces_the_bytes_and_metadata(c, stack, glance):
     data = image_bytes(9, 1024 * 1024)
     image_id = glance.add_image(data, name='new-root', os_distro='arch')
     db_glance.update(context.get_admin_context(), vid, {'image_id': 'old', 'old_key': 'x'})
-    resp = c.post('/v3/volumes/%s/action' % vid, {'os-reimage': {'image_id': image_id}})
+    path = '/v3/volumes/%s/action' % vid
+    assert c.post(path, {'os-reimage': {'image_id': str(uuid.uuid4())}}).status_int == 404
+    assert _vol(c, vid)['status'] == 'available'
+    resp = c.post(path, {'os-reimage': {'image_id': image_id}})
     assert resp.status_int == 202, resp.body
     vol = _vol(c, vid)
     assert vol['status'] == 'available' and vol['bootable'] == 'true'
