@@ -210,6 +210,11 @@ def check_fits(image, volume_size):
                                    volume_size))
 
 
+# Volume image metadata that describes the old image, not a new one: not copied
+# into an image uploaded from the volume (Cinder's glance_core_properties).
+CORE_PROPERTIES = frozenset(('checksum', 'container_format', 'disk_format', 'image_name',
+                             'image_id', 'min_disk', 'min_ram', 'name', 'size'))
+
 # Image properties a volume created from the image remembers (Cinder's volume_image_metadata).
 _COPIED_KEYS = ('id', 'name', 'size', 'min_disk', 'min_ram', 'disk_format',
                 'container_format', 'checksum')

@@ -9,6 +9,7 @@ container are copied (400 otherwise), and they must fit the volume.
 from oslo_log import log as logging
 
 from blockstore.common import exception
+from blockstore.db import glance_metadata as db_glance
 from blockstore.image import glance
 from blockstore.objects import states
 
@@ -62,7 +63,10 @@ class ImageActions:
                        'in-use' % volume.id)
         self.volume_rpcapi.require_images('upload volumes to images')
         event = 'upload_attached' if force and volume.status == states.IN_USE else 'upload'
-        props = {'min_disk': volume.size}
+        # The image inherits the volume's image properties (os_distro, hw_*...), as Cinder's.
+        props = {k: v for k, v in db_glance.get(ctx, volume.id).items()
+                 if k not in glance.CORE_PROPERTIES}
+        props['min_disk'] = volume.size
         if visibility is not None:
             props['visibility'] = visibility
         if protected is not None:

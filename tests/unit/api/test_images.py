@@ -142,6 +142,8 @@ def small_gib(monkeypatch):
 def test_upload_streams_the_volume_into_a_new_image(c, stack, glance, small_gib):
     data = os.urandom(200 * 1024)
     vid = _available(c, stack, data)
+    db_glance.update(context.get_admin_context(), vid, {'image_id': 'older', 'size': '5',
+                                                        'os_distro': 'debian'})
     resp = c.post('/v3/volumes/%s/action' % vid, {'os-volume_upload_image': {
         'image_name': 'snap-img', 'visibility': 'private', 'protected': True}})
     assert resp.status_int == 202, resp.body
@@ -152,6 +154,8 @@ def test_upload_streams_the_volume_into_a_new_image(c, stack, glance, small_gib)
     assert body['volume_type']['name'] and body['size'] == 1
     image = glance.images[body['image_id']]
     assert image['status'] == 'active' and image['size'] == small_gib
+    assert image['os_distro'] == 'debian' and image['min_disk'] == 1
+    assert 'image_id' not in image and image['id'] == body['image_id']
     stored = glance.data[body['image_id']]
     assert stored[:len(data)] == data and stored[len(data):].count(0) == small_gib - len(data)
     assert _vol(c, vid)['status'] == 'available'
@@ -198,6 +202,8 @@ def test_failed_upload_releases_the_volume_and_deletes_the_image(c, stack, glanc
     assert resp.status_int == 202
     assert glance.images == {}
     assert _vol(c, vid)['status'] == 'available'
+    message, = c.get('/v3/messages', version='3.3').json['messages']
+    assert message['user_message'].startswith('copy volume to image:')
 
 
 def test_reimage_replaces_the_bytes_and_metadata(c, stack, glance):
@@ -250,6 +256,9 @@ def test_failed_reimage_is_error_and_nova_hears_it(c, stack, glance, nova_conf):
     assert _vol(c, vid)['status'] == 'error'
     events = [e for _, _, body in nova_conf.requests for e in body['events']]
     assert [e['status'] for e in events] == ['failed']
+    message, = c.get('/v3/messages', version='3.3').json['messages']
+    assert message['user_message'].startswith('reimage volume:')
+    assert message['event_id'] == 'VOLUME_VOLUME_016_001'
 
 
 def test_interrupted_reimage_is_redone_at_restart(c, stack, glance, ctx):
