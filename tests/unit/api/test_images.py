@@ -360,3 +360,43 @@ def test_a_qcow2_image_with_a_backing_file_is_refused(c, stack, glance, tmp_path
     assert _vol(c, vid)['status'] == 'error'
     with open(_path(stack, vid), 'rb') as f:
         assert b'host data' not in f.read(1 << 20)
+
+
+def _settled(c, vid, busy):
+    import time
+    for _ in range(100):
+        if _vol(c, vid)['status'] != busy:
+            break
+        time.sleep(0.05)
+    return _vol(c, vid)['status']
+
+
+def test_interrupted_upload_is_redone_at_restart(c, stack, glance, ctx, small_gib):
+    data = os.urandom(4096)
+    vid = _available(c, stack, data)
+    from blockstore.image import glance as glance_client
+    image = glance_client.Client(ctx).create('redo', disk_format='raw',
+                                             container_format='bare')
+    assert states.transition(ctx, 'volume', vid, 'upload', work={
+        'operation': 'upload', 'status': states.UPLOADING,
+        'payload': {'image_meta': {'id': image['id']}}})
+    stack._recover(ctx)
+    assert _settled(c, vid, 'uploading') == 'available'
+    assert glance.images[image['id']]['status'] == 'active'
+    assert glance.data[image['id']][:len(data)] == data
+
+
+def test_interrupted_create_from_image_is_redone_at_restart(c, stack, glance, ctx, app):
+    from tests.unit.api.conftest import RPCRecorder
+    data = image_bytes(6, 256 * 1024)
+    image_id = glance.add_image(data)
+    app.volume_api.scheduler_rpcapi = RPCRecorder()      # the cast is lost
+    vid = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': image_id}}).json[
+        'volume']['id']
+    db.volume_update(ctx, vid, {'host': stack.host + '#b1'})
+    stack._recover(ctx)
+    assert _settled(c, vid, 'creating') == 'available'
+    vol = _vol(c, vid)
+    assert vol['bootable'] == 'true' and vol['volume_image_metadata']['image_id'] == image_id
+    with open(_path(stack, vid), 'rb') as f:
+        assert f.read(len(data)) == data
