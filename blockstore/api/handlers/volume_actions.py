@@ -192,6 +192,8 @@ def volume_upload_image(req, body):
     with_visibility = common.version(req) >= mv.UPLOAD_VISIBILITY
     if with_visibility:
         visibility = args.get('visibility')
+        if visibility == 'public':
+            common.authorize(req, 'volume_extension:volume_actions:upload_public', volume)
         protected = (pt.bool_value(args['protected'])
                      if args.get('protected') is not None else None)
     api = common.volume_api(req)

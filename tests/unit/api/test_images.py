@@ -183,8 +183,11 @@ def test_upload_of_an_in_use_volume_needs_force_and_returns_to_in_use(c, stack, 
     assert _vol(c, vid)['status'] == 'in-use'
 
 
-def test_upload_refuses_other_formats(c, stack, glance):
+def test_upload_refuses_other_formats_and_public_images_of_users(c, stack, glance):
     vid = _available(c, stack)
+    resp = c.post('/v3/volumes/%s/action' % vid, {'os-volume_upload_image': {
+        'image_name': 'x', 'visibility': 'public'}})
+    assert resp.status_int == 403 and 'upload_public' in fault_of(resp)[2]
     resp = c.post('/v3/volumes/%s/action' % vid, {'os-volume_upload_image': {
         'image_name': 'x', 'disk_format': 'qcow2'}})
     assert resp.status_int == 400 and 'raw' in fault_of(resp)[2]
