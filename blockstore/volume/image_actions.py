@@ -6,6 +6,7 @@ checked with Glance before anything is claimed: only raw images in a bare
 container are copied (400 otherwise), and they must fit the volume.
 """
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from blockstore.common import exception
@@ -13,6 +14,7 @@ from blockstore.db import glance_metadata as db_glance
 from blockstore.image import glance
 from blockstore.objects import states
 
+CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
@@ -57,6 +59,10 @@ class ImageActions:
             raise exception.InvalidVolume(
                 reason='Volume %s status must be available or in-use (with force), but is %s'
                 % (volume.id, volume.status))
+        if volume.status == states.IN_USE and force and not CONF.enable_force_upload:
+            raise exception.InvalidVolume(
+                reason='Volume %s is in-use: uploading it with force is disabled '
+                       '(enable_force_upload)' % volume.id)
         if volume.status == states.IN_USE and not force:
             raise exception.InvalidVolume(
                 reason='Volume %s status must be available (or in-use with force), but is '

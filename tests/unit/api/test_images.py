@@ -177,6 +177,12 @@ def test_upload_of_an_in_use_volume_needs_force_and_returns_to_in_use(c, stack, 
     assert resp.status_int == 400 and 'force' in fault_of(resp)[2]
     assert glance.images == {}
     resp = c.post(path, {'os-volume_upload_image': {'image_name': 'x', 'force': True}})
+    assert resp.status_int == 400 and 'enable_force_upload' in fault_of(resp)[2]
+    CONF.set_override('enable_force_upload', True)
+    try:
+        resp = c.post(path, {'os-volume_upload_image': {'image_name': 'x', 'force': True}})
+    finally:
+        CONF.clear_override('enable_force_upload')
     assert resp.status_int == 202, resp.body
     stored = glance.data[resp.json['os-volume_upload_image']['image_id']]
     assert stored.startswith(b'attached-data')
