@@ -163,7 +163,7 @@ class Client:
 
 
 class _Stream:
-    """A file-like view of a chunk iterator, so requests streams it chunked."""
+    """An iterable over a chunk iterator (empty chunks dropped): requests sends it chunked."""
 
     def __init__(self, chunks):
         self._chunks = iter(chunks)
@@ -236,16 +236,4 @@ def volume_image_metadata(image):
         if isinstance(value, (str, int, float, bool)):
             found[key] = str(value)
     return found
-
-
-def rechunk(chunks, size):
-    """Chunks of exactly ``size`` bytes (the last may be shorter) from any chunks."""
-    buf = bytearray()
-    for c in chunks:
-        buf += c
-        while len(buf) >= size:
-            yield bytes(buf[:size])
-            del buf[:size]
-    if buf:
-        yield bytes(buf)
 
