@@ -141,6 +141,7 @@ def v(text):
 
 
 # Versions at which a handler's *behaviour* changes (not its rendering).
+UPLOAD_VISIBILITY = v('3.1')
 BOOTABLE_FILTER_STRICT = v('3.2')
 VOLUME_SUMMARY = v('3.12')
 VOLUME_DELETE_FORCE = v('3.23')

@@ -64,6 +64,9 @@ api_opts = [
     cfg.IntOpt('osapi_max_limit', default=1000, min=1,
                help='Largest number of items a list call returns in one response.'),
     cfg.IntOpt('max_volume_size', default=16384, min=1, help='Largest volume size in GiB.'),
+    cfg.BoolOpt('enable_force_upload', default=False,
+                help='Allow os-volume_upload_image with force on in-use volumes (their data '
+                     'may change while it is read), as Cinder\'s option of the same name.'),
     cfg.StrOpt('resource_query_filters_file',
                help='JSON file naming, per resource, the query filters non-admin users may '
                     'use in list calls (format of etc/blockstore/resource_filters.json). '
@@ -206,7 +209,9 @@ def set_defaults():
 
 def list_opts():
     from blockstore.compute import nova   # [nova]: how to reach the compute API
-    return [(group, list(opts)) for group, opts in _opts] + nova.list_opts()
+    from blockstore.image import glance   # [glance]: how to reach the image API
+    return ([(group, list(opts)) for group, opts in _opts] + nova.list_opts()
+            + glance.list_opts())
 
 
 def setup(argv=None, conf=CONF, default_config_files=None, log_name='blockstore',

@@ -132,3 +132,12 @@ def volume_extended(context, volume_id, instance_uuids):
     events = [{'name': 'volume-extended', 'server_uuid': uuid, 'tag': volume_id}
               for uuid in sorted(set(instance_uuids))]
     return external_events(context, events)
+
+
+def volume_reimaged(context, volume_id, instance_uuids, failed=False):
+    """Tell each instance that ``volume_id`` was re-imaged (3.68; Nova's rebuild waits
+    for it); ``failed``: the reimage failed. True when Nova accepted it."""
+    events = [{'name': 'volume-reimaged', 'server_uuid': uuid, 'tag': volume_id,
+               'status': 'failed' if failed else 'completed'}
+              for uuid in sorted(set(instance_uuids))]
+    return external_events(context, events)

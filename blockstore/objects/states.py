@@ -82,6 +82,9 @@ ATTACHED = 'attached'
 DETACHED = 'detached'
 ERROR_ATTACHING = 'error_attaching'
 ERROR_DETACHING = 'error_detaching'
+# -- image data: upload to an image, reimage (3.68)
+UPLOADING = 'uploading'
+DOWNLOADING = 'downloading'
 
 # What an administrator may reset a volume or snapshot to (os-reset_status), as Cinder.
 VOLUME_RESET_STATES = Choice((CREATING, AVAILABLE, DELETING, ERROR, ERROR_DELETING,
@@ -161,6 +164,19 @@ VOLUME = Machine('volume', CREATING, {
     # Legacy os-begin_detaching / os-roll_detaching.
     'begin_detaching': T([IN_USE], DETACHING, guards=['attached']),
     'roll_detaching': T([DETACHING], None),
+    # -- image data. os-volume_upload_image: an available volume, or an in-use one
+    # with force. Both ends land on available and are applied with a settle (see
+    # volume/image_manager.py), so an attached volume returns to in-use.
+    'upload': T([AVAILABLE], UPLOADING, guards=['not_migrating']),
+    'upload_attached': T([IN_USE], UPLOADING, guards=['not_migrating']),
+    'upload_done': T([UPLOADING], AVAILABLE),
+    'upload_failed': T([UPLOADING], AVAILABLE),
+    # os-reimage (3.68): from reserved only with reimage_reserved (Nova's rebuild
+    # of a volume-backed server). Done settles back to reserved when it was.
+    'reimage': T([AVAILABLE, ERROR], DOWNLOADING, guards=['not_migrating']),
+    'reimage_reserved': T([AVAILABLE, ERROR, RESERVED], DOWNLOADING, guards=['not_migrating']),
+    'reimage_done': T([DOWNLOADING], AVAILABLE),
+    'reimage_failed': T([DOWNLOADING], ERROR),
 }, deleted_state=DELETED, entries=(MANAGING,))
 
 SNAPSHOT = Machine('snapshot', CREATING, {

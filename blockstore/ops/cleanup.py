@@ -63,6 +63,11 @@ def _peer(ctx, service, now):
     return None
 
 
+# Failure events that land on available and must settle from the volume's attachments
+# (an upload of an in-use volume returns to in-use).
+_SETTLED_ENDS = {('volume', 'upload_failed')}
+
+
 def fail_work(ctx, worker):
     """Mark the resource of a lost work record failed, as Cinder does; drop the record."""
     machine = states.MACHINES.get(worker.resource_type)
@@ -78,7 +83,11 @@ def fail_work(ctx, worker):
         except exception.BlockstoreException:
             pass
     elif machine is not None and event in machine.table:
-        if states.transition(ctx, worker.resource_type, worker.resource_id, event):
+        then = None
+        if (worker.resource_type, event) in _SETTLED_ENDS:
+            from blockstore.db import attachments as db_att
+            then = db_att.settler(worker.resource_id)
+        if states.transition(ctx, worker.resource_type, worker.resource_id, event, then=then):
             LOG.info('Cleanup: %s of %s %s was lost; marked %s', worker.operation,
                      worker.resource_type, worker.resource_id, event)
     else:

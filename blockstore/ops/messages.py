@@ -17,10 +17,12 @@ Event = collections.namedtuple('Event', 'resource_type action detail')
 
 # Cinder's message_field.Action entries blockstore records (id, text).
 SCHEDULE_ALLOCATE_VOLUME = ('001', 'schedule allocate volume')
+COPY_VOLUME_TO_IMAGE = ('003', 'copy volume to image')
 EXTEND_VOLUME = ('007', 'extend volume')
 CREATE_VOLUME_FROM_BACKEND = ('008', 'create volume from backend storage')
 SNAPSHOT_CREATE = ('009', 'create snapshot')
 SNAPSHOT_DELETE = ('010', 'delete snapshot')
+REIMAGE_VOLUME = ('016', 'reimage volume')
 # Cinder records no message when a volume delete fails; blockstore does, with an
 # action id outside Cinder's range (Cinder's go up to 016).
 DELETE_VOLUME_FROM_BACKEND = ('101', 'delete volume from backend storage')
@@ -43,6 +45,8 @@ EVENTS = {
                                         DRIVER_FAILED_CREATE),
     'DELETE_VOLUME_FROM_BACKEND': Event(VOLUME, DELETE_VOLUME_FROM_BACKEND, UNKNOWN_ERROR),
     'EXTEND_VOLUME_FROM_BACKEND': Event(VOLUME, EXTEND_VOLUME, DRIVER_FAILED_EXTEND),
+    'COPY_VOLUME_TO_IMAGE': Event(VOLUME, COPY_VOLUME_TO_IMAGE, UNKNOWN_ERROR),
+    'REIMAGE_VOLUME': Event(VOLUME, REIMAGE_VOLUME, UNKNOWN_ERROR),
     'CREATE_SNAPSHOT_ON_BACKEND': Event(VOLUME_SNAPSHOT, SNAPSHOT_CREATE,
                                         SNAPSHOT_CREATE_ERROR),
     'DELETE_SNAPSHOT_FROM_BACKEND': Event(VOLUME_SNAPSHOT, SNAPSHOT_DELETE,

@@ -113,6 +113,13 @@ class SchedulerManager(service.Manager):
             pools = self._candidates(context, spec)
             if not pools:
                 raise exception.NoValidBackend(reason='No volume service is up and reporting.')
+            if spec.get('image_id'):
+                # Only backends whose driver declares ImageOps can copy an image in.
+                pools = [p for p in pools
+                         if 'ImageOps' in (p.capabilities.get('declared_interfaces') or ())]
+                if not pools:
+                    raise exception.NoValidBackend(
+                        reason='No backend can copy images to volumes (ImageOps).')
             for f in self.filters:
                 pools = [p for p in pools if f.passes(p, spec)]
                 if not pools:

@@ -80,20 +80,7 @@ class VolumeActions:
         if not db_glance.delete(ctx, volume.id, key):
             raise GlanceMetadataNotFound(id=volume.id, key=key)
 
-    # -- reimage (3.68) -------------------------------------------------------------
-
-    def reimage(self, ctx, volume, image_id, reimage_reserved=False):
-        """Refused after validation: re-imaging needs an image service, which is not there."""
-        allowed = (states.AVAILABLE, states.ERROR) + (
-            (states.RESERVED,) if reimage_reserved else ())
-        if volume.status not in allowed:
-            raise exception.InvalidVolume(
-                reason='Volume %s status must be %s to reimage, but is %s'
-                       % (volume.id, ' or '.join(allowed), volume.status))
-        raise exception.NotAvailable(
-            what='Re-imaging volumes',
-            reason='cannot reimage volume %s with image %s: blockstore has no image service '
-                   '(Glance) configured to read images from' % (volume.id, image_id))
+    # reimage (3.68): see image_actions.
 
     # -- retype --------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from blockstore.volume import actions  # -- types, qos, actions, transfers
 from blockstore.volume import attachments  # -- attach flow
 from blockstore.volume import connections  # -- legacy attach actions
 from blockstore.volume import extend_actions  # -- extend completion (3.71)
+from blockstore.volume import image_actions  # -- image data (create, upload, reimage)
 from blockstore.volume import manage  # -- types, qos, actions, transfers
 from blockstore.volume import migration  # -- os-migrate_volume
 from blockstore.volume import reclaim  # -- dead hosts' attachments
@@ -45,7 +46,7 @@ def _scope(ctx, all_tenants=False):
 
 class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionActions,
           attachments.AttachmentActions, migration.VolumeMigration,
-          extend_actions.ExtendActions, reclaim.ReclaimActions):
+          extend_actions.ExtendActions, reclaim.ReclaimActions, image_actions.ImageActions):
     def __init__(self):
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self.volume_rpcapi = volume_rpcapi.VolumeAPI()
@@ -88,7 +89,7 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
 
     def create(self, ctx, size, name=None, description=None, volume_type=None,
                snapshot_id=None, source_volid=None, metadata=None, availability_zone=None,
-               multiattach=False, bootable=False):
+               multiattach=False, bootable=False, image_id=None):
         """Validate, insert the volume in 'creating', then cast to the scheduler.
 
         ``size`` may be None when it can be taken from the snapshot or source.
@@ -98,6 +99,12 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
         snapshot = source = None
         if snapshot_id and source_volid:
             raise exception.InvalidInput(reason='snapshot_id and source_volid are exclusive')
+        if image_id and (snapshot_id or source_volid):
+            raise exception.InvalidInput(
+                reason='imageRef cannot be combined with snapshot_id or source_volid')
+        if image_id:
+            self.volume_rpcapi.require_images('create volumes from images')
+            _image, size = image_actions.image_for_create(ctx, image_id, size)
         if snapshot_id:
             snapshot = self.get_snapshot(ctx, snapshot_id)
             size = size if size is not None else snapshot.volume_size
@@ -153,6 +160,7 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
             'source_host': (source.host if source else
                             snapshot.volume.host if snapshot else None),
             'multiattach': spec_multiattach,
+            'image_id': image_id,
         }
         volume = objects.Volume(
             ctx, id=volume_id, project_id=ctx.project_id, user_id=ctx.user_id, size=size,

@@ -29,6 +29,7 @@ from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import attach_manager
 from blockstore.volume import drivers
 from blockstore.volume import extend_manager
+from blockstore.volume import image_manager
 from blockstore.volume.drivers import base as driver_base
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
@@ -39,8 +40,8 @@ LOG = logging.getLogger(__name__)
 
 
 class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
-                    service.Manager):
-    RPC_API_VERSION = '1.5'
+                    image_manager.ImageManager, service.Manager):
+    RPC_API_VERSION = '1.6'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -157,6 +158,11 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             ('snapshot', 'manage'): lambda: self.manage_existing_snapshot(ctx, obj,
                                                                           args['ref']),
             ('snapshot', 'unmanage'): lambda: self.unmanage_snapshot(ctx, obj),
+            # -- image data (RPC 1.6)
+            ('volume', 'upload'): lambda: self.copy_volume_to_image(ctx, obj,
+                                                                    args['image_meta']),
+            ('volume', 'reimage'): lambda: self.reimage(ctx, obj, args['image_meta'],
+                                                        args.get('reimage_reserved', False)),
         }
         if worker.resource_type == 'attachment':
             dispatch[('attachment', worker.operation)] = lambda: self.redo_attachment(
@@ -220,7 +226,13 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
                 update = self.driver.create_cloned_volume(volume, source)
             else:
                 update = self.driver.create_volume(volume)
-            return dict(update or {}, launched_at=utcnow(), service_uuid=self.service.uuid,
+            update = dict(update or {})
+            image_id = (request_spec or {}).get('image_id')
+            if image_id:
+                for key, value in update.items():   # the driver's location first
+                    setattr(volume, key, value)
+                update.update(self.fill_from_image(context, volume, image_id))
+            return dict(update, launched_at=utcnow(), service_uuid=self.service.uuid,
                         shared_targets=self._shared_targets())
         self._run(context, volume, 'create', states.CREATING, work,
                   'create_done', 'create_failed', 'CREATE_VOLUME_FROM_BACKEND')

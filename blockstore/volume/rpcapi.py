@@ -14,6 +14,8 @@ History:
   1.4 - attachment_update, attachment_delete (calls; the attachments API)
   1.5 - extend_volume of attached volumes (3.42): the manager settles the volume back
         to in-use and tells compute; an older one would leave it 'available'
+  1.6 - image data: copy_volume_to_image, reimage (casts); create_volume copies the
+        image ``request_spec['image_id']`` names (an older one would create it empty)
 """
 
 from oslo_config import cfg
@@ -28,7 +30,7 @@ CONF = cfg.CONF
 
 
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.5'
+    RPC_API_VERSION = '1.6'
     BINARY = 'blockstore-volume'
 
     @property
@@ -172,3 +174,25 @@ class VolumeAPI(rpc.RPCAPI):
     def attachment_delete(self, ctxt, volume, attachment_id):
         return self._prepare_attachment(volume.host, 'delete attachments').call(
             ctxt, 'attachment_delete', volume=volume, attachment_id=attachment_id)
+
+    # -- image data (RPC 1.6) --------------------------------------------------------------
+
+    IMAGE_VERSION = '1.6'
+
+    def require_images(self, what):
+        """ServiceTooOld unless every volume service can move image data (1.6)."""
+        if not self.can_send_version(self.IMAGE_VERSION):
+            raise exception.ServiceTooOld(
+                reason='volume services older than RPC %s cannot %s; upgrade them first'
+                % (self.IMAGE_VERSION, what))
+
+    def copy_volume_to_image(self, ctxt, volume, image_meta):
+        self.require_images('upload volumes to images')
+        self._prepare(volume.host, version=self.IMAGE_VERSION).cast(
+            ctxt, 'copy_volume_to_image', volume=volume, image_meta=image_meta)
+
+    def reimage(self, ctxt, volume, image_meta, reimage_reserved=False):
+        self.require_images('reimage volumes')
+        self._prepare(volume.host, version=self.IMAGE_VERSION).cast(
+            ctxt, 'reimage', volume=volume, image_meta=image_meta,
+            reimage_reserved=reimage_reserved)

@@ -7,8 +7,10 @@ from blockstore.api import common
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.schemas import volume_actions as schemas
+from blockstore.api.views import fields as F
 from blockstore.common import exception
 from blockstore.objects import states
+from blockstore.volume import volume_types
 
 ADMIN = 'volume_extension:volume_admin_actions:'
 SNAPSHOT_ADMIN = 'volume_extension:snapshot_admin_actions:'
@@ -135,7 +137,7 @@ def _since(req, version):
 
 
 def reimage(req, body):
-    """os-reimage (3.68): validated, then refused until there is an image service."""
+    """os-reimage (3.68) {"image_id", "reimage_reserved"}: 202, the volume downloading."""
     _since(req, mv.REIMAGE)
     args = _validate(req, schemas.reimage, body)['os-reimage']
     reserved = pt.bool_value(args.get('reimage_reserved', False))
@@ -157,12 +159,52 @@ def extend_volume_completion(req, body):
     return common.empty_response(202)
 
 
+def _upload_view(ctx, volume, image, with_visibility):
+    """Cinder's os-volume_upload_image answer."""
+    vtype = None
+    if volume.volume_type_id:
+        try:
+            t = volume_types.get(ctx, volume.volume_type_id)
+            vtype = {'id': t.id, 'name': t.name, 'description': t.description,
+                     'is_public': t.is_public, 'extra_specs': dict(t.extra_specs),
+                     'qos_specs_id': t.qos_specs_id, 'deleted': False}
+        except exception.NotFound:
+            vtype = None
+    body = {'id': volume.id, 'updated_at': F.format_time(volume.updated_at),
+            'status': states.UPLOADING,
+            'display_description': volume.display_description, 'size': volume.size,
+            'volume_type': vtype, 'image_id': image['id'],
+            'container_format': image.get('container_format'),
+            'disk_format': image.get('disk_format'), 'image_name': image.get('name')}
+    if with_visibility:
+        body['visibility'] = image.get('visibility')
+        body['protected'] = image.get('protected')
+    return {'os-volume_upload_image': body}
+
+
 def volume_upload_image(req, body):
-    """Validated, then 501: without an image service there is nowhere to upload to."""
-    _validate(req, schemas.volume_upload_image, body)
-    _volume(req, 'volume_extension:volume_actions:upload_image')
-    raise exception.NotAvailable(what='Uploads of volumes to images',
-                                 reason='this deployment has no image service (Glance)')
+    """os-volume_upload_image: 202 with Cinder's answer; the volume is uploading."""
+    args = _validate(req, schemas.volume_upload_image, body)['os-volume_upload_image']
+    volume = _volume(req, 'volume_extension:volume_actions:upload_image')
+    ctx = common.context(req)
+    force = pt.bool_value(args.get('force', False))
+    visibility = protected = None
+    with_visibility = common.version(req) >= mv.UPLOAD_VISIBILITY
+    if with_visibility:
+        visibility = args.get('visibility')
+        if visibility == 'public':
+            common.authorize(req, 'volume_extension:volume_actions:upload_public', volume)
+        protected = (pt.bool_value(args['protected'])
+                     if args.get('protected') is not None else None)
+    api = common.volume_api(req)
+    image = api.copy_volume_to_image(
+        ctx, volume, args['image_name'], force=force,
+        disk_format=args.get('disk_format') or 'raw',
+        container_format=args.get('container_format') or 'bare',
+        visibility=visibility, protected=protected)
+    volume = api.get(ctx, volume.id)
+    return common.json_response(_upload_view(ctx, volume, image, with_visibility),
+                                status=202)
 
 
 def migrate_volume(req, body):

@@ -20,6 +20,7 @@ from blockstore.api.views import volumes as views
 from blockstore.common import exception
 from blockstore.db import filters as db_filters
 from blockstore.objects import states
+from blockstore.volume import image_actions
 
 # Query filters a non-admin may use (resource_filters: query_filters), and the API
 # names that differ from the database column.
@@ -153,10 +154,7 @@ def create(req):
     version = common.version(req)
     body = common.validated_body(req, schemas.create)
     vol = body['volume']
-    for key in ('imageRef', 'image_id'):
-        if vol.get(key) is not None:
-            raise exception.InvalidInput(
-                reason='creating a volume from an image is not supported yet')
+    image_ref = vol.get('imageRef') or vol.get('image_id')
     if version >= mv.BACKUP_ID_IN_CREATE and vol.get('backup_id') is not None:
         raise exception.InvalidInput(reason='creating a volume from a backup is not '
                                             'supported yet')
@@ -172,7 +170,8 @@ def create(req):
         snapshot_id=vol.get('snapshot_id'), source_volid=vol.get('source_volid'),
         metadata=vol.get('metadata') or {},
         availability_zone=vol.get('availability_zone'),
-        multiattach=pt.bool_value(vol.get('multiattach')))
+        multiattach=pt.bool_value(vol.get('multiattach')),
+        image_id=image_actions.image_id_of(image_ref) if image_ref else None)
     return common.json_response(views.show(req, volume, F.DETAIL), status=202)
 
 

@@ -54,6 +54,8 @@ rules = [
     base.rule(VA + 'attach', M, 'Mark a volume attached (os-attach).', [ACT]),
     base.rule(VA + 'detach', M, 'Mark a volume detached (os-detach).', [ACT]),
     base.rule(VA + 'upload_image', M, 'Upload a volume to an image.', [ACT]),
+    base.rule(VA + 'upload_public', A, 'Upload a volume to an image with public visibility.',
+              [ACT]),
     base.rule(ADMIN + 'reset_status', A, 'Reset the status of a volume.', [ACT]),
     base.rule(ADMIN + 'force_delete', A, 'Force delete a volume (os-force_delete).', [ACT]),
     base.rule(ADMIN + 'force_detach', A, 'Force detach a volume.', [ACT]),

@@ -387,9 +387,48 @@ class ComputeExtendOps(abc.ABC):
         """
 
 
+class ImageOps(abc.ABC):
+    """Image data in and out of volumes (create from an image, upload, reimage).
+
+    The manager streams the bytes: it downloads the image and hands the
+    driver an iterator of chunks, or takes the driver's iterator and uploads
+    it. Only raw data moves (the service layer refuses other image formats),
+    so a volume holds exactly the image's bytes.
+    """
+
+    @abc.abstractmethod
+    def copy_image_to_volume(self, context, volume, chunks, size):
+        """Write an image's bytes at the start of ``volume``; the rest reads as zeros.
+
+        Re-runnable (a crash mid-copy is redone from the start). The volume
+        exists and is not connected to any host while this runs.
+
+        :param context: the request context (for logging; no database).
+        :param volume: volume-like object; ``volume.size`` GiB >= ``size`` bytes.
+        :param chunks: iterator of ``bytes`` (any lengths) holding the image.
+        :param size: the image's length in bytes (what ``chunks`` should hold).
+        :returns: None.
+        :raises VolumeBackendAPIException: the backend failed, or ``chunks``
+            did not hold ``size`` bytes.
+        """
+
+    @abc.abstractmethod
+    def copy_volume_to_image(self, context, volume):
+        """The bytes of the whole volume (``volume.size`` GiB), as an iterator of chunks.
+
+        The iterator holds whatever the backend needs (open files, devices)
+        until it is exhausted or closed.
+
+        :param context: the request context.
+        :param volume: volume-like object.
+        :returns: iterator of ``bytes``.
+        :raises VolumeBackendAPIException: the backend failed.
+        """
+
+
 #: Every interface, in the order :func:`declared_interfaces` reports them.
 INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps,
-              ManageSnapshotOps, ManageableListOps, MigrateOps, ComputeExtendOps)
+              ManageSnapshotOps, ManageableListOps, MigrateOps, ComputeExtendOps, ImageOps)
 
 _BY_NAME = {iface.__name__: iface for iface in INTERFACES}
 

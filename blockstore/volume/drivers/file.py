@@ -25,6 +25,7 @@ from oslo_log import log as logging
 
 from blockstore.common import exception
 from blockstore.volume.drivers import base
+from blockstore.volume.drivers import image_data
 
 LOG = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def _backend_errors(action):
 
 class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.RevertOps,
                  base.ManageOps, base.ManageSnapshotOps, base.ManageableListOps,
-                 base.ExportOps):
+                 base.ExportOps, base.ImageOps):
     """Sparse files in a local directory; thin provisioned.
 
     Exports are local: a connection is the file's path
@@ -254,6 +255,32 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
                     % (volume.name, have // GiB, new_size))
             if want > have:
                 os.truncate(path, want)  # one syscall: the size changes atomically
+
+    # -- ImageOps ------------------------------------------------------------
+
+    def copy_image_to_volume(self, context, volume, chunks, size):
+        """Replace the volume's file by a sparse one holding the image (zero chunks are holes).
+
+        The new file is written under a temporary name and renamed over the
+        volume's, so a crash leaves the old file or the finished one.
+        """
+        path = self._path(volume.name)
+        want = volume.size * GiB
+        if size > want:
+            raise exception.VolumeBackendAPIException(
+                data='an image of %d bytes does not fit in %s (%d GiB)'
+                % (size, volume.name, volume.size))
+        with _backend_errors('copying an image to %s' % volume.name):
+            def fill(fd):
+                os.ftruncate(fd, want)
+                image_data.write_image(fd, chunks, size, want)
+            self._publish(path, fill)
+
+    def copy_volume_to_image(self, context, volume):
+        path = self._path(volume.name)
+        if self._size_if_exists(path) is None:
+            raise exception.VolumeBackendAPIException(data='%s is missing' % path)
+        return image_data.read_volume(path, volume.size * GiB)
 
     def get_volume_stats(self, refresh=False):
         with self._stats_lock:

@@ -48,6 +48,7 @@ from oslo_log import log as logging
 from blockstore.common import exception
 from blockstore.common import processutils
 from blockstore.volume.drivers import base
+from blockstore.volume.drivers import image_data
 from blockstore.volume.drivers import lvm_datapath
 from blockstore.volume.drivers import lvm_vg
 from blockstore.volume.targets import base as target_base
@@ -83,7 +84,8 @@ def snapshot_lv_name(snapshot):
 
 
 class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportOps,
-                base.ManageOps, base.RevertOps, base.ManageableListOps, base.MigrateOps):
+                base.ManageOps, base.RevertOps, base.ManageableListOps, base.MigrateOps,
+                base.ImageOps):
     """LVM volumes exported over iSCSI; see the module docstring."""
 
     VERSION = '1.0.0'
@@ -350,6 +352,49 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         with self._device(name) as device:
             lvm_datapath.zero_range(device.path, 0, length,
                                     discard_zeroes=self._file_backed(device))
+
+    # -- ImageOps ------------------------------------------------------------
+
+    def copy_image_to_volume(self, context, volume, chunks, size):
+        """Write the image through the LV's device (DM) or a loop over its extents.
+
+        All-zero chunks are zeroed rather than written (holes punched on a
+        file-backed PV) and so is the rest of the LV past the image, so the
+        volume reads exactly the image and then zeros.
+        """
+        name = volume.name
+        length = volume.size * GiB
+        if size > length:
+            raise exception.VolumeBackendAPIException(
+                data='an image of %d bytes does not fit in %s (%d GiB)'
+                % (size, name, volume.size))
+        self._get_lv(name)
+        with self._device(name) as device:
+            discard = self._file_backed(device)
+            try:
+                fd = os.open(device.path, os.O_RDWR)
+            except OSError as e:
+                raise exception.VolumeBackendAPIException(
+                    data='opening %s failed: %s' % (device.path, e)) from e
+            try:
+                def zero(offset, n):
+                    lvm_datapath.zero_fd(fd, offset, n, discard_zeroes=discard)
+                written = image_data.write_image(fd, chunks, size, length, zero=zero)
+                lvm_datapath.zero_fd(fd, written, length - written, discard_zeroes=discard)
+                os.fsync(fd)
+            except OSError as e:
+                raise exception.VolumeBackendAPIException(
+                    data='writing the image to %s failed: %s' % (name, e)) from e
+            finally:
+                os.close(fd)
+
+    def copy_volume_to_image(self, context, volume):
+        self._get_lv(volume.name)
+        return self._read_lv(volume.name, volume.size * GiB)
+
+    def _read_lv(self, name, length):
+        with self._device(name) as device:
+            yield from image_data.read_volume(device.path, length)
 
     # -- LV helpers ------------------------------------------------------------
 

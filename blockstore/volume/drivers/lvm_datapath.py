@@ -207,6 +207,11 @@ def _zero_fd(fd, offset, length, block_device, discard_zeroes=False):
     _write_zeros(fd, offset, length)
 
 
+def zero_fd(fd, offset, length, discard_zeroes=False):
+    """Zero a range of an open file or block device (see :func:`zero_range`)."""
+    _zero_fd(fd, offset, length, _is_block_device(fd), discard_zeroes)
+
+
 def discard_range(path, offset, length):
     """Discard (unmap) ``length`` bytes of block device ``path`` at ``offset``.
 

@@ -43,6 +43,15 @@ class DirectRPC:
     def require_actions(self, what):
         pass
 
+    def require_images(self, what):
+        pass
+
+    def copy_volume_to_image(self, ctx, volume, image_meta):
+        return self.m.copy_volume_to_image(ctx, volume, image_meta)
+
+    def reimage(self, ctx, volume, image_meta, reimage_reserved=False):
+        return self.m.reimage(ctx, volume, image_meta, reimage_reserved)
+
 
 @pytest.fixture
 def stack(app, mgr, ctx):  # noqa: F811

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.unit.api.conftest import fault_of
+from tests.unit.api.conftest import make_available, fault_of
 
 ID = str(uuid.uuid4())
 
@@ -202,6 +202,10 @@ def test_volume_upload_image(client):
     vol = client.create_volume()
     url = '/v3/volumes/%s/action' % vol['id']
     body = {'os-volume_upload_image': {'image_name': 'img', 'disk_format': 'qcow2'}}
+    _fault(client.post(url, body), 400, 'badRequest', 'raw')
+    body = {'os-volume_upload_image': {'image_name': 'img'}}
+    _fault(client.post(url, body), 400, 'badRequest', 'must be available')
+    make_available('volume', vol['id'])
     _fault(client.post(url, body), 501, 'notImplemented', 'no image service')
     _fault(client.post(url, {'os-volume_upload_image': {}}), 400, 'badRequest', 'image_name')
     _fault(client.post(url, {'os-volume_upload_image': {'image_name': 'i',

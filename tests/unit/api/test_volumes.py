@@ -99,7 +99,6 @@ def test_create_from_snapshot_and_clone(client):
     ({'size': 1, 'snapshot_id': 'not-a-uuid'}, 'snapshot_id'),
     ({'size': 1, 'source_volid': 'nope'}, 'source_volid'),
     ({'size': 1, 'multiattach': 'maybe'}, 'multiattach'),
-    ({'size': 1, 'imageRef': 'abc'}, 'image'),
     ({'size': 1, 'group_id': str(uuid.uuid4())}, 'group_id'),
     ({}, 'size'),
 ])

@@ -90,3 +90,16 @@ def test_sweep_places_creates_whose_scheduling_was_lost(sched, ctx):
     sched._sweep_unplaced(ctx)
     assert objects.Volume.get_by_id(ctx, lost.id).host == sched.backend + '#b1'
     assert (lost.id, sched.backend + '#b1') in sched.volume_rpcapi.calls
+
+
+def test_creates_from_images_go_only_to_backends_declaring_image_ops(sched, ctx):
+    v = _volume(ctx)
+    sched.create_volume(ctx, v, dict(spec(v), image_id='img-1'))
+    assert objects.Volume.get_by_id(ctx, v.id).status == 'error'
+    assert 'ImageOps' in db.message_get_all(ctx, resource_uuid=v.id)[0].detail
+    sched.update_service_capabilities(ctx, host=sched.backend, capabilities={
+        'volume_backend_name': 'b1', 'declared_interfaces': ['VolumeDriver', 'ImageOps'],
+        'pools': [{'pool_name': 'b1', 'total_capacity_gb': 100, 'free_capacity_gb': 100}]})
+    v = _volume(ctx)
+    sched.create_volume(ctx, v, dict(spec(v), image_id='img-1'))
+    assert sched.volume_rpcapi.calls == [(v.id, sched.backend + '#b1')]

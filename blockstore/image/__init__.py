@@ -1,0 +1,1 @@
+"""The image service (Glance) as the volume service layer and managers use it."""
