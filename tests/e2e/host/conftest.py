@@ -299,3 +299,24 @@ def backend_conf(host_vg, tgtd=None, **overrides):
         conf.set_override(key, value, group='lvm-e2e')
     conf([], project='blockstore-e2e', default_config_files=[])
     return conf['lvm-e2e']
+
+
+def backend_conf(vg, tgtd, backend='lvm1'):
+    """The [backend] section of blockstore.conf for an LVM backend on ``vg`` exported by
+    ``tgtd`` (the tests that run blockstore itself on the host tier)."""
+    return '''
+        [%(b)s]
+        volume_group = %(vg)s
+        lvm_conf_dir = %(conf_dir)s
+        lvm_activation = False
+        lvm_pv_loop_file = %(pv)s
+        lvm_pv_loop_size_gb = %(size)d
+        target_helper = tgtadm
+        target_ip_address = 127.0.0.1
+        target_port = %(port)d
+        tgt_control_port = %(control)d
+        volumes_dir = %(volumes_dir)s
+        storage_command_timeout = 60
+        ''' % dict(b=backend, vg=vg.name, conf_dir=vg.conf_dir, pv=vg.pv_file,
+                   size=HostVG.SIZE_GB, port=tgtd.port, control=tgtd.control_port,
+                   volumes_dir=vg.volumes_dir)

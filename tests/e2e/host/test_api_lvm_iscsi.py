@@ -36,23 +36,8 @@ CONNECTOR = {'initiator': 'iqn.1994-05.com.redhat:bs-api-test', 'ip': '127.0.0.1
              'os_type': 'linux'}
 
 
-def lvm_conf(host_vg, tgtd):
-    return '''
-        [%(b)s]
-        volume_group = %(vg)s
-        lvm_conf_dir = %(conf_dir)s
-        lvm_activation = False
-        lvm_pv_loop_file = %(pv)s
-        lvm_pv_loop_size_gb = %(size)d
-        target_helper = tgtadm
-        target_ip_address = 127.0.0.1
-        target_port = %(port)d
-        tgt_control_port = %(control)d
-        volumes_dir = %(volumes_dir)s
-        storage_command_timeout = 60
-        ''' % dict(b=BACKEND, vg=host_vg.name, conf_dir=host_vg.conf_dir, pv=host_vg.pv_file,
-                   size=host.HostVG.SIZE_GB, port=tgtd.port, control=tgtd.control_port,
-                   volumes_dir=host_vg.volumes_dir)
+def lvm_conf(vg, tgtd):
+    return host.backend_conf(vg, tgtd, BACKEND)
 
 
 @pytest.fixture

@@ -31,22 +31,7 @@ TOOLS = ('losetup', 'pvcreate', 'lvs', 'tgtd', 'tgtadm', 'qemu-io', 'iscsi-inq')
 
 
 def _lvm_conf(vg, tgtd):
-    return '''
-        [%(b)s]
-        volume_group = %(vg)s
-        lvm_conf_dir = %(conf_dir)s
-        lvm_activation = False
-        lvm_pv_loop_file = %(pv)s
-        lvm_pv_loop_size_gb = %(size)d
-        target_helper = tgtadm
-        target_ip_address = 127.0.0.1
-        target_port = %(port)d
-        tgt_control_port = %(control)d
-        volumes_dir = %(volumes_dir)s
-        storage_command_timeout = 60
-        ''' % dict(b=BACKEND, vg=vg.name, conf_dir=vg.conf_dir, pv=vg.pv_file,
-                   size=host.HostVG.SIZE_GB, port=tgtd.port, control=tgtd.control_port,
-                   volumes_dir=vg.volumes_dir)
+    return host.backend_conf(vg, tgtd, BACKEND)
 
 
 class Cloud:
