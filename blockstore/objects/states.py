@@ -213,9 +213,10 @@ MigrationStep = collections.namedtuple('MigrationStep', 'statuses sources target
 _MIGRATION_GUARDS = ('not_attached', 'no_attachments', 'no_snapshots', 'not_migrating')
 
 VOLUME_MIGRATION = {
-    # Claimed by the service layer: a detached volume without snapshots.
-    'migrate': MigrationStep((AVAILABLE, RETYPING), None, MIGRATION_STARTING,
-                             _MIGRATION_GUARDS),
+    # Claimed by the service layer: a detached volume without snapshots
+    # (os-migrate_volume), or one whose on-demand retype needs to move it.
+    'migrate': MigrationStep((AVAILABLE,), None, MIGRATION_STARTING, _MIGRATION_GUARDS),
+    'migrate_retype': MigrationStep((RETYPING,), None, MIGRATION_STARTING, _MIGRATION_GUARDS),
     # The manager starts moving data.
     'migrate_copy': MigrationStep(None, (MIGRATION_STARTING,), MIGRATING, ()),
     'migrate_done': MigrationStep(None, (MIGRATION_STARTING, MIGRATING), MIGRATION_SUCCESS, ()),

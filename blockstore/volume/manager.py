@@ -29,6 +29,7 @@ from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import attach_manager
 from blockstore.volume import drivers
 from blockstore.volume import extend_manager
+from blockstore.volume import migrate_manager
 from blockstore.volume.drivers import base as driver_base
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
@@ -39,8 +40,8 @@ LOG = logging.getLogger(__name__)
 
 
 class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
-                    service.Manager):
-    RPC_API_VERSION = '1.5'
+                    migrate_manager.MigrateManager, service.Manager):
+    RPC_API_VERSION = '1.7'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -157,6 +158,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             ('snapshot', 'manage'): lambda: self.manage_existing_snapshot(ctx, obj,
                                                                           args['ref']),
             ('snapshot', 'unmanage'): lambda: self.unmanage_snapshot(ctx, obj),
+            ('volume', 'migrate'): lambda: self.redo_migration(ctx, obj, args),
         }
         if worker.resource_type == 'attachment':
             dispatch[('attachment', worker.operation)] = lambda: self.redo_attachment(
