@@ -25,6 +25,8 @@ deleted, the source is untouched until the swap); without one it runs again
 (driver moves are re-runnable).
 """
 
+import os
+import stat
 import time
 
 from oslo_concurrency import lockutils
@@ -46,11 +48,52 @@ GiB = 1024 ** 3
 # How long the destination may take to create the target volume (seconds).
 TARGET_CREATE_TIMEOUT = 600
 _POLL = 0.2
+_CHUNK = 4 * 1024 * 1024
 
 
 def node_of(host):
     """The node part of 'node@backend#pool'."""
     return (host or '').partition('@')[0]
+
+
+def copy_data(src, dst, length):
+    """Make the first ``length`` bytes of the new volume at ``dst`` equal to ``src``'s.
+
+    A regular file ``dst`` is a volume its backend just created, which reads
+    as zeros: only ``src``'s data regions are copied, and all-zero chunks are
+    left as holes, so a sparse source stays sparse. A block device is written
+    whole (gaps zeroed), as it may hold old data.
+    """
+    regions = lvm_datapath.file_data_regions(src, 0, length)
+    if not stat.S_ISREG(os.stat(dst).st_mode):
+        lvm_datapath.copy_range(src, dst, length, data_regions=regions)
+        return
+    try:
+        sfd = os.open(src, os.O_RDONLY)
+        try:
+            dfd = os.open(dst, os.O_WRONLY)
+            try:
+                for start, size in regions:
+                    pos, end = start, min(start + size, length)
+                    while pos < end:
+                        buf = os.pread(sfd, min(_CHUNK, end - pos), pos)
+                        if not buf:
+                            break
+                        if buf.count(0) != len(buf):
+                            view = memoryview(buf)
+                            at = pos
+                            while view:
+                                n = os.pwrite(dfd, view, at)
+                                view, at = view[n:], at + n
+                        pos += len(buf)
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        finally:
+            os.close(sfd)
+    except OSError as e:
+        raise exception.VolumeBackendAPIException(
+            data='copying %d bytes from %s to %s failed: %s' % (length, src, dst, e)) from e
 
 
 def _target_of(context, volume_id):
@@ -162,10 +205,7 @@ class MigrateManager:
         try:
             dst_path = self.volume_rpcapi.migration_local_path(context, target)
             LOG.info('Copying volume %s from %s to %s', volume.id, src_path, dst_path)
-            length = volume.size * GiB
-            lvm_datapath.copy_range(src_path, dst_path, length,
-                                    data_regions=lvm_datapath.file_data_regions(
-                                        src_path, 0, length))
+            copy_data(src_path, dst_path, volume.size * GiB)
         except Exception:
             self._drop_target(context, target)
             raise
