@@ -118,9 +118,12 @@ class VolumeMigration:
         LOG.info('Migrating volume %s to %s', volume.id, destination['host'])
 
     def migrate_volume_completion(self, ctx, volume, new_volume, error=False):
-        """Only the manager of a migration calls this; none can be in progress yet."""
+        """Refused: Cinder's managers (and Nova's swap-volume) call it to end a migration;
+        blockstore's volume manager ends its migrations itself, and blockstore does not
+        drive swap-volume (attached volumes do not migrate)."""
         if not db.unmet_guards(ctx, 'volume', volume.id, ['not_migrating']):
             raise exception.InvalidVolume(reason='Source volume %s not mid-migration.'
                                           % volume.id)
-        raise exception.InvalidVolume(reason='volume %s: migration completion is not '
-                                             'supported yet' % volume.id)
+        raise exception.InvalidVolume(
+            reason='volume %s: its volume service completes the migration itself; '
+                   'os-migrate_volume_completion (swap-volume) is not supported' % volume.id)

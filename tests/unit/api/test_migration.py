@@ -20,6 +20,8 @@ from blockstore import objects
 from blockstore.objects import states
 from blockstore.volume import manager as vol_manager
 from blockstore.volume import migrate_manager
+from blockstore.volume.drivers import base as driver_base
+from blockstore.volume.drivers import file as file_driver
 from tests.unit.api.conftest import Client, fault_of
 
 V = '3.71'
@@ -322,3 +324,62 @@ def test_target_creation_failure_ends_the_migration(c, admin, node, ctx, monkeyp
     assert (row.status, row.migration_status) == ('available', 'error')
     assert db_migration.target_id_of(ctx, vid, 'target:') is None
     assert os.listdir(node.dir('b')) == []
+
+
+class MovingFileDriver(file_driver.FileDriver, driver_base.MigrateOps):
+    """A file backend that moves a volume itself into the directory the destination's
+    location_info names (as LVM does between volume groups of one node)."""
+
+    seen = []
+
+    def migrate_volume(self, context, volume, host):
+        MovingFileDriver.seen.append(host)
+        kind, _, where = host['capabilities'].get('location_info', '').partition(':')
+        if kind != 'MovingFileDriver':
+            return False, None
+        os.rename(self.local_path(volume), os.path.join(where, volume.name))
+        return True, {'provider_location': os.path.join(where, volume.name)}
+
+    def retype(self, context, volume, new_type, diff, host):
+        return False, None
+
+
+def test_driver_assisted_move_keeps_the_name_and_changes_the_host(c, admin, node, ctx, app):
+    MovingFileDriver.seen = []
+    a = node.mgr('a')
+    a.driver = MovingFileDriver(a.backend_conf, a.host)
+    a.driver.do_setup(ctx)
+    pools = app.volume_api.scheduler_rpcapi.get_pools
+
+    def with_location(ctx, filters=None):
+        found = pools(ctx, filters)
+        for p in found:
+            backend = p['name'].rpartition('#')[2]
+            p['capabilities']['location_info'] = 'MovingFileDriver:' + node.dir(backend)
+        return found
+    app.volume_api.scheduler_rpcapi.get_pools = with_location
+    vid, data = _volume_with_data(c, node, admin)
+
+    # force_host_copy skips the driver: the generic copy runs.
+    assert _act(admin, vid, {'os-migrate_volume': {'host': node.name + '@b',
+                                                   'force_host_copy': True}}).status_int == 202
+    assert MovingFileDriver.seen == []
+    name_id = _vol(admin, vid)['os-vol-mig-status-attr:name_id']
+    assert name_id != vid
+    # Back to a by b's (plain file) driver's generic path, then a's driver moves it.
+    assert _act(admin, vid, {'os-migrate_volume': {'host': node.name + '@a'}}).status_int == 202
+    shown = _vol(admin, vid)
+    assert shown['os-vol-host-attr:host'] == node.name + '@a#a'
+    name_id = shown['os-vol-mig-status-attr:name_id']
+    assert _act(admin, vid, {'os-migrate_volume': {'host': node.name + '@b'}}).status_int == 202
+    (seen,) = MovingFileDriver.seen
+    assert seen == {'host': node.name + '@b#b', 'capabilities': {
+        'volume_backend_name': 'b', 'location_info': 'MovingFileDriver:' + node.dir('b')}}
+    shown = _vol(admin, vid)
+    assert shown['os-vol-host-attr:host'] == node.name + '@b#b'
+    assert shown['os-vol-mig-status-attr:migstat'] == 'success'
+    assert shown['os-vol-mig-status-attr:name_id'] == name_id     # the driver kept the name
+    assert _read(os.path.join(node.dir('b'), 'volume-%s' % name_id), data) == data
+    assert os.listdir(node.dir('a')) == []
+    assert db.volume_get(ctx, vid).provider_location == os.path.join(
+        node.dir('b'), 'volume-%s' % name_id)
