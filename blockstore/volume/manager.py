@@ -314,8 +314,15 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             raise exception.DriverNotInitialized()
         self._require(driver_base.ManageableListOps, 'listing manageable storage')
         from blockstore.db import manageable as db_manageable
-        known = db_manageable.live_ids_on_backend(context, resource, self.host)
-        return list_fn(known)
+        if resource != 'volume':
+            return list_fn(db_manageable.live_ids_on_backend(context, resource, self.host))
+        # Backends know volumes by their backend names' ids (a migrated one: its _name_id).
+        named = db_manageable.live_name_ids_on_backend(context, self.host)
+        entries = list_fn(list(named))
+        for entry in entries:
+            if entry.get('cinder_id') in named:
+                entry['cinder_id'] = named[entry['cinder_id']]
+        return entries
 
     def get_manageable_volumes(self, context):
         return self._manageable(context, 'volume', self.driver.get_manageable_volumes)

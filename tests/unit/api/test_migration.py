@@ -89,6 +89,9 @@ class Node:
         self._to(volume.host).migrate_volume(ctx, volume, dest, force_host_copy,
                                              new_type_id, retype_target)
 
+    def get_manageable_volumes(self, ctx, host):
+        return self._to(host).get_manageable_volumes(ctx)
+
     def migration_local_path(self, ctx, volume):
         return self._to(volume.host).migration_local_path(ctx, volume)
 
@@ -205,6 +208,14 @@ def test_generic_migration_copies_the_bytes_swaps_the_name_and_deletes_the_sourc
     assert target.deleted and target.status == 'deleted'
     assert db.worker_get_all(ctx, resource_id=vid) == []
     assert [v['id'] for v in c.get('/v3/volumes').json['volumes']] == [vid]
+    # b's listing of manageable volumes knows the moved file as this volume's.
+    listed = admin.get('/v3/manageable_volumes/detail?host=%s@b' % node.name).json
+    assert [(m['reference']['source-name'], m['cinder_id'], m['safe_to_manage'])
+            for m in listed['manageable-volumes']] == [('volume-' + name_id, vid, False)]
+    resp = admin.post('/v3/manageable_volumes', {
+        'volume': {'host': node.name + '@b#b', 'ref': {'source-name': 'volume-' + name_id}}})
+    assert resp.status_int == 400, resp.body
+    assert vid in fault_of(resp)[2]
     # It works where it is now: a snapshot reads the moved file, a delete removes it.
     snap = c.create_snapshot(vid)
     assert os.path.exists(os.path.join(node.dir('b'), 'snapshot-%s' % snap['id']))
