@@ -24,15 +24,26 @@ def live_ids_on_backend(context, resource, backend):
         return [r[0] for r in session.execute(q)]
 
 
+def live_name_ids_on_backend(context, backend):
+    """{backend name id: volume id} of the live volumes on ``backend`` (a migrated volume
+    uses another id's backend name, ``_name_id``)."""
+    v = models.Volume
+    with _reader(context) as session:
+        q = select(v.id, v._name_id).where(v.deleted.is_(False), _on_backend(v.host, backend))
+        return {name_id or vid: vid for vid, name_id in session.execute(q)}
+
+
 def find_live_by_backend_name(context, name):
     """(resource, id) of the live volume or snapshot whose backend name is ``name``."""
     for prefix, model, resource in (('volume-', models.Volume, 'volume'),
                                     ('snapshot-', models.Snapshot, 'snapshot')):
         if name.startswith(prefix):
             rid = name[len(prefix):]
+            named = (sa.func.coalesce(model._name_id, model.id) if model is models.Volume
+                     else model.id)
             with _reader(context) as session:
                 found = session.execute(select(model.id).where(
-                    model.id == rid, model.deleted.is_(False))).first()
+                    named == rid, model.deleted.is_(False))).first()
             if found:
-                return resource, rid
+                return resource, found[0]
     return None

@@ -207,6 +207,8 @@ class Volume(TimestampMixin, SoftDeleteMixin, Base):
     status = Column(String(255), nullable=False)
     attach_status = Column(String(255), nullable=False, default='detached')
     migration_status = Column(String(255))
+    # The volume whose backend object this one uses since a migration (0006).
+    _name_id = Column('_name_id', String(36))
     display_name = Column(String(255))
     display_description = Column(String(255))
     provider_location = Column(String(255))

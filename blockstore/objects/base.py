@@ -45,6 +45,8 @@ OBJ_VERSIONS.add('1.0', {
 })
 # 1.1: VolumeType.qos_specs_id (Volume and Snapshot embed it)
 OBJ_VERSIONS.add('1.1', {'VolumeType': '1.1', 'Volume': '1.1', 'Snapshot': '1.1'})
+# 1.2: Volume._name_id (migration); Snapshot embeds Volume
+OBJ_VERSIONS.add('1.2', {'Volume': '1.2', 'Snapshot': '1.2'})
 
 
 class BlockstoreObject(base.VersionedObject):

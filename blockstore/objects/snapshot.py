@@ -12,7 +12,8 @@ f = base.obj_fields
 @base.BlockstoreObjectRegistry.register
 class Snapshot(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObject):
     # 1.1: its VolumeType is 1.1
-    VERSION = '1.1'
+    # 1.2: its Volume is 1.2
+    VERSION = '1.2'
     _resource = 'snapshot'
     fields = dict(base.BlockstorePersistentObject.fields, **{
         'id': f.UUIDField(),

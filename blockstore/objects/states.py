@@ -123,7 +123,8 @@ VOLUME = Machine('volume', CREATING, {
     'extend_completion_failed': T([EXTENDING], ERROR_EXTENDING,
                                   guards=['awaiting_extend_completion']),
     # Source of a clone or snapshot: proves it is usable without changing it.
-    'use_as_source': T([AVAILABLE, IN_USE], None),
+    # Not while it migrates: a snapshot or clone would be taken of data about to move.
+    'use_as_source': T([AVAILABLE, IN_USE], None, guards=['not_migrating']),
     # -- types, qos, actions, transfers
     # Administrators only (the API checks): whatever the state, to the one they name.
     'reset': T(ANY_STATE, VOLUME_RESET_STATES),
@@ -213,6 +214,82 @@ ATTACHMENT = Machine('attachment', RESERVED, {
 }, deleted_state=DETACHED, entries=(ATTACHING,))
 
 MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT, ATTACHMENT)}
+
+# -- volume migration: a volume's migration_status (Cinder's column), beside its status.
+# A migrating volume keeps its status (available, or retyping for an on-demand
+# retype); the not_migrating guard keeps every other operation off it.
+MIGRATION_STARTING = 'starting'
+MIGRATING = 'migrating'
+MIGRATION_SUCCESS = 'success'
+MIGRATION_ERROR = 'error'
+# The new volume a generic migration copies into: 'target:<source id>'.
+MIGRATION_TARGET_PREFIX = 'target:'
+
+MigrationStep = collections.namedtuple('MigrationStep', 'statuses sources target guards')
+_MIGRATION_GUARDS = ('not_attached', 'no_attachments', 'no_snapshots', 'not_migrating')
+
+VOLUME_MIGRATION = {
+    # Claimed by the service layer: a detached volume without snapshots
+    # (os-migrate_volume), or one whose on-demand retype needs to move it.
+    'migrate': MigrationStep((AVAILABLE,), None, MIGRATION_STARTING, _MIGRATION_GUARDS),
+    'migrate_retype': MigrationStep((RETYPING,), None, MIGRATION_STARTING, _MIGRATION_GUARDS),
+    # The manager starts moving data.
+    'migrate_copy': MigrationStep(None, (MIGRATION_STARTING,), MIGRATING, ()),
+    'migrate_done': MigrationStep(None, (MIGRATION_STARTING, MIGRATING), MIGRATION_SUCCESS, ()),
+    'migrate_failed': MigrationStep(None, (MIGRATION_STARTING, MIGRATING), MIGRATION_ERROR, ()),
+    # The cast never left: as if nothing had been claimed.
+    'migrate_abort': MigrationStep(None, (MIGRATION_STARTING,), None, ()),
+}
+
+
+def _migration_stmt_args(event, values, status):
+    step = VOLUME_MIGRATION[event]
+    values = dict(values or {}, migration_status=step.target)
+    expected = {}
+    if step.statuses is not None:
+        expected['status'] = step.statuses
+    if step.sources is not None:
+        expected['migration_status'] = step.sources
+    if status is not None:
+        # Ending an on-demand retype too: retyping -> available/in-use.
+        values['status'] = target_of('volume', 'retype_done', status)
+    return step, values, expected
+
+
+def migration_transition(context, volume_id, event, values=None, work=None, status=None,
+                         then=None):
+    """Apply a VOLUME_MIGRATION event as one conditional UPDATE; True if won.
+
+    ``status``: also end the volume's retype in that state (retype_done's choice).
+    ``work``: {'operation', 'payload', 'status'} recorded with the win.
+    """
+    step, values, expected = _migration_stmt_args(event, values, status)
+    return db.conditional_update(context, 'volume', volume_id, values, expected=expected,
+                                 guards=step.guards, work=work, then=then)
+
+
+def migration_transition_in(session, volume_id, event, values=None, status=None):
+    step, values, expected = _migration_stmt_args(event, values, status)
+    return db.conditional_update_in(session, 'volume', volume_id, values, expected=expected,
+                                    guards=step.guards)
+
+
+def migration_explain(context, volume_id, event):
+    """Every precondition of a VOLUME_MIGRATION event the volume does not meet now."""
+    step = VOLUME_MIGRATION[event]
+    try:
+        row = db.volume_get(context, volume_id)
+    except exception.NotFound:
+        return ['volume %s no longer exists' % volume_id]
+    reasons = []
+    if step.statuses is not None and row.status not in step.statuses:
+        reasons.append('status must be %s, but is %s' % (' or '.join(step.statuses),
+                                                         row.status))
+    if step.sources is not None and row.migration_status not in step.sources:
+        reasons.append('migration status must be %s, but is %s'
+                       % (' or '.join(step.sources), row.migration_status))
+    reasons.extend(db.unmet_guards(context, 'volume', volume_id, step.guards))
+    return reasons or ['volume %s changed during the request; try again' % volume_id]
 
 
 def settle_target(current, attachment_statuses, hold_detaching=True):

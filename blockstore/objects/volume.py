@@ -50,7 +50,8 @@ class StatefulMixin:
 @base.BlockstoreObjectRegistry.register
 class Volume(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObject):
     # 1.1: its VolumeType is 1.1
-    VERSION = '1.1'
+    # 1.2: _name_id (the backend name a migration left it with)
+    VERSION = '1.2'
     _resource = 'volume'
     fields = dict(base.BlockstorePersistentObject.fields, **{
         'id': f.UUIDField(),
@@ -63,6 +64,7 @@ class Volume(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObje
         'status': f.StringField(),
         'attach_status': f.StringField(),
         'migration_status': f.StringField(nullable=True),
+        '_name_id': f.UUIDField(nullable=True),
         'display_name': f.StringField(nullable=True),
         'display_description': f.StringField(nullable=True),
         'provider_location': f.StringField(nullable=True),
@@ -92,9 +94,22 @@ class Volume(StatefulMixin, base.BlockstorePersistentObject, base.BlockstoreObje
                                                        'volume_type'))
 
     @property
+    def name_id(self):
+        """The id the backend name derives from: its own, or the one a migration left."""
+        if self.obj_attr_is_set('_name_id') and self._name_id:
+            return self._name_id
+        return self.id
+
+    @property
     def name(self):
         """Backend name of the volume (file name, LV name)."""
-        return 'volume-%s' % self.id
+        return 'volume-%s' % self.name_id
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        from oslo_utils import versionutils
+        if versionutils.convert_version_to_tuple(target_version) < (1, 2):
+            primitive.pop('_name_id', None)
 
     @classmethod
     def _from_db_object(cls, context, obj, db_obj):

@@ -26,6 +26,8 @@ REIMAGE_VOLUME = ('016', 'reimage volume')
 # Cinder records no message when a volume delete fails; blockstore does, with an
 # action id outside Cinder's range (Cinder's go up to 016).
 DELETE_VOLUME_FROM_BACKEND = ('101', 'delete volume from backend storage')
+# Cinder records none for a failed migration either (its volume shows migstat error).
+MIGRATE_VOLUME = ('102', 'migrate volume')
 
 # Cinder's message_field.Detail entries (id, text).
 UNKNOWN_ERROR = ('001', 'An unknown error occurred.')
@@ -44,6 +46,7 @@ EVENTS = {
     'CREATE_VOLUME_FROM_BACKEND': Event(VOLUME, CREATE_VOLUME_FROM_BACKEND,
                                         DRIVER_FAILED_CREATE),
     'DELETE_VOLUME_FROM_BACKEND': Event(VOLUME, DELETE_VOLUME_FROM_BACKEND, UNKNOWN_ERROR),
+    'MIGRATE_VOLUME': Event(VOLUME, MIGRATE_VOLUME, UNKNOWN_ERROR),
     'EXTEND_VOLUME_FROM_BACKEND': Event(VOLUME, EXTEND_VOLUME, DRIVER_FAILED_EXTEND),
     'COPY_VOLUME_TO_IMAGE': Event(VOLUME, COPY_VOLUME_TO_IMAGE, UNKNOWN_ERROR),
     'REIMAGE_VOLUME': Event(VOLUME, REIMAGE_VOLUME, UNKNOWN_ERROR),

@@ -9,6 +9,7 @@ operation; long work (retype, revert) is recorded and cast to the volume service
 from oslo_log import log as logging
 
 from blockstore.common import exception
+from blockstore.common import utils
 from blockstore.db import api as db
 from blockstore.db import extends as db_extends
 from blockstore.db import glance_metadata as db_glance
@@ -85,11 +86,12 @@ class VolumeActions:
     # -- retype --------------------------------------------------------------------
 
     def retype(self, ctx, volume, new_type, migration_policy='never'):
-        """Change the type of a volume whose backend also suits the new type.
+        """Change the type of a volume; move it when its backend does not suit the new type.
 
-        The scheduler checks the volume's pool against the new type; when it
-        does not fit, the volume would have to migrate, which is not supported
-        yet (400).
+        The scheduler checks the volume's pool against the new type. When it
+        does not fit, ``migration_policy`` on-demand migrates the volume to a
+        backend that does (the same path as os-migrate_volume: a detached
+        volume without snapshots); never refuses with a 400.
         """
         vtype = volume_types.get_by_name_or_id(ctx, new_type)
         if vtype.id == volume.volume_type_id:
@@ -97,8 +99,8 @@ class VolumeActions:
                                          % new_type)
         if (volume.encryption_key_id is not None) != volume_types.is_encrypted(ctx, vtype.id):
             raise exception.InvalidInput(
-                reason='Retype cannot change encryption requirements: that needs a migration, '
-                       'and migration is not supported yet.')
+                reason='Retype cannot change encryption requirements: blockstore does not '
+                       'encrypt or decrypt volume data while migrating.')
         if not volume.host:
             raise exception.InvalidVolume(reason='volume %s is on no backend' % volume.id)
         self.volume_rpcapi.require_actions('retype volumes')
@@ -114,16 +116,40 @@ class VolumeActions:
                                     'extra_specs': dict(vtype.extra_specs)}}
             pool = self.scheduler_rpcapi.find_backend_pool(ctx, volume.host, spec)
             if not pool:
-                raise exception.InvalidInput(
-                    reason='volume %s cannot stay on %s with type %s: it would have to be '
-                           'migrated, and migration is not supported yet.'
-                           % (volume.id, volume.host, vtype.name))
+                self._retype_by_migration(ctx, volume, vtype, spec, back, migration_policy)
+                return
             volume.refresh()
             self.volume_rpcapi.retype(ctx, volume, vtype.id, back)
         except Exception:
             states.transition(ctx, 'volume', volume.id, 'retype_failed', target=back)
             db.worker_destroy(ctx, 'volume', volume.id, 'retype')
             raise
+
+    def _retype_by_migration(self, ctx, volume, vtype, spec, back, migration_policy):
+        """The volume is retyping and its backend does not suit ``vtype``: move it."""
+        if migration_policy != 'on-demand':
+            raise exception.InvalidInput(
+                reason='volume %s cannot stay on %s with type %s: it would have to be '
+                       'migrated, and the migration policy is %s (use on-demand).'
+                       % (volume.id, volume.host, vtype.name, migration_policy))
+        if back != states.AVAILABLE:
+            raise exception.InvalidVolume(
+                reason='volume %s is attached: retyping it needs a migration, and only '
+                       'detached volumes can be migrated' % volume.id)
+        dest = self.scheduler_rpcapi.find_backend_pool(ctx, None, dict(spec, size=volume.size))
+        if not dest:
+            raise exception.InvalidInput(
+                reason='no backend suits volume type %s for volume %s'
+                       % (vtype.name, volume.id))
+        self.volume_rpcapi.require_migration()
+        destination = self.migration_destination(ctx, dest, None)
+        from blockstore.db import services as services_db
+        from blockstore.ops import services as ops_services
+        for svc in services_db.service_get_all(ctx, host=utils.backend_of(dest),
+                                                binary=ops_services.VOLUME_BINARY):
+            destination['cluster_name'] = svc.cluster_name
+        self.start_migration(ctx, volume, destination, 'migrate_retype',
+                             new_type_id=vtype.id, retype_target=back)
 
     # -- revert (3.40) ---------------------------------------------------------------
 

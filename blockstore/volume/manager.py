@@ -30,6 +30,7 @@ from blockstore.volume import attach_manager
 from blockstore.volume import drivers
 from blockstore.volume import extend_manager
 from blockstore.volume import image_manager
+from blockstore.volume import migrate_manager
 from blockstore.volume.drivers import base as driver_base
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
@@ -40,8 +41,9 @@ LOG = logging.getLogger(__name__)
 
 
 class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
-                    image_manager.ImageManager, service.Manager):
-    RPC_API_VERSION = '1.6'
+                    image_manager.ImageManager, migrate_manager.MigrateManager,
+                    service.Manager):
+    RPC_API_VERSION = '1.7'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -163,6 +165,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
                                                                     args['image_meta']),
             ('volume', 'reimage'): lambda: self.reimage(ctx, obj, args['image_meta'],
                                                         args.get('reimage_reserved', False)),
+            ('volume', 'migrate'): lambda: self.redo_migration(ctx, obj, args),
         }
         if worker.resource_type == 'attachment':
             dispatch[('attachment', worker.operation)] = lambda: self.redo_attachment(
@@ -324,8 +327,15 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             raise exception.DriverNotInitialized()
         self._require(driver_base.ManageableListOps, 'listing manageable storage')
         from blockstore.db import manageable as db_manageable
-        known = db_manageable.live_ids_on_backend(context, resource, self.host)
-        return list_fn(known)
+        if resource != 'volume':
+            return list_fn(db_manageable.live_ids_on_backend(context, resource, self.host))
+        # Backends know volumes by their backend names' ids (a migrated one: its _name_id).
+        named = db_manageable.live_name_ids_on_backend(context, self.host)
+        entries = list_fn(list(named))
+        for entry in entries:
+            if entry.get('cinder_id') in named:
+                entry['cinder_id'] = named[entry['cinder_id']]
+        return entries
 
     def get_manageable_volumes(self, context):
         return self._manageable(context, 'volume', self.driver.get_manageable_volumes)

@@ -1,12 +1,14 @@
-"""Volume migration (os-migrate_volume), as far as blockstore can honestly go today.
+"""Volume migration (os-migrate_volume): the service layer's part.
 
-Moving a volume's data between back ends is a later issue. Until then the
-service layer does everything that decides whether a migration *could*
-start -- the volume's state, the destination -- and refuses with a 400 that
-says why: the destination is the volume's own back end, it is not a volume
-service that is up and enabled, or (any other case) moving data between back
-ends is not supported yet. Nothing is claimed, so nothing changes.
+Validates the volume and the destination (another backend, or cluster, with a
+volume service that is up and enabled), claims the volume through the
+migration transitions (``migration_status`` starting, a ``migrate`` work
+record) and casts to the volume's own backend (RPC 1.7), which moves the data
+(``volume.migrate_manager``). Only detached volumes move: an in-use volume is
+a 400 (moving it needs compute's swap-volume, which blockstore does not drive).
 """
+
+from oslo_log import log as logging
 
 from blockstore.common import exception
 from blockstore.common import utils
@@ -14,6 +16,8 @@ from blockstore.db import api as db
 from blockstore.db import services as services_db
 from blockstore.objects import states
 from blockstore.ops import services as ops_services
+
+LOG = logging.getLogger(__name__)
 
 
 class InvalidHost(exception.Invalid):
@@ -28,8 +32,13 @@ class VolumeMigration:
         if bool(host) == bool(cluster):
             raise exception.InvalidInput(reason='Exactly one of host and cluster must be '
                                                 'given.')
+        if volume.status == states.IN_USE or volume.attach_status == states.ATTACHED:
+            raise exception.InvalidVolume(
+                reason='volume %s is attached: only detached volumes can be migrated '
+                       '(moving an attached one needs the compute service\'s swap-volume, '
+                       'which blockstore does not drive)' % volume.id)
         reasons = []
-        if volume.status not in (states.AVAILABLE, states.IN_USE):
+        if volume.status != states.AVAILABLE:
             reasons.append('status must be %s or %s, but is %s'
                            % (states.AVAILABLE, states.IN_USE, volume.status))
         reasons.extend(db.unmet_guards(ctx, 'volume', volume.id,
@@ -52,16 +61,69 @@ class VolumeMigration:
             found = services_db.service_get_all(ctx, cluster_name=cluster,
                                                 binary=ops_services.VOLUME_BINARY)
             where = 'cluster %s' % cluster
-        if not any(ops_services.is_up(s) and not s.disabled for s in found):
+        live = [s for s in found if ops_services.is_up(s) and not s.disabled]
+        if not live:
             raise InvalidHost(reason='no volume service of %s is up and enabled' % where)
-        raise exception.InvalidInput(
-            reason='volume %s cannot be migrated to %s: moving a volume between back ends is '
-                   'not supported yet' % (volume.id, where))
+        service = sorted(live, key=lambda s: s.host)[0]
+        if utils.backend_of(service.host) == utils.backend_of(volume.host):
+            raise InvalidHost(reason='cluster %s serves the volume\'s own backend %s'
+                                     % (cluster, service.host))
+        wanted = host if host and '#' in host else service.host
+        destination = self.migration_destination(ctx, wanted, service.cluster_name)
+        self.volume_rpcapi.require_migration()
+        self.start_migration(ctx, volume, destination, 'migrate', force_host_copy)
+
+    def migration_destination(self, ctx, wanted, cluster_name):
+        """{'host', 'cluster_name', 'capabilities'} of 'backend[#pool]' ``wanted``.
+
+        The pool and its capabilities (``location_info``, for driver-assisted
+        moves) come from the scheduler; a backend it has no report of yet is
+        taken without a pool part.
+        """
+        backend = utils.backend_of(wanted)
+        pool = wanted.partition('#')[2]
+        try:
+            pools = self.scheduler_rpcapi.get_pools(ctx) or []
+        except Exception:
+            LOG.exception('Could not ask the scheduler for the pools of %s', backend)
+            pools = []
+        for p in pools:
+            name = p.get('name') or ''
+            if utils.backend_of(name) == backend and (not pool or name.partition('#')[2] == pool):
+                return {'host': name, 'cluster_name': cluster_name,
+                        'capabilities': dict(p.get('capabilities') or {})}
+        return {'host': wanted, 'cluster_name': cluster_name, 'capabilities': {}}
+
+    def start_migration(self, ctx, volume, destination, event, force_host_copy=False,
+                        new_type_id=None, retype_target=None):
+        """Claim the volume (``event``: migrate or migrate_retype) and cast the move."""
+        payload = {'dest': destination, 'force_host_copy': bool(force_host_copy),
+                   'new_type_id': new_type_id, 'retype_target': retype_target}
+        status = states.AVAILABLE if event == 'migrate' else states.RETYPING
+        if not states.migration_transition(ctx, volume.id, event,
+                                           work={'operation': 'migrate', 'status': status,
+                                                 'payload': payload}):
+            raise exception.InvalidVolume(
+                reason='volume %s cannot be migrated: %s'
+                       % (volume.id, '; '.join(states.migration_explain(ctx, volume.id,
+                                                                         event))))
+        try:
+            volume.refresh()
+            self.volume_rpcapi.migrate_volume(ctx, volume, destination, bool(force_host_copy),
+                                              new_type_id, retype_target)
+        except Exception:
+            states.migration_transition(ctx, volume.id, 'migrate_abort')
+            db.worker_destroy(ctx, 'volume', volume.id, 'migrate')
+            raise
+        LOG.info('Migrating volume %s to %s', volume.id, destination['host'])
 
     def migrate_volume_completion(self, ctx, volume, new_volume, error=False):
-        """Only the manager of a migration calls this; none can be in progress yet."""
+        """Refused: Cinder's managers (and Nova's swap-volume) call it to end a migration;
+        blockstore's volume manager ends its migrations itself, and blockstore does not
+        drive swap-volume (attached volumes do not migrate)."""
         if not db.unmet_guards(ctx, 'volume', volume.id, ['not_migrating']):
             raise exception.InvalidVolume(reason='Source volume %s not mid-migration.'
                                           % volume.id)
-        raise exception.InvalidVolume(reason='volume %s: migration completion is not '
-                                             'supported yet' % volume.id)
+        raise exception.InvalidVolume(
+            reason='volume %s: its volume service completes the migration itself; '
+                   'os-migrate_volume_completion (swap-volume) is not supported' % volume.id)

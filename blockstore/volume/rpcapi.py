@@ -16,6 +16,8 @@ History:
         to in-use and tells compute; an older one would leave it 'available'
   1.6 - image data: copy_volume_to_image, reimage (casts); create_volume copies the
         image ``request_spec['image_id']`` names (an older one would create it empty)
+  1.7 - migrate_volume (cast; also on-demand retypes), migration_local_path (call): moving
+        a volume's data between backends
 """
 
 from oslo_config import cfg
@@ -30,7 +32,7 @@ CONF = cfg.CONF
 
 
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.6'
+    RPC_API_VERSION = '1.7'
     BINARY = 'blockstore-volume'
 
     @property
@@ -196,3 +198,31 @@ class VolumeAPI(rpc.RPCAPI):
         self._prepare(volume.host, version=self.IMAGE_VERSION).cast(
             ctxt, 'reimage', volume=volume, image_meta=image_meta,
             reimage_reserved=reimage_reserved)
+
+    # -- migration (RPC 1.7) ----------------------------------------------------------------
+
+    MIGRATE_VERSION = '1.7'
+
+    def require_migration(self):
+        """ServiceTooOld unless every volume service can migrate (1.7)."""
+        if not self.can_send_version(self.MIGRATE_VERSION):
+            raise exception.ServiceTooOld(
+                reason='volume services older than RPC %s cannot migrate volumes; upgrade '
+                       'them first' % self.MIGRATE_VERSION)
+
+    def migrate_volume(self, ctxt, volume, dest, force_host_copy=False, new_type_id=None,
+                       retype_target=None):
+        """Move ``volume`` to ``dest`` ({'host', 'cluster_name', 'capabilities'}).
+
+        Cast to the volume's own backend, which drives the move. ``new_type_id``
+        and ``retype_target``: an on-demand retype also ends with the new type.
+        """
+        self.require_migration()
+        self._prepare(volume.host, version=self.MIGRATE_VERSION).cast(
+            ctxt, 'migrate_volume', volume=volume, dest=dest, force_host_copy=force_host_copy,
+            new_type_id=new_type_id, retype_target=retype_target)
+
+    def migration_local_path(self, ctxt, volume):
+        """The path on its node through which the detached ``volume``'s bytes are reached."""
+        return self._prepare(volume.host, version=self.MIGRATE_VERSION, timeout=60).call(
+            ctxt, 'migration_local_path', volume=volume)

@@ -193,7 +193,10 @@ def test_cinderclient_volume_actions(embedded):
     assert vol.volume_type == same.name
     with pytest.raises(cinder_exc.BadRequest) as err:
         demo.volumes.retype(vol, elsewhere.name, 'on-demand')
-    assert 'migration is not supported yet' in str(err.value)
+    assert 'no backend suits volume type %s' % elsewhere.name in str(err.value)
+    with pytest.raises(cinder_exc.BadRequest) as err:
+        demo.volumes.retype(vol, elsewhere.name, 'never')
+    assert 'the migration policy is never' in str(err.value)
     assert demo.volumes.get(vol.id).status == 'available'
 
     with pytest.raises(cinder_exc.BadRequest):

@@ -22,9 +22,9 @@ pytestmark = pytest.mark.usefixtures('database')
 OBJECT_FINGERPRINTS = {
     'Service': '1.0-90d9db0581f3ef991262c55c8a7b5d3c',
     'ServiceList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
-    'Snapshot': '1.1-7ced524506f12102a7827c148812feee',
+    'Snapshot': '1.2-7ced524506f12102a7827c148812feee',
     'SnapshotList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
-    'Volume': '1.1-2f341f66ceb7d0fc97d85512d852c764',
+    'Volume': '1.2-377ade5f23757441a990651c0419459a',
     'VolumeList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
     'VolumeType': '1.1-05642e5f0266ccf7bf477a8f8588cf15',
     'VolumeTypeList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
@@ -34,7 +34,7 @@ OBJECT_FINGERPRINTS = {
 
 # Which object versions embed which: a child's VERSION bump must bump the parent.
 OBJECT_RELATIONSHIPS = {
-    'Snapshot': {'Volume': '1.1'},
+    'Snapshot': {'Volume': '1.2'},
     'Volume': {'VolumeType': '1.1'},
 }
 

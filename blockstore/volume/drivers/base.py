@@ -365,6 +365,23 @@ class MigrateOps(abc.ABC):
         """
 
 
+class LocalPathOps(abc.ABC):
+    """A detached volume's bytes are reachable through a path on this node.
+
+    The manager's generic migration copies between two backends of one node
+    through these paths (a file, a block device).
+    """
+
+    @abc.abstractmethod
+    def local_path(self, volume):
+        """Path on this node to read and write ``volume``'s bytes while it is detached.
+
+        :returns: an absolute path (regular file or block device) of at least
+            ``volume.size`` GiB.
+        :raises VolumeBackendAPIException: the volume has no such path now.
+        """
+
+
 class ComputeExtendOps(abc.ABC):
     """Attached volumes are grown by the compute host that holds them.
 
@@ -428,7 +445,8 @@ class ImageOps(abc.ABC):
 
 #: Every interface, in the order :func:`declared_interfaces` reports them.
 INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps,
-              ManageSnapshotOps, ManageableListOps, MigrateOps, ComputeExtendOps, ImageOps)
+              ManageSnapshotOps, ManageableListOps, MigrateOps, ComputeExtendOps, ImageOps,
+              LocalPathOps)
 
 _BY_NAME = {iface.__name__: iface for iface in INTERFACES}
 

@@ -106,7 +106,7 @@ def _backend_errors(action):
 
 class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.RevertOps,
                  base.ManageOps, base.ManageSnapshotOps, base.ManageableListOps,
-                 base.ExportOps, base.ImageOps):
+                 base.ExportOps, base.ImageOps, base.LocalPathOps):
     """Sparse files in a local directory; thin provisioned.
 
     Exports are local: a connection is the file's path
@@ -503,6 +503,15 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
 
     def get_manageable_snapshots(self, known_ids):
         return self._listing(known_ids, snapshots=True)
+
+    # -- LocalPathOps: the file itself -----------------------------------------
+
+    def local_path(self, volume):
+        path = self._path(volume.name)
+        if self._size_if_exists(path) is None:
+            raise exception.VolumeBackendAPIException(
+                data='volume %s has no file %s' % (volume.id, path))
+        return path
 
     # -- exports: the file itself, for hosts that see this directory -------------
 

@@ -158,14 +158,38 @@ def test_retype_same_backend(app, client, volume, gold):
         gold['name']
 
 
-def test_retype_needing_migration_is_400(app, client, volume, gold):
+def test_retype_needing_migration_is_400_unless_on_demand(app, client, volume, gold):
     _place(volume['id'])
     app.volume_api.scheduler_rpcapi.find_backend_pool = lambda ctx, host, spec: None
     resp = _act(client, volume['id'], {'os-retype': {'new_type': gold['id']}})
     assert resp.status_int == 400
-    assert 'migration is not supported yet' in fault_of(resp)[2]
+    assert 'the migration policy is never (use on-demand)' in fault_of(resp)[2]
+    # on-demand, but no backend suits the type either
+    resp = _act(client, volume['id'], {'os-retype': {'new_type': gold['id'],
+                                                     'migration_policy': 'on-demand'}})
+    assert resp.status_int == 400 and 'no backend suits volume type' in fault_of(resp)[2]
     assert _status(volume['id']) == 'available'
     assert db.worker_get_all(context.get_admin_context(), resource_id=volume['id']) == []
+
+
+def test_retype_on_demand_claims_a_migration_to_the_backend_that_suits(app, client, volume,
+                                                                      gold):
+    vid = volume['id']
+    _place(vid)
+    app.volume_api.scheduler_rpcapi.find_backend_pool = (
+        lambda ctx, host, spec: None if host else 'node@file2#file2')
+    resp = _act(client, vid, {'os-retype': {'new_type': gold['id'],
+                                            'migration_policy': 'on-demand'}})
+    assert resp.status_int == 202, resp.body
+    ctx = context.get_admin_context()
+    row = db.volume_get(ctx, vid)
+    assert (row.status, row.migration_status) == ('retyping', 'starting')
+    (worker,) = db.worker_get_all(ctx, resource_id=vid)
+    assert worker.operation == 'migrate'
+    name, args, kwargs = app.volume_api.volume_rpcapi.calls[-1]
+    assert name == 'migrate_volume'
+    assert args[2]['host'] == 'node@file2#file2'
+    assert args[4:] == (gold['id'], 'available')
 
 
 def test_retype_refusals(app, client, volume, gold):
@@ -290,14 +314,46 @@ def test_migrate_volume_needs_an_up_enabled_destination(admin, volume):
         assert 'is up and enabled' in fault_of(resp)[2]
     resp = _migrate(admin, volume['id'], cluster='no-such-cluster')
     assert resp.status_int == 400 and 'cluster no-such-cluster' in fault_of(resp)[2]
-    # A real other backend: refused honestly, nothing changed.
-    _volume_service(host + '@other')
-    resp = _migrate(admin, volume['id'], host=host + '@other')
-    assert resp.status_int == 400
-    assert 'moving a volume between back ends is not supported yet' in fault_of(resp)[2]
     row = db.volume_get(context.get_admin_context(), volume['id'])
     assert (row.status, row.migration_status, row.host) == ('available', None,
                                                             host + '@lvm#pool1')
+
+
+def test_migrate_volume_claims_and_casts_to_the_volume_backend(app, admin, volume):
+    host = 'n-%s' % uuid.uuid4().hex[:8]
+    _place(volume['id'], host + '@lvm#pool1')
+    _volume_service(host + '@other', cluster='c-' + host)
+    resp = _migrate(admin, volume['id'], host=host + '@other', force_host_copy=True)
+    assert resp.status_int == 202, resp.body
+    ctx = context.get_admin_context()
+    row = db.volume_get(ctx, volume['id'])
+    assert (row.status, row.migration_status, row.host) == ('available', 'starting',
+                                                            host + '@lvm#pool1')
+    (worker,) = db.worker_get_all(ctx, resource_id=volume['id'])
+    assert (worker.operation, worker.status) == ('migrate', 'available')
+    name, args, _ = app.volume_api.volume_rpcapi.calls[-1]
+    assert name == 'migrate_volume'
+    assert args[2] == {'host': host + '@other', 'cluster_name': 'c-' + host,
+                       'capabilities': {}}
+    assert args[3] is True
+    # A second migration, a delete, a snapshot: refused while it migrates.
+    resp = _migrate(admin, volume['id'], host=host + '@other')
+    assert resp.status_int == 400 and 'the volume is migrating' in fault_of(resp)[2]
+    assert admin.delete('/v3/volumes/%s' % volume['id']).status_int == 400
+    resp = admin.post('/v3/snapshots', {'snapshot': {'volume_id': volume['id']}})
+    assert resp.status_int == 400 and 'the volume is migrating' in fault_of(resp)[2]
+
+
+def test_migrate_in_use_volume_is_400(admin, volume):
+    host = 'n-%s' % uuid.uuid4().hex[:8]
+    _place(volume['id'], host + '@lvm#pool1')
+    _volume_service(host + '@other')
+    states.transition(context.get_admin_context(), 'volume', volume['id'], 'reset',
+                      target='in-use', values={'attach_status': 'attached'})
+    resp = _migrate(admin, volume['id'], host=host + '@other')
+    assert resp.status_int == 400
+    assert 'only detached volumes can be migrated' in fault_of(resp)[2]
+    assert db.volume_get(context.get_admin_context(), volume['id']).migration_status is None
 
 
 def test_migrate_volume_checks_the_volume_state(client, admin, volume):
@@ -311,7 +367,7 @@ def test_migrate_volume_checks_the_volume_state(client, admin, volume):
                                                  'migration_status': 'migrating'}}
                 ).status_int == 202
     message = fault_of(_migrate(admin, vid, host='x@y'))[2]
-    assert 'status must be available or in-use, but is error' in message
+    assert 'status must be available or in-use, but is error' in message  # as Cinder says
     assert 'the volume is migrating' in message
 
 

@@ -84,8 +84,17 @@ def test_declares_volume_snapshot_clone_and_local_exports():
     declared = base.declared_interfaces(file_driver.FileDriver)
     assert set(declared) == {'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ManageOps',
                              'RevertOps', 'ManageSnapshotOps', 'ManageableListOps',
-                             'ExportOps', 'ImageOps'}
+                             'ExportOps', 'ImageOps', 'LocalPathOps'}
     assert base.supports(file_driver.FileDriver, base.ExportOps)
+
+
+def test_local_path_is_the_file_while_it_exists(backend, volumes_dir):
+    vol = backend.create_volume(1)
+    path = backend.driver.local_path(vol)
+    assert path == os.path.join(str(volumes_dir), vol.name) and os.path.isfile(path)
+    backend.driver.delete_volume(vol)
+    with pytest.raises(exception.VolumeBackendAPIException, match='has no file'):
+        backend.driver.local_path(vol)
 
 
 def test_local_connection_is_the_file(backend, volumes_dir):

@@ -230,3 +230,55 @@ def test_migrate_between_vgs_thick_to_thin_and_back(two_vgs):
     assert pread_direct(back, 0, MiB) == head
     assert pread_direct(back, GiB - MiB, MiB) == tail
     a.delete_volume(vol)
+
+
+def test_the_volume_manager_migrates_by_the_lvm_driver(two_vgs, tmp_path):
+    """os-migrate_volume's manager side, driver-assisted: the LV moves to the other VG
+    (the destination's location_info from its stats), the volume's host follows, and
+    its name is unchanged (no _name_id)."""
+    from blockstore.common import context
+    from blockstore.db import api as db
+    from blockstore import objects
+    from blockstore.objects import states
+    from blockstore.volume import manager as vol_manager
+    from blockstore.volume import volume_types
+    from tests.fixtures.database import Database
+
+    run, a, b = two_vgs.lvm, two_vgs.drivers['a'], two_vgs.drivers['b']
+    objects.register_all()
+    with Database('sqlite', sqlite_dir=str(tmp_path)):
+        ctx = context.get_admin_context()
+        filler = types.SimpleNamespace(volume_driver='file', volume_backend_name='unused',
+                                       file_volumes_dir=str(tmp_path / 'unused'))
+        mgr = vol_manager.VolumeManager(a.host, filler)
+        mgr.driver, mgr._ready = a, True
+        mgr.service = objects.Service(ctx, host=a.host, binary='blockstore-volume',
+                                      topic='t', report_count=0, disabled=False, frozen=False,
+                                      availability_zone='nova',
+                                      replication_status='not-capable')
+        mgr.service.create()
+        vt = volume_types.ensure_default_type(ctx)
+        src_pool = a.get_volume_stats(refresh=True)['pools'][0]['pool_name']
+        vol = objects.Volume(ctx, project_id='p', user_id='u', size=1, display_name='m',
+                             volume_type_id=vt.id, host='%s#%s' % (a.host, src_pool),
+                             attach_status='detached', bootable=False, multiattach=False,
+                             use_quota=True, deleted=False, metadata={}, admin_metadata={})
+        vol.create()
+        mgr.create_volume(ctx, vol)
+        vol.refresh()
+        assert vol.status == 'available'
+        head = guest.pattern('mgr-mig-head')
+        pwrite_direct(run.device('bs-km-a/' + vol.name), 0, head)
+
+        dest = destination(b)
+        assert states.migration_transition(ctx, vol.id, 'migrate', work={
+            'operation': 'migrate', 'status': 'available', 'payload': {'dest': dest}})
+        mgr.migrate_volume(ctx, vol, dest)
+
+        row = db.volume_get(ctx, vol.id)
+        assert (row.status, row.migration_status, row.host, row._name_id) == (
+            'available', 'success', dest['host'], None)
+        assert not run.exists('bs-km-a/' + vol.name)
+        assert pread_direct(run.device('bs-km-b/' + vol.name), 0, MiB) == head
+        assert db.worker_get_all(ctx, resource_id=vol.id) == []
+        b.delete_volume(vol)
