@@ -119,8 +119,31 @@ class GuestRuns:
         self.thread = threading.Thread(target=self._run_all, name='kernel-tier', daemon=True)
 
     def start(self):
+        self._stop_on_sigterm()
+        import atexit
+        atexit.register(self.stop)
         self.thread.start()
         return self
+
+    def _stop_on_sigterm(self):
+        """A session ended by SIGTERM (CI's timeout) stops its guests first.
+
+        The guests run in sessions of their own (so a Ctrl-C of the terminal
+        reaches them only through us); without this they would outlive pytest.
+        """
+        import threading
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def handler(signum, frame):
+            self.stop()
+            if callable(previous):
+                previous(signum, frame)
+            else:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+        signal.signal(signal.SIGTERM, handler)
 
     def stop(self):
         self.stopped = True
