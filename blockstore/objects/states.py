@@ -196,6 +196,10 @@ SNAPSHOT = Machine('snapshot', CREATING, {
     'unmanage': T([AVAILABLE, ERROR], UNMANAGING),
     'unmanage_done': T([UNMANAGING], DELETED),
     'unmanage_failed': T([UNMANAGING], ERROR),
+    # os-update_snapshot_status: a compute host that takes the snapshot itself
+    # (Nova's assisted snapshots) reports how it went.
+    'report_creating': T([CREATING], Choice((CREATING, AVAILABLE, ERROR))),
+    'report_deleting': T([DELETING], Choice((DELETING, ERROR_DELETING))),
 }, deleted_state=DELETED)
 
 # An attachment: reserved (no host yet) -> attaching (connected, the host is

@@ -48,6 +48,23 @@ class VolumeActions:
         states.transition_or_raise(ctx, 'snapshot', snapshot.id, 'reset', target=status)
         db.worker_destroy(ctx, 'snapshot', snapshot.id)
 
+    def update_snapshot_status(self, ctx, snapshot, status, progress=None):
+        """os-update_snapshot_status: creating -> creating/available/error, deleting ->
+        deleting/error_deleting, as a compute host that took the snapshot reports it."""
+        event = {states.CREATING: 'report_creating',
+                 states.DELETING: 'report_deleting'}.get(snapshot.status)
+        allowed = states.SNAPSHOT.table[event].target if event else ()
+        if event is None or status not in allowed:
+            raise exception.InvalidSnapshot(
+                reason='snapshot %s is %s: its status cannot be reported as %s'
+                % (snapshot.id, snapshot.status, status))
+        values = {'progress': progress} if progress else None
+        project = None if ctx.is_admin else ctx.project_id
+        states.transition_or_raise(ctx, 'snapshot', snapshot.id, event, values,
+                                   project_id=project, target=status)
+        if status not in (states.CREATING, states.DELETING):
+            db.worker_destroy(ctx, 'snapshot', snapshot.id)
+
     def update_snapshot_progress(self, ctx, snapshot, progress):
         db.snapshot_update(ctx, snapshot.id, {'progress': progress})
 

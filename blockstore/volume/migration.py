@@ -118,12 +118,39 @@ class VolumeMigration:
         LOG.info('Migrating volume %s to %s', volume.id, destination['host'])
 
     def migrate_volume_completion(self, ctx, volume, new_volume, error=False):
-        """Refused: Cinder's managers (and Nova's swap-volume) call it to end a migration;
-        blockstore's volume manager ends its migrations itself, and blockstore does not
-        drive swap-volume (attached volumes do not migrate)."""
-        if not db.unmet_guards(ctx, 'volume', volume.id, ['not_migrating']):
-            raise exception.InvalidVolume(reason='Source volume %s not mid-migration.'
-                                          % volume.id)
-        raise exception.InvalidVolume(
-            reason='volume %s: its volume service completes the migration itself; '
-                   'os-migrate_volume_completion (swap-volume) is not supported' % volume.id)
+        """Nova's swap-volume is done: the id the instance keeps (``save_volume_id``).
+
+        blockstore's own migrations end in the volume service, so a volume
+        mid-migration is refused. For Nova's swap of an attached volume (no
+        migration on either side), attachments made the legacy way move to
+        the new volume as os-detach / os-attach would move them, completing
+        the new volume's pending legacy reservation; attachments of the
+        attachments API are Nova's to complete and delete (it does so after
+        this call), so nothing changes for them.
+        """
+        migrating = db.unmet_guards(ctx, 'volume', volume.id, ['not_migrating']) or \
+            db.unmet_guards(ctx, 'volume', new_volume.id, ['not_migrating'])
+        if migrating:
+            raise exception.InvalidVolume(
+                reason='volume %s: its volume service completes migrations itself; '
+                       'os-migrate_volume_completion only ends a swap-volume' % volume.id)
+        if volume.id == new_volume.id:
+            raise exception.InvalidInput(reason='new_volume must differ from the volume')
+        if not error:
+            self._move_legacy_attachments(ctx, volume, new_volume)
+        return new_volume.id
+
+    def _move_legacy_attachments(self, ctx, volume, new_volume):
+        from blockstore.db import attachments as db_att
+        pending = [a for a in db_att.live_attachments(ctx, new_volume.id)
+                   if a.attach_status == states.ATTACHING and a.instance_uuid is None]
+        if not pending:
+            return   # not a legacy swap: Nova completes the new attachment itself
+        for a in db_att.live_attachments(ctx, volume.id):
+            if a.attach_status != states.ATTACHED:
+                continue
+            self.detach(ctx, volume, a.id)
+            self.attach(ctx, new_volume, instance_uuid=a.instance_uuid,
+                        host_name=None if a.instance_uuid else a.attached_host,
+                        mountpoint=a.mountpoint, mode=a.attach_mode or 'rw')
+            new_volume.refresh()

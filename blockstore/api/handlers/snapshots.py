@@ -137,7 +137,7 @@ def _force_delete(req, body):
 
 
 ACTIONS = dict(volume_actions.SNAPSHOT_ACTIONS, **{'os-force_delete': _force_delete})
-_LATER_ACTIONS = frozenset(('os-update_snapshot_status',))
+_LATER_ACTIONS = frozenset()
 
 
 def action(req):

@@ -226,9 +226,9 @@ def migrate_volume_completion(req, body):
                      body)['os-migrate_volume_completion']
     volume = _volume(req)
     new_volume = common.volume_api(req).get(ctx, args['new_volume'])
-    common.volume_api(req).migrate_volume_completion(ctx, volume, new_volume,
-                                                     pt.bool_value(args.get('error')))
-    return common.empty_response(200)
+    saved = common.volume_api(req).migrate_volume_completion(
+        ctx, volume, new_volume, pt.bool_value(args.get('error')))
+    return common.json_response({'save_volume_id': saved})
 
 
 VOLUME_ACTIONS = {
@@ -276,7 +276,19 @@ def snapshot_unmanage(req, body):
     return common.empty_response(202)
 
 
+def snapshot_update_status(req, body):
+    """os-update_snapshot_status (a compute host reporting an assisted snapshot)."""
+    args = _validate(req, schemas.update_snapshot_status, body)['os-update_snapshot_status']
+    snapshot = _snapshot(req)
+    ctx = common.authorize(req, 'snapshot_extension:snapshot_actions:update_snapshot_status',
+                           snapshot)
+    common.volume_api(req).update_snapshot_status(ctx, snapshot, args['status'],
+                                                  args.get('progress'))
+    return common.empty_response(202)
+
+
 SNAPSHOT_ACTIONS = {
+    'os-update_snapshot_status': snapshot_update_status,
     'os-reset_status': snapshot_reset_status,
     'os-update_progress': snapshot_update_progress,
     'os-unmanage': snapshot_unmanage,

@@ -100,8 +100,13 @@ VOLUME_ACTIONS = {
     'os-migrate_volume_completion': migrate_volume_completion,
     'os-reimage': reimage, 'os-extend_volume_completion': extend_volume_completion,
 }
+update_snapshot_status = _action('os-update_snapshot_status', _args({
+    'status': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+    'progress': {'type': ['string', 'null'], 'maxLength': 255,
+                 'pattern': '^(100|[0-9]{1,2})%$'}}, ['status']))
 SNAPSHOT_ACTIONS = {
     'os-reset_status': snapshot_reset_status, 'os-update_progress': update_progress,
+    'os-update_snapshot_status': update_snapshot_status,
     'os-unmanage': validation.always({
         'type': 'object', 'properties': {'os-unmanage': {'type': ['object', 'null']}},
         'required': ['os-unmanage'], 'additionalProperties': False}),

@@ -25,6 +25,9 @@ rules = [
     base.rule(ADMIN + 'force_delete', A, 'Force delete a snapshot.', [ACT]),
     base.rule(ADMIN + 'update_progress', A, 'Update the progress of a snapshot.', [ACT]),
     base.rule('volume_extension:snapshot_unmanage', A, 'Unmanage a snapshot.', [ACT]),
+    base.rule('snapshot_extension:snapshot_actions:update_snapshot_status', M,
+              "Report a snapshot's status (a compute host taking it: os-update_snapshot_status).",
+              [ACT]),
 ]
 
 

@@ -43,6 +43,9 @@ class DirectRPC:
     def require_actions(self, what):
         pass
 
+    def create_snapshot(self, ctx, volume, snapshot):
+        pass   # left 'creating', as a compute host taking the snapshot would find it
+
     def require_images(self, what):
         pass
 
@@ -387,3 +390,57 @@ def test_failed_disconnect_leaves_the_volume_in_use(c, stack, monkeypatch):
     monkeypatch.undo()
     assert c.delete('/v3/attachments/%s' % aid).status_int == 200
     assert _vol(c, vid)['status'] == 'available'
+
+
+# -- Nova's other legacy actions ----------------------------------------------------------
+
+def test_update_snapshot_status_as_a_compute_host_reports_it(c, stack):
+    vid = _volume(c, stack)
+    sid = c.post('/v3/snapshots', {'snapshot': {'volume_id': vid}}).json['snapshot']['id']
+    path = '/v3/snapshots/%s/action' % sid
+
+    def report(status, progress=None, code=202):
+        body = {'status': status}
+        if progress:
+            body['progress'] = progress
+        resp = c.post(path, {'os-update_snapshot_status': body})
+        assert resp.status_int == code, resp.body
+        return resp
+    report('creating', '50%')
+    snap = c.get('/v3/snapshots/%s' % sid).json['snapshot']
+    assert (snap['status'], snap['os-extended-snapshot-attributes:progress']) == (
+        'creating', '50%')
+    assert 'cannot be reported' in fault_of(report('deleting', code=400))[2]
+    report('available', progress='100%')
+    assert c.get('/v3/snapshots/%s' % sid).json['snapshot']['status'] == 'available'
+    assert db.worker_get_all(context.get_admin_context(), resource_id=sid) == []
+    report('error', code=400)   # no longer creating
+    report('available', progress='150%', code=400)
+
+
+def test_swap_volume_completion_moves_legacy_attachments(c, app, stack):
+    admin = Client(app, 'admin:admin', version=V)
+    old, new = _volume(c, stack), _volume(c, stack)
+    instance = str(uuid.uuid4())
+
+    def act(who, vid, body, code=202):
+        resp = who.post('/v3/volumes/%s/action' % vid, body)
+        assert resp.status_int == code, resp.body
+        return resp
+    act(c, old, {'os-reserve': {}})
+    act(c, old, {'os-attach': {'instance_uuid': instance, 'mountpoint': '/dev/vdb'}})
+    # Nova's swap-volume, legacy flavour: reserve and connect the new volume, swap, complete.
+    act(c, new, {'os-reserve': {}})
+    act(c, new, {'os-initialize_connection': {'connector': CONN_A}}, 200)
+    act(c, old, {'os-migrate_volume_completion': {'new_volume': new}}, 403)
+    resp = act(admin, old, {'os-migrate_volume_completion': {'new_volume': new,
+                                                             'error': False}}, 200)
+    assert resp.json == {'save_volume_id': new}
+    assert _vol(c, old)['status'] == 'available'
+    moved = _vol(c, new)
+    assert moved['status'] == 'in-use'
+    assert (moved['attachments'][0]['server_id'], moved['attachments'][0]['device']) == (
+        instance, '/dev/vdb')
+    # Not a swap: a volume mid-migration is its volume service's to complete.
+    db.volume_update(context.get_admin_context(), old, {'migration_status': 'migrating'})
+    act(admin, old, {'os-migrate_volume_completion': {'new_volume': new}}, 400)

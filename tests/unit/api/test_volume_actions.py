@@ -376,8 +376,11 @@ def test_migrate_volume_completion(admin, client, volume):
     other = client.create_volume()
     body = {'os-migrate_volume_completion': {'new_volume': other['id']}}
     assert _act(client, vid, body).status_int == 403
+    # Neither volume migrates: Nova's swap-volume; the new volume's id is kept.
     resp = _act(admin, vid, body)
-    assert resp.status_int == 400 and 'not mid-migration' in fault_of(resp)[2]
+    assert resp.status_int == 200 and resp.json == {'save_volume_id': other['id']}
+    resp = _act(admin, vid, {'os-migrate_volume_completion': {'new_volume': vid}})
+    assert resp.status_int == 400
     resp = _act(admin, vid, {'os-migrate_volume_completion': {'new_volume': 'x'}})
     assert resp.status_int == 400
     resp = _act(admin, vid, {'os-migrate_volume_completion': {'new_volume':
