@@ -301,7 +301,7 @@ def backend_conf(host_vg, tgtd=None, **overrides):
     return conf['lvm-e2e']
 
 
-def backend_conf(vg, tgtd, backend='lvm1'):
+def service_backend_section(vg, tgtd, backend='lvm1'):
     """The [backend] section of blockstore.conf for an LVM backend on ``vg`` exported by
     ``tgtd`` (the tests that run blockstore itself on the host tier)."""
     return '''

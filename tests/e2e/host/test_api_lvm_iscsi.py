@@ -37,7 +37,7 @@ CONNECTOR = {'initiator': 'iqn.1994-05.com.redhat:bs-api-test', 'ip': '127.0.0.1
 
 
 def lvm_conf(vg, tgtd):
-    return host.backend_conf(vg, tgtd, BACKEND)
+    return host.service_backend_section(vg, tgtd, BACKEND)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ TOOLS = ('losetup', 'pvcreate', 'lvs', 'tgtd', 'tgtadm', 'qemu-io', 'iscsi-inq')
 
 
 def _lvm_conf(vg, tgtd):
-    return host.backend_conf(vg, tgtd, BACKEND)
+    return host.service_backend_section(vg, tgtd, BACKEND)
 
 
 class Cloud:
