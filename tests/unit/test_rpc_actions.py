@@ -12,15 +12,7 @@ from blockstore.common import rpc
 from blockstore.db import api as db
 from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import rpcapi as volume_rpcapi
-
-
-@pytest.fixture(autouse=True)
-def fresh_pins(database, ctx):
-    rpc.reset_pins()
-    with db._writer(ctx) as session:
-        session.execute(db.sa.delete(db.models.Service))
-    yield
-    rpc.reset_pins()
+from tests.unit.rpc_fixtures import fresh_pins  # noqa: F401  (autouse)
 
 
 def _service(ctx, host, binary, rpc_v):

@@ -11,17 +11,9 @@ from blockstore.common import exception
 from blockstore.common import rpc
 from blockstore.db import api as db
 from blockstore.volume import rpcapi as volume_rpcapi
+from tests.unit.rpc_fixtures import fresh_pins  # noqa: F401  (autouse)
 
 CONNECTOR = {'initiator': 'iqn.1994-05.com.redhat:x', 'host': 'compute1'}
-
-
-@pytest.fixture(autouse=True)
-def fresh_pins(database, ctx):
-    rpc.reset_pins()
-    with db._writer(ctx) as session:
-        session.execute(db.sa.delete(db.models.Service))
-    yield
-    rpc.reset_pins()
 
 
 def _service(ctx, host, rpc_v):

@@ -10,17 +10,9 @@ from blockstore.db import api as db
 from blockstore import objects
 from blockstore.objects import base
 from blockstore.volume import rpcapi as volume_rpcapi
+from tests.unit.rpc_fixtures import fresh_pins  # noqa: F401  (autouse)
 
 objects.register_all()
-
-
-@pytest.fixture(autouse=True)
-def fresh_pins(database, ctx):
-    rpc.reset_pins()
-    with db._writer(ctx) as session:
-        session.execute(db.sa.delete(db.models.Service))
-    yield
-    rpc.reset_pins()
 
 
 def test_migration_needs_rpc_1_7(ctx):
