@@ -19,6 +19,8 @@ from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from blockstore.common import service_client
+
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
@@ -41,23 +43,11 @@ nova_opts = [
 
 
 def register_opts(conf=CONF):
-    conf.register_opts(nova_opts, group=GROUP)
-    ks_loading.register_session_conf_options(conf, GROUP)
-    ks_loading.register_auth_conf_options(conf, GROUP)
+    service_client.register_opts(conf, GROUP, nova_opts)
 
 
 def list_opts():
-    """[nova] options for the sample config: ours, the session's, a password plugin's."""
-    opts = list(nova_opts)
-    opts += ks_loading.get_session_conf_options()
-    opts += ks_loading.get_auth_common_conf_options()
-    opts += ks_loading.get_auth_plugin_conf_options('password')
-    seen, unique = set(), []
-    for o in opts:
-        if o.dest not in seen:
-            seen.add(o.dest)
-            unique.append(o)
-    return [(GROUP, unique)]
+    return service_client.list_opts(GROUP, nova_opts)
 
 
 register_opts()

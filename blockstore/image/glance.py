@@ -17,6 +17,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from blockstore.common import exception
+from blockstore.common import service_client
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
@@ -63,22 +64,11 @@ class GlanceError(exception.BlockstoreException):
 
 
 def register_opts(conf=CONF):
-    conf.register_opts(glance_opts, group=GROUP)
-    ks_loading.register_session_conf_options(conf, GROUP)
-    ks_loading.register_auth_conf_options(conf, GROUP)
+    service_client.register_opts(conf, GROUP, glance_opts)
 
 
 def list_opts():
-    opts = list(glance_opts)
-    opts += ks_loading.get_session_conf_options()
-    opts += ks_loading.get_auth_common_conf_options()
-    opts += ks_loading.get_auth_plugin_conf_options('password')
-    seen, unique = set(), []
-    for o in opts:
-        if o.dest not in seen:
-            seen.add(o.dest)
-            unique.append(o)
-    return [(GROUP, unique)]
+    return service_client.list_opts(GROUP, glance_opts)
 
 
 register_opts()
