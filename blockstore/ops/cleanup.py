@@ -74,7 +74,7 @@ def fail_work(ctx, worker):
     event = '%s_failed' % worker.operation
     if worker.resource_type == 'attachment' and event in machine.table:
         from blockstore.db import attachments as db_att
-        from blockstore.volume import attachments as attach_flow
+        from blockstore.volume.attach import service as attach_flow
         try:
             row = db_att.attachment_get(ctx, worker.resource_id)
             attach_flow.change(ctx, row.volume_id, row.id, event)

@@ -17,13 +17,13 @@ from blockstore import objects
 from blockstore.objects import states
 from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume import actions  # -- types, qos, actions, transfers
-from blockstore.volume import attachments  # -- attach flow
-from blockstore.volume import connections  # -- legacy attach actions
-from blockstore.volume import extend_actions  # -- extend completion (3.71)
-from blockstore.volume import image_actions  # -- image data (create, upload, reimage)
-from blockstore.volume import manage  # -- types, qos, actions, transfers
-from blockstore.volume import migration  # -- os-migrate_volume
-from blockstore.volume import reclaim  # -- dead hosts' attachments
+from blockstore.volume.attach import service as attachments  # -- attach flow
+from blockstore.volume.attach import connections as connections  # -- legacy attach actions
+from blockstore.volume.extend import service as extend_actions  # -- extend completion (3.71)
+from blockstore.volume.images import service as image_actions  # -- image data (create, upload, reimage)
+from blockstore.volume.manage import service as manage  # -- types, qos, actions, transfers
+from blockstore.volume.migrate import service as migration  # -- os-migrate_volume
+from blockstore.volume.attach import reclaim as reclaim  # -- dead hosts' attachments
 from blockstore.volume import rpcapi as volume_rpcapi
 from blockstore.volume import volume_types
 

@@ -26,11 +26,11 @@ from blockstore.db.models import utcnow
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.scheduler import rpcapi as scheduler_rpcapi
-from blockstore.volume import attach_manager
+from blockstore.volume.attach import worker as attach_manager
 from blockstore.volume import drivers
-from blockstore.volume import extend_manager
-from blockstore.volume import image_manager
-from blockstore.volume import migrate_manager
+from blockstore.volume.extend import worker as extend_manager
+from blockstore.volume.images import worker as image_manager
+from blockstore.volume.migrate import worker as migrate_manager
 from blockstore.volume.drivers import base as driver_base
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)

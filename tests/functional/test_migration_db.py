@@ -10,7 +10,7 @@ import pytest
 from blockstore.api import app as api_app
 from blockstore.db import api as db
 from blockstore.db import volume_migration as db_migration
-from blockstore.volume import migrate_manager
+from blockstore.volume.migrate import worker as migrate_manager
 from tests.unit.api.conftest import Client
 from tests.unit.api import test_migration as unit
 

@@ -92,7 +92,7 @@ def test_a_volume_service_that_does_not_answer_is_a_clear_500():
     import json
 
     from blockstore.api import middleware
-    from blockstore.volume import connections
+    from blockstore.volume.attach import connections as connections
 
     def silent(*args, **kwargs):
         raise messaging.MessagingTimeout('no reply')

@@ -20,7 +20,7 @@ from blockstore.api.views import volumes as views
 from blockstore.common import exception
 from blockstore.db import filters as db_filters
 from blockstore.objects import states
-from blockstore.volume import image_actions
+from blockstore.volume.images import service as image_actions
 
 # Query filters a non-admin may use (resource_filters: query_filters), and the API
 # names that differ from the database column.

@@ -329,7 +329,7 @@ def test_force_detach_by_admin(c, app, stack):
 
 
 def test_detach_interrupted_by_a_crash_finishes_at_restart(c, stack, ctx):
-    from blockstore.volume import attachments as attach_flow
+    from blockstore.volume.attach import service as attach_flow
     vid = _volume(c, stack)
     aid = _attach(c, vid, CONN_A)
     # The API claimed the delete (work record written), then the service died.

@@ -19,7 +19,7 @@ from blockstore.db import volume_migration as db_migration
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.volume import manager as vol_manager
-from blockstore.volume import migrate_manager
+from blockstore.volume.migrate import worker as migrate_manager
 from blockstore.volume.drivers import base as driver_base
 from blockstore.volume.drivers import file as file_driver
 from tests.unit.api.conftest import Client, fault_of

@@ -94,7 +94,7 @@ class ImageActions:
             volume.refresh()
             self.volume_rpcapi.copy_volume_to_image(ctx, volume, meta)
         except Exception:
-            from blockstore.volume import image_manager
+            from blockstore.volume.images import worker as image_manager
             image_manager._end(ctx, volume.id, 'upload_failed')
             from blockstore.db import api as db
             db.worker_destroy(ctx, 'volume', volume.id, 'upload')

@@ -25,8 +25,8 @@ from blockstore.common import exception
 from blockstore.common import utils
 from blockstore.db import attachments as db_att
 from blockstore import objects
-from blockstore.volume import attachments as attach_flow
-from blockstore.volume import connections
+from blockstore.volume.attach import service as attach_flow
+from blockstore.volume.attach import connections as connections
 
 CONF = cfg.CONF
 LOG = logging.getLogger(__name__)

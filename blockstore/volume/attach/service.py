@@ -17,7 +17,7 @@ from blockstore.common import exception
 from blockstore.db import attachments as db_att
 from blockstore.db.models import utcnow
 from blockstore.objects import states
-from blockstore.volume import connections
+from blockstore.volume.attach import connections as connections
 
 LOG = logging.getLogger(__name__)
 

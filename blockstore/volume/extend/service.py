@@ -1,7 +1,7 @@
 """os-extend_volume_completion (3.71) in the service layer (mixed into ``volume.api.API``).
 
 The compute host reports how its part of an attached extend went, on
-backends that declare ``ComputeExtendOps`` (see ``volume.extend_manager``).
+backends that declare ``ComputeExtendOps`` (see ``volume.extend.worker``).
 Nothing is left for the backend to do, so the outcome is applied here, in
 one transaction: the guarded transition (the volume must be ``extending``
 with an awaited completion), the new size on success, the settle back to

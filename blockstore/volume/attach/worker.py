@@ -20,7 +20,7 @@ from blockstore.common import messages
 from blockstore.db import api as db
 from blockstore.db import attachments as db_att
 from blockstore.objects import states
-from blockstore.volume import attachments as attach_flow
+from blockstore.volume.attach import service as attach_flow
 
 LOG = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Validates the volume and the destination (another backend, or cluster, with a
 volume service that is up and enabled), claims the volume through the
 migration transitions (``migration_status`` starting, a ``migrate`` work
 record) and casts to the volume's own backend (RPC 1.7), which moves the data
-(``volume.migrate_manager``). Only detached volumes move: an in-use volume is
+(``volume.migrate.worker``). Only detached volumes move: an in-use volume is
 a 400 (moving it needs compute's swap-volume, which blockstore does not drive).
 """
 
