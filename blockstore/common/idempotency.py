@@ -171,7 +171,9 @@ def create_once(ctx, resource_type, request, create, load):
     """
     last_error = None
     for _attempt in range(_ATTEMPTS):
-        claim = db_idem.Claim(ctx.project_id, resource_type, request.key, request.fingerprint)
+        # A context without a project (an admin's) has one shared key space ('').
+        claim = db_idem.Claim(ctx.project_id or '', resource_type, request.key,
+                              request.fingerprint)
         row = _settled_row(ctx, claim)
         if row is not None:
             return _answer(claim, row, load)

@@ -327,3 +327,12 @@ def test_concurrent_attachment_repeats_make_one(app, project):
         t.join()
     assert {a[0] for a in answers} == {200}, answers
     assert len({a[1]['attachment']['id'] for a in answers}) == 1
+
+
+def test_openapi_documents_the_header_and_client_token():
+    from blockstore.api import openapi
+    doc = openapi.generate()
+    op = doc['paths']['/v3/volumes']['post']
+    assert 'Idempotency-Key' in [p.get('name') for p in op['parameters']]
+    body = op['requestBody']['content']['application/json']['schema']
+    assert 'client_token' in body['properties']['volume']['properties']
