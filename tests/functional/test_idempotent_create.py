@@ -96,8 +96,9 @@ def test_50_identical_volume_creates_make_one_volume(dep, project):
     rows = dep.db.rows('SELECT id FROM volumes WHERE project_id = :p AND deleted = :f',
                        p=project, f=False)
     assert [r['id'] for r in rows] == [vid]
+    # "key" is reserved in MySQL: qualified, it is a plain column name on both.
     keys = dep.db.rows('SELECT resource_type, resource_id, completed_at FROM idempotency_keys '
-                       'WHERE project_id = :p AND idempotency_keys.key = :k',  # KEY: reserved in MySQL
+                       'WHERE project_id = :p AND idempotency_keys.key = :k',
                        p=project, k=key)
     assert [(k['resource_type'], k['resource_id']) for k in keys] == [('volume', vid)]
     assert keys[0]['completed_at'] is not None

@@ -336,3 +336,32 @@ def test_openapi_documents_the_header_and_client_token():
     assert 'Idempotency-Key' in [p.get('name') for p in op['parameters']]
     body = op['requestBody']['content']['application/json']['schema']
     assert 'client_token' in body['properties']['volume']['properties']
+
+
+def test_a_repeat_waits_for_a_pending_first_request_then_409(client, project):
+    """A key whose first request has not finished: the repeat waits, then says so."""
+    from oslo_config import cfg
+    from blockstore.common import idempotency
+    key = _key()
+    vol = _post_volume(client, key).json['volume']
+    with db._writer(context.get_admin_context()) as session:
+        session.execute(sa.update(models.IdempotencyKey).where(
+            models.IdempotencyKey.project_id == project).values(completed_at=None))
+    cfg.CONF.set_override('idempotency_wait_timeout', 0.2)
+    try:
+        resp = _post_volume(client, key)
+        assert resp.status_int == 409
+        assert 'still in progress' in fault_of(resp)[2]
+        # Once the first finishes, the repeat answers with its volume.
+        done = threading.Timer(0.1, idempotency.db_idem.complete, (
+            context.get_admin_context(),
+            idempotency.db_idem.Claim(project, 'volume', key, '', vol['id'])))
+        cfg.CONF.set_override('idempotency_wait_timeout', 30)
+        done.start()
+        resp = _post_volume(client, key)
+        done.join()
+        assert resp.status_int == 202
+        assert resp.json['volume']['id'] == vol['id']
+    finally:
+        cfg.CONF.clear_override('idempotency_wait_timeout')
+    assert _volume_ids(project) == [vol['id']]
