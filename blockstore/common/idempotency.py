@@ -22,8 +22,8 @@ key. Behaviour, per (project, type, key):
   while the first is still deciding (quota, sources) waits for it, up to
   ``idempotency_wait_timeout`` seconds (then 409, retry later). If the API
   process of the first request died before it finished, its key stays
-  pending (409) until it expires: the resource it inserted, if any, is
-  finished or undone by its work record, never duplicated.
+  pending (409) until it expires: the resource it inserted, if any, is left
+  as any create interrupted there (with its work record), never duplicated.
 * A repeat with a different request: 409, naming the key.
 * A create that fails (any error answer: 400, 404, 413, ...) releases its
   key: it made nothing, and a retry is a new attempt.
