@@ -109,6 +109,23 @@ def _version_header(lo, hi):
     }
 
 
+# A create whose body takes a client_token takes the same key as a header
+# (blockstore/common/idempotency.py).
+_IDEMPOTENCY_HEADER = {
+    'name': 'Idempotency-Key', 'in': 'header', 'required': False,
+    'description': 'Not in Cinder: a repeat of this create with the same key answers '
+                   'with the resource the first made (as client_token in the body).',
+    'schema': {'type': 'string', 'minLength': 1, 'maxLength': 255},
+}
+
+
+def _takes_client_token(media):
+    for resource in media['schema'].get('properties', {}).values():
+        if 'client_token' in (resource.get('properties') or {}):
+            return True
+    return False
+
+
 def _operation_id(path, method):
     words = re.sub(r'[{}]', '', path.strip('/')).replace('/', '_').replace('-', '_')
     return '%s_%s' % (method.lower(), words or 'root')
@@ -158,6 +175,8 @@ def generate(routes=None):
             if declared is not None:
                 op['requestBody'] = {'required': True, 'content': {
                     'application/json': {'schema': _body_schema(declared)}}}
+                if _takes_client_token(op['requestBody']['content']['application/json']):
+                    op['parameters'].append(_IDEMPOTENCY_HEADER)
             item[method.lower()] = op
         paths[path] = item
     return {

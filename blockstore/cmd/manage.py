@@ -17,6 +17,7 @@ import blockstore
 from blockstore.cmd import common
 from blockstore.common import context
 from blockstore.common import exception
+from blockstore.common import idempotency
 from blockstore.db import api as db
 from blockstore.db import migration
 from blockstore.db.models import utcnow
@@ -55,6 +56,8 @@ def cmd_db_purge(args, out):
     before = utcnow() - datetime.timedelta(days=args.before_days)
     counts = db.purge_deleted(context.get_admin_context(), before)
     out.write('Purged %(volumes)d volumes and %(snapshots)d snapshots\n' % counts)
+    keys = idempotency.purge_expired(context.get_admin_context())
+    out.write('Purged %d expired idempotency keys\n' % keys)
 
 
 def cmd_service_list(args, out):

@@ -210,8 +210,9 @@ def set_defaults():
 def list_opts():
     from blockstore.compute import nova   # [nova]: how to reach the compute API
     from blockstore.image import glance   # [glance]: how to reach the image API
+    from blockstore.common import idempotency   # Idempotency-Key of creates
     return ([(group, list(opts)) for group, opts in _opts] + nova.list_opts()
-            + glance.list_opts())
+            + glance.list_opts() + idempotency.list_opts())
 
 
 def setup(argv=None, conf=CONF, default_config_files=None, log_name='blockstore',

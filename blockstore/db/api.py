@@ -21,6 +21,7 @@ from sqlalchemy import event, exists, select, update
 
 from blockstore.common import exception
 from blockstore.db import filters as db_filters
+from blockstore.db import idempotency
 from blockstore.db import models
 from blockstore.db.models import utcnow
 
@@ -427,6 +428,7 @@ def volume_create(context, values, metadata=None, admin_metadata=None, work=None
     vol.volume_admin_metadata = [models.VolumeAdminMetadata(key=k, value=v)
                                  for k, v in (admin_metadata or {}).items()]
     with _writer(context) as session:
+        idempotency.put(session, 'volume', values['id'])   # a keyed create: its key first
         session.add(vol)
         session.flush()
         if work:
@@ -756,6 +758,7 @@ def snapshot_create(context, values, metadata=None, work=None):
     snap.snapshot_metadata = [models.SnapshotMetadata(key=k, value=v)
                               for k, v in (metadata or {}).items()]
     with _writer(context) as session:
+        idempotency.put(session, 'snapshot', values['id'])   # a keyed create: its key first
         session.add(snap)
         session.flush()
         if work:
@@ -777,6 +780,7 @@ def hard_delete(context, resource, resource_id):
                 models.VolumeAdminMetadata.volume_id == resource_id))
         session.execute(sa.delete(models.Worker).where(
             models.Worker.resource_type == resource, models.Worker.resource_id == resource_id))
+        idempotency.forget(session, resource, resource_id)   # an undone create frees its key
         session.execute(sa.delete(model).where(model.id == resource_id))
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from blockstore.common import exception
 from blockstore.db import api as db
+from blockstore.db import idempotency
 from blockstore.db import models
 
 _MODEL = models.VolumeAttachment
@@ -123,6 +124,7 @@ def insert(session, values):
     for key in ('connector', 'connection_info', 'extra_connectors'):
         if values.get(key) is not None and not isinstance(values[key], str):
             values[key] = jsonutils.dumps(values[key])
+    idempotency.put(session, 'attachment', values['id'])   # a keyed create: its key first
     session.add(_MODEL(**values))
     session.flush()
     return values['id']

@@ -10,6 +10,7 @@ import datetime
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer,
                         String, Text, UniqueConstraint)
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import declarative_base, relationship
 
 
@@ -416,3 +417,38 @@ Index('volumes_quota_idx', Volume.project_id, Volume.deleted, Volume.use_quota,
       Volume.volume_type_id, Volume.size)
 Index('snapshots_quota_idx', Snapshot.project_id, Snapshot.deleted, Snapshot.use_quota,
       Snapshot.volume_type_id, Snapshot.volume_size)
+
+
+# Keys are printable ASCII (validated by the service layer), kept case-sensitive.
+KEY_TYPE = String(255).with_variant(
+    mysql.VARCHAR(255, charset='ascii', collation='ascii_bin'), 'mysql', 'mariadb')
+
+
+class IdempotencyKey(Base):
+    """A client's idempotency key of one create (``Idempotency-Key`` / ``client_token``).
+
+    Inserted in the same transaction as the resource it names, so the unique
+    constraint on (project_id, resource_type, key) decides which of several
+    concurrent identical creates makes the resource; the others find this row
+    and answer with ``resource_id``. ``request_fingerprint`` (SHA-256 of the
+    parsed request) tells a retry from a different request reusing the key.
+    ``completed_at`` is NULL while the first request is still deciding (quota,
+    its sources); repeats wait for it. See blockstore/db/idempotency.py.
+    """
+    __tablename__ = 'idempotency_keys'
+    __table_args__ = (
+        UniqueConstraint('project_id', 'resource_type', 'key',
+                         name='uniq_idempotency_keys0project0type0key'),
+        Index('idempotency_keys_resource_idx', 'resource_type', 'resource_id'),
+        Index('idempotency_keys_created_idx', 'created_at'),
+    )
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    project_id = Column(String(255), nullable=False)
+    resource_type = Column(String(40), nullable=False)
+    # Compared byte for byte on every database (MariaDB's default collation
+    # would make 'Key' and 'key' one key).
+    key = Column(KEY_TYPE, nullable=False)
+    resource_id = Column(String(36), nullable=False)
+    request_fingerprint = Column(String(64), nullable=False)
+    created_at = Column(DateTime, default=utcnow, nullable=False)
+    completed_at = Column(DateTime)

@@ -10,6 +10,7 @@ from oslo_config import cfg
 from oslo_log import log as logging
 
 from blockstore.common import exception
+from blockstore.common import idempotency
 from blockstore.common import quota
 from blockstore.db import api as db
 from blockstore.db.models import utcnow
@@ -87,12 +88,15 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
 
     # -- create -------------------------------------------------------------
 
+    @idempotency.idempotent('volume', load=lambda api, ctx, volume_id: api.get(ctx, volume_id))
     def create(self, ctx, size, name=None, description=None, volume_type=None,
                snapshot_id=None, source_volid=None, metadata=None, availability_zone=None,
                multiattach=False, bootable=False, image_id=None):
         """Validate, insert the volume in 'creating', then cast to the scheduler.
 
         ``size`` may be None when it can be taken from the snapshot or source.
+        ``idempotency=`` (a common.idempotency.Request): a repeated key answers
+        with the volume it made (see common/idempotency.py).
         A snapshot or source volume is proved usable *after* the insert (a
         guarded no-op update), so it cannot be deleted between check and use.
         """
@@ -265,6 +269,8 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
                                    sort_keys=sort_keys, sort_dirs=sort_dirs,
                                    project_id=_scope(ctx, all_tenants), offset=offset)
 
+    @idempotency.idempotent('snapshot',
+                            load=lambda api, ctx, snapshot_id: api.get_snapshot(ctx, snapshot_id))
     def create_snapshot(self, ctx, volume, name=None, description=None, force=False,
                         metadata=None):
         """Insert the snapshot, then prove the volume usable (insert-then-verify).

@@ -11,6 +11,7 @@ from blockstore.api.schemas import attachments as schemas
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.views import attachments as views
 from blockstore.common import exception
+from blockstore.common import idempotency
 from blockstore.common import policy
 from blockstore.db import attachments as db_att
 
@@ -91,7 +92,8 @@ def create(req):
         raise exception.InvalidInput(reason='mode is accepted from microversion 3.54')
     attachment = api.attachment_create(ctx, volume, instance_uuid=body.get('instance_uuid'),
                                        connector=body.get('connector') or None, mode=mode,
-                                       service=is_service_request(ctx))
+                                       service=is_service_request(ctx),
+                                       idempotency=idempotency.request_of(req.headers, body))
     return common.json_response(views.show(attachment))
 
 

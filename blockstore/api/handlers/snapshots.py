@@ -10,6 +10,7 @@ from blockstore.api.schemas import snapshots as schemas
 from blockstore.api.views import fields as F
 from blockstore.api.views import snapshots as views
 from blockstore.common import exception
+from blockstore.common import idempotency
 
 # Query filters a non-admin may use (resource_filters: query_filters), availability_zone
 # aside: snapshots have no column for it.
@@ -74,7 +75,8 @@ def create(req):
     description = (body['description'] if 'description' in body
                    else body.get('display_description'))
     snapshot = api.create_snapshot(ctx, volume, name=name, description=description,
-                                   force=force, metadata=body.get('metadata') or {})
+                                   force=force, metadata=body.get('metadata') or {},
+                                   idempotency=idempotency.request_of(req.headers, body))
     return common.json_response(views.show(req, snapshot, F.DETAIL), status=202)
 
 

@@ -18,6 +18,7 @@ from blockstore.api.schemas import volumes as schemas
 from blockstore.api.views import fields as F
 from blockstore.api.views import volumes as views
 from blockstore.common import exception
+from blockstore.common import idempotency
 from blockstore.db import filters as db_filters
 from blockstore.objects import states
 from blockstore.volume.images import service as image_actions
@@ -171,7 +172,8 @@ def create(req):
         metadata=vol.get('metadata') or {},
         availability_zone=vol.get('availability_zone'),
         multiattach=pt.bool_value(vol.get('multiattach')),
-        image_id=image_actions.image_id_of(image_ref) if image_ref else None)
+        image_id=image_actions.image_id_of(image_ref) if image_ref else None,
+        idempotency=idempotency.request_of(req.headers, vol))
     return common.json_response(views.show(req, volume, F.DETAIL), status=202)
 
 

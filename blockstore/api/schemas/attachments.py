@@ -1,6 +1,7 @@
 """Request bodies of the attachments API (3.27+) and the legacy attach actions."""
 
 from blockstore.api.schemas import parameter_types as pt
+from blockstore.common import idempotency
 from blockstore.api import validation
 
 connector = {'type': ['object', 'null']}
@@ -15,6 +16,7 @@ create = validation.strict_since_353({
             'instance_uuid': pt.optional_uuid,
             'connector': connector,
             'mode': _mode,
+            'client_token': idempotency.SCHEMA,
         },
         'required': ['volume_uuid'],
         'additionalProperties': False,

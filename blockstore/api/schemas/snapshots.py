@@ -1,6 +1,7 @@
 """Request bodies of the snapshot API."""
 
 from blockstore.api.schemas import parameter_types as pt
+from blockstore.common import idempotency
 from blockstore.api.schemas import volumes
 from blockstore.api import validation
 
@@ -17,6 +18,7 @@ create = validation.strict_since_353({
                 'volume_id': pt.uuid,
                 'force': pt.optional_boolean,
                 'metadata': pt.metadata_allows_null,
+                'client_token': idempotency.SCHEMA,
             },
             'required': ['volume_id'],
             'additionalProperties': False,

@@ -1,6 +1,7 @@
 """Request bodies of the volume API."""
 
 from blockstore.api.schemas import parameter_types as pt
+from blockstore.common import idempotency
 from blockstore.api import validation
 
 create = validation.strict_since_353({
@@ -25,6 +26,7 @@ create = validation.strict_since_353({
                 'image_id': {'type': ['string', 'null']},
                 'metadata': pt.metadata_allows_null,
                 'multiattach': pt.optional_boolean,
+                'client_token': idempotency.SCHEMA,
             },
             # As in Cinder: unknown keys inside "volume" are tolerated.
             'additionalProperties': True,

@@ -14,6 +14,7 @@ on the attachment so a crash in the middle is finished at restart.
 from oslo_log import log as logging
 
 from blockstore.common import exception
+from blockstore.common import idempotency
 from blockstore.db import attachments as db_att
 from blockstore.db.models import utcnow
 from blockstore.objects import states
@@ -111,6 +112,8 @@ class AttachmentActions:
 
     # -- attachments API (3.27, 3.44, 3.54) -----------------------------------------
 
+    @idempotency.idempotent('attachment', load=lambda svc, ctx, attachment_id:
+                            svc.get_attachment(ctx, attachment_id))
     def attachment_create(self, ctx, volume, instance_uuid=None, connector=None, mode=None,
                           service=False):
         """Reserve ``volume`` for an instance; with a connector, connect it too."""
