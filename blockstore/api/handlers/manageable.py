@@ -93,7 +93,7 @@ def manage_snapshot(req):
 
 def _since_38(handler):
     """The /manageable_* flavour of a handler: 3.8 and later."""
-    wrapped = mv.version_range('3.8')(lambda req: handler(req))
+    wrapped = mv.version_range(mv.MANAGEABLE)(lambda req: handler(req))
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
     return wrapped

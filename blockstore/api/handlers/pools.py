@@ -9,9 +9,6 @@ from blockstore.ops import services as ops
 from blockstore.volume import volume_types
 
 POLICY = 'scheduler_extension:scheduler_stats:get_pools'
-POOL_FILTER = mv.POOL_FILTER
-POOL_TYPE_FILTER = mv.POOL_TYPE_FILTER
-LIKE_FILTER = mv.LIKE_FILTER
 
 
 def get_pools(req):
@@ -21,10 +18,10 @@ def get_pools(req):
     filters = common.query_params(req)
     detail = common.parse_bool(filters.pop('detail', 'false'), 'detail')
     if version >= mv.RESOURCE_FILTER:
-        query_filters.reject_invalid(ctx, filters, 'pool', version >= LIKE_FILTER)
-    elif version < POOL_FILTER:
+        query_filters.reject_invalid(ctx, filters, 'pool', version >= mv.LIKE_FILTER)
+    elif version < mv.POOL_FILTER:
         filters.clear()
-    if version < POOL_TYPE_FILTER:
+    if version < mv.POOL_TYPE_FILTER:
         filters.pop('volume_type', None)
     if 'volume_type' in filters:
         try:

@@ -20,8 +20,6 @@ UPDATE_POLICY = 'volume_extension:quotas:update'
 DELETE_POLICY = 'volume_extension:quotas:delete'
 CLASS_POLICY = 'volume_extension:quota_classes'
 
-LIMITS_ADMIN_FILTER = mv.LIMITS_ADMIN_FILTER
-
 
 def _name(value, what):
     if not 1 <= len(value) <= 255:
@@ -117,7 +115,7 @@ def limits(req):
     """GET /limits: the caller's absolute limits and usage (admins: ?project_id=, 3.39)."""
     ctx = common.authorize(req, 'limits_extension:used_limits')
     project = ctx.project_id
-    if ctx.is_admin and common.version(req) >= LIMITS_ADMIN_FILTER:
+    if ctx.is_admin and common.version(req) >= mv.LIMITS_ADMIN_FILTER:
         project = req.GET.get('project_id', req.GET.get('tenant_id', project))
     return common.json_response(views.limits(
         quota.get_project_quotas(ctx, project, usages=True)))

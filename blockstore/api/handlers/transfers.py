@@ -9,9 +9,6 @@ from blockstore.api.schemas import transfers as schemas
 from blockstore.api.views import transfers as views
 from blockstore.transfer import api as transfer_api
 
-TRANSFER_WITH_SNAPSHOTS = mv.v('3.55')
-TRANSFER_PAGINATION = mv.v('3.59')
-TRANSFER_ENCRYPTED = mv.v('3.70')
 _API = transfer_api.API()
 _FILTERS = {'name': 'display_name', 'volume_id': 'volume_id', 'id': 'id'}
 _SORT_COLUMNS = {'name': 'display_name'}
@@ -27,7 +24,7 @@ def _list(req, detail):
     all_tenants = ctx.is_admin and common.lenient_bool(params.pop('all_tenants', 'false'))
     paging = {}
     limit = None
-    if common.version(req) >= TRANSFER_PAGINATION and _collection(req) == 'volume-transfers':
+    if common.version(req) >= mv.TRANSFER_PAGINATION and _collection(req) == 'volume-transfers':
         marker, limit, offset = common.pagination(params)
         sort_keys, sort_dirs = common.sort_params(params, _SORT_COLUMNS, default_dir='asc')
         paging = dict(marker=marker, limit=limit, offset=offset, sort_keys=sort_keys,
@@ -66,7 +63,7 @@ def create(req):
     body = common.validated_body(req, schemas.create)['transfer']
     version = common.version(req)
     no_snapshots = False
-    if version >= TRANSFER_WITH_SNAPSHOTS and _collection(req) == 'volume-transfers':
+    if version >= mv.TRANSFER_WITH_SNAPSHOTS and _collection(req) == 'volume-transfers':
         no_snapshots = pt.bool_value(body.get('no_snapshots'))
     name = body.get('name')
     if name is not None:
@@ -74,7 +71,7 @@ def create(req):
     volume = common.volume_api(req).get(ctx, body['volume_id'])
     common.authorize(req, 'volume:create_transfer', volume)
     row, auth_key = _API.create(ctx, volume, name=name, no_snapshots=no_snapshots,
-                                allow_encrypted=version >= TRANSFER_ENCRYPTED)
+                                allow_encrypted=version >= mv.TRANSFER_ENCRYPTED)
     shown = types.SimpleNamespace(**{c.name: getattr(row, c.name)
                                      for c in row.__table__.columns})
     shown.auth_key = auth_key
@@ -101,7 +98,7 @@ def delete(req):
 
 def _since_355(handler):
     """The /volume-transfers flavour of a handler: 3.55 and later."""
-    wrapped = mv.version_range('3.55')(lambda req: handler(req))
+    wrapped = mv.version_range(mv.TRANSFER_WITH_SNAPSHOTS)(lambda req: handler(req))
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
     return wrapped

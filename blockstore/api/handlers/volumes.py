@@ -7,6 +7,7 @@ rendered by the middleware.
 
 from oslo_utils import timeutils
 
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api.handlers import attachments as attachment_handlers
 from blockstore.api.handlers import metadata as metadata_handlers
@@ -121,7 +122,7 @@ def detail(req):
     return _list(req, detail=True)
 
 
-@mv.version_range('3.12')
+@mv.version_range(mv.VOLUME_SUMMARY)
 def summary(req):
     """GET /volumes/summary: count and total size (and metadata since 3.36)."""
     ctx = common.authorize(req, 'volume:get_all')
@@ -283,21 +284,21 @@ def _terminate_connection(req, body):
     return common.empty_response(202)
 
 
-ACTIONS = dict(volume_actions.VOLUME_ACTIONS, **attachment_handlers.LEGACY_ACTIONS, **{
-    'os-extend': _extend,
-    'os-force_delete': _force_delete,
-    'os-initialize_connection': _initialize_connection,
-    'os-terminate_connection': _terminate_connection,
-})
+def _unknown_action(name):
+    if name in _LATER_ACTIONS:
+        return exception.Invalid('Volume action %s is not supported yet.' % name)
+    return actions.no_such_action(name)
+
+
+ACTIONS = actions.Table(dict(volume_actions.VOLUME_ACTIONS, **attachment_handlers.LEGACY_ACTIONS, **{
+    'os-extend': actions.Action(_extend),
+    'os-force_delete': actions.Action(_force_delete),
+    'os-initialize_connection': actions.Action(_initialize_connection),
+    'os-terminate_connection': actions.Action(_terminate_connection),
+}), unknown=_unknown_action)
 
 
 def action(req):
     """POST /volumes/{volume_id}/action"""
     body = common.json_body(req)
-    name = common.action_name(body)
-    handler = ACTIONS.get(name)
-    if handler is None:
-        if name in _LATER_ACTIONS:
-            raise exception.Invalid('Volume action %s is not supported yet.' % name)
-        raise exception.Invalid('There is no such action: %s' % name)
-    return handler(req, body)
+    return actions.dispatch(req, ACTIONS, common.action_name(body), body)

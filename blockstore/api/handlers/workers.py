@@ -49,7 +49,7 @@ def _params(ctx, body):
     return params
 
 
-@mv.version_range('3.24')
+@mv.version_range(mv.WORKERS_CLEANUP)
 def cleanup(req):
     """POST /workers/cleanup -> 202 {"cleaning": [...], "unavailable": [...]}"""
     ctx = common.require_admin(req, POLICY)
