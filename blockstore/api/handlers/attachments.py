@@ -13,7 +13,7 @@ from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.views import attachments as views
 from blockstore.common import exception
 from blockstore.common import policy
-from blockstore.db import attachments as db_att
+from blockstore.volume.attach import reads as attachment_reads
 
 SERVICE_ATTACHMENT = 'volume:attachment_delete_service_attachment'
 
@@ -45,7 +45,7 @@ def _list(req, detailed):
                   and common.parse_bool(params.pop('with_count', 'false'), 'with_count'))
     filters = {}
     for key, value in params.items():
-        if key not in db_att.FILTER_COLUMNS or (key == 'project_id' and not ctx.is_admin):
+        if key not in attachment_reads.FILTER_COLUMNS or (key == 'project_id' and not ctx.is_admin):
             raise exception.InvalidInput(reason='Invalid filter keys: %s' % key)
         filters[key] = value
     api = common.volume_api(req)
@@ -216,10 +216,9 @@ def protect_connection(req, volume, connector):
     """os-terminate_connection: a compute service's connections need its role."""
     if not isinstance(connector, dict):
         return   # the service layer refuses it with a 400
-    initiator = connector.get('initiator')
-    for a in db_att.live_attachments(common.context(req), volume.id):
-        if a.service_created and (a.connector or {}).get('initiator') == initiator:
-            common.authorize(req, SERVICE_ATTACHMENT, a)
+    for a in attachment_reads.service_attachments(common.context(req), volume.id,
+                                                  connector.get('initiator')):
+        common.authorize(req, SERVICE_ATTACHMENT, a)
 
 
 LEGACY_ACTIONS = {

@@ -5,7 +5,6 @@ from blockstore.api import microversion as mv
 from blockstore.api import query_filters
 from blockstore.api.views import pools as views
 from blockstore.common import exception
-from blockstore.ops import services as ops
 from blockstore.volume import volume_types
 
 POLICY = 'scheduler_extension:scheduler_stats:get_pools'
@@ -30,5 +29,5 @@ def get_pools(req):
             raise exception.VolumeTypeNotFound(volume_type_id=filters['volume_type'])
         filters['volume_type'] = {'id': vtype.id, 'name': vtype.name,
                                   'extra_specs': dict(vtype.extra_specs)}
-    pools = ops.get_pools(ctx, common.volume_api(req).scheduler_rpcapi, filters or None)
+    pools = common.ops_api(req).get_pools(ctx, filters or None)
     return common.json_response(views.pools(pools, detail))

@@ -17,10 +17,9 @@ def index(req):
     """GET /os-services[?host=&binary=]"""
     ctx = common.require_admin(req, GET_ALL_POLICY)
     version = common.version(req)
-    scheduler = (common.volume_api(req).scheduler_rpcapi
-                 if version >= mv.BACKEND_STATE_REPORT else None)
-    infos = ops.list_services(ctx, host=req.GET.get('host'), binary=req.GET.get('binary'),
-                              scheduler_api=scheduler)
+    infos = common.ops_api(req).list_services(
+        ctx, host=req.GET.get('host'), binary=req.GET.get('binary'),
+        backend_state=version >= mv.BACKEND_STATE_REPORT)
     return common.json_response(views.services(version, infos))
 
 

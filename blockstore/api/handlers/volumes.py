@@ -5,8 +5,6 @@ returns a webob response; errors are raised as blockstore exceptions and
 rendered by the middleware.
 """
 
-from oslo_utils import timeutils
-
 from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api.handlers import attachments as attachment_handlers
@@ -19,7 +17,7 @@ from blockstore.api.schemas import volumes as schemas
 from blockstore.api.views import fields as F
 from blockstore.api.views import volumes as views
 from blockstore.common import exception
-from blockstore.db import filters as db_filters
+from blockstore.volume.attach import reads as attachment_reads
 from blockstore.objects import states
 from blockstore.volume.images import service as image_actions
 
@@ -45,6 +43,11 @@ def _volume(req, action=None):
 
 # -- lists ---------------------------------------------------------------------
 
+def _viewable(req, volume):
+    """``volume`` with what its view shows beside its columns (its attachments)."""
+    return attachment_reads.with_attachments(common.context(req), volume)
+
+
 def _bootable_filter(req, value):
     if common.version(req) >= mv.BOOTABLE_FILTER_STRICT:
         return common.parse_bool(value, 'bootable')
@@ -69,29 +72,9 @@ def _bool_filter(name):
     return lambda req, value: common.parse_bool(value, name)
 
 
-def _parse_time(text):
-    try:
-        return timeutils.normalize_time(timeutils.parse_isotime(text.strip()))
-    except ValueError:
-        raise exception.Invalid('Invalid %s value' % text)
-
-
-def _time_filter(req, value):
-    """``created_at``/``updated_at``: ``op:time[,op:time...]`` since 3.60, a time before."""
-    if common.version(req) < mv.TIME_COMPARISON_FILTER:
-        return db_filters.Compare(eq=_parse_time(value))
-    found = db_filters.Compare()
-    for unit in value.split(','):
-        op, sep, text = unit.strip().partition(':')
-        if not sep or op not in db_filters.OPERATORS:
-            raise exception.Invalid('Invalid %s operator' % op)
-        found[op] = _parse_time(text)
-    return found
-
-
 CONVERTERS = {
-    'created_at': _time_filter,
-    'updated_at': _time_filter,
+    'created_at': common.time_filter,
+    'updated_at': common.time_filter,
     'bootable': _bootable_filter,
     'multiattach': _bool_filter('multiattach'),
     'size': _int_filter('size'),
@@ -173,7 +156,7 @@ def create(req):
         availability_zone=vol.get('availability_zone'),
         multiattach=pt.bool_value(vol.get('multiattach')),
         image_id=image_actions.image_id_of(image_ref) if image_ref else None)
-    return common.json_response(views.show(req, volume, F.DETAIL), status=202)
+    return common.json_response(views.show(req, _viewable(req, volume), F.DETAIL), status=202)
 
 
 def show(req):
@@ -181,7 +164,7 @@ def show(req):
     volume = _volume(req, 'volume:get')
     volume.image_metadata = common.volume_api(req).get_image_metadata(common.context(req),
                                                                       volume)
-    return common.json_response(views.show(req, volume))
+    return common.json_response(views.show(req, _viewable(req, volume)))
 
 
 def update(req):
@@ -200,7 +183,7 @@ def update(req):
         api.update_metadata(ctx, volume, body['metadata'], delete=True)
     if values:
         api.update(ctx, volume, values)
-    return common.json_response(views.show(req, _volume(req), F.DETAIL))
+    return common.json_response(views.show(req, _viewable(req, _volume(req)), F.DETAIL))
 
 
 def delete(req):

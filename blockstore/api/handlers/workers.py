@@ -56,7 +56,5 @@ def cleanup(req):
     body = schemas.cleanup.validate(common.json_body(req) or None, common.version(req))
     params = _params(ctx, body)
     params.setdefault('is_up', False)   # by default: the services that are down
-    api = common.volume_api(req)
-    cleaning, unavailable = ops.cleanup(ctx, api.volume_rpcapi, api.scheduler_rpcapi,
-                                        **params)
+    cleaning, unavailable = common.ops_api(req).cleanup(ctx, **params)
     return common.json_response(views.cleanup(cleaning, unavailable), status=202)
