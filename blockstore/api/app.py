@@ -1,7 +1,8 @@
 """The API as one WSGI callable: faults -> auth -> microversion -> router.
 
-``make_app(conf)`` builds the stack with one volume service-layer instance
-(``app.volume_api``), handed to handlers through the WSGI environ.
+``make_app(conf)`` builds the stack with one instance of each service layer
+(``app.volume_api``, ``app.ops_api``, ``app.transfer_api``), handed to
+handlers through the WSGI environ (``common.volume_api(req)`` ...).
 """
 
 from oslo_config import cfg
@@ -12,22 +13,24 @@ from blockstore.api import router as api_router
 from blockstore.api import routes
 
 
-class _WithVolumeAPI:
-    def __init__(self, app, volume_api):
+class _WithServiceLayer:
+    def __init__(self, app, apis):
         self.app = app
-        self.volume_api = volume_api
+        self.apis = apis
 
     def __call__(self, environ, start_response):
-        environ[common.VOLUME_API_KEY] = self.volume_api
+        environ.update(self.apis)
         return self.app(environ, start_response)
 
 
 class APIApplication:
     """The outermost WSGI callable, exposing the pieces tests and servers need."""
 
-    def __init__(self, app, volume_api, router):
+    def __init__(self, app, volume_api, router, ops_api=None, transfer_api=None):
         self._app = app
         self.volume_api = volume_api
+        self.ops_api = ops_api
+        self.transfer_api = transfer_api
         self.router = router
 
     def __call__(self, environ, start_response):
@@ -40,11 +43,17 @@ def make_app(conf=None, volume_api=None):
     if volume_api is None:
         from blockstore.volume import api as volume_api_mod
         volume_api = volume_api_mod.API()
+    from blockstore.ops import api as ops_api_mod
+    from blockstore.transfer import api as transfer_api_mod
+    ops_api = ops_api_mod.API(volume_api)
+    transfer_api = transfer_api_mod.API()
     router = api_router.Router(routes.ROUTES)
     app = middleware.MicroversionMiddleware(router)
     if conf.auth_strategy == 'keystone':
         app = middleware.keystone_pipeline(app, conf)
     else:
         app = middleware.NoAuthMiddleware(app)
-    app = middleware.FaultWrapper(_WithVolumeAPI(app, volume_api))
-    return APIApplication(app, volume_api, router)
+    app = middleware.FaultWrapper(_WithServiceLayer(app, {
+        common.VOLUME_API_KEY: volume_api, common.OPS_API_KEY: ops_api,
+        common.TRANSFER_API_KEY: transfer_api}))
+    return APIApplication(app, volume_api, router, ops_api, transfer_api)

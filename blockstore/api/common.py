@@ -4,6 +4,7 @@ import ast
 import json
 
 from oslo_config import cfg
+from oslo_utils import timeutils
 import webob
 
 from blockstore.api import microversion
@@ -16,6 +17,8 @@ CONF = cfg.CONF
 
 CONTEXT_KEY = 'blockstore.context'
 VOLUME_API_KEY = 'blockstore.volume_api'
+OPS_API_KEY = 'blockstore.ops_api'
+TRANSFER_API_KEY = 'blockstore.transfer_api'
 
 _TRUE = ('t', 'true', 'on', 'y', 'yes', '1')
 _FALSE = ('f', 'false', 'off', 'n', 'no', '0')
@@ -29,6 +32,16 @@ def context(req):
 
 def volume_api(req):
     return req.environ[VOLUME_API_KEY]
+
+
+def ops_api(req):
+    """The operator service layer (pools, capabilities, services, cleanup): ops.api.API."""
+    return req.environ[OPS_API_KEY]
+
+
+def transfer_api(req):
+    """The volume transfer service layer: transfer.api.API."""
+    return req.environ[TRANSFER_API_KEY]
 
 
 def version(req):
@@ -215,6 +228,26 @@ def list_filters(req, params, user_filters, columns, unsupported=frozenset(),
     if invalid:
         raise exception.Invalid('Invalid filter keys: %s' % ', '.join(sorted(invalid)))
     return filters
+
+
+def _parse_time(text):
+    try:
+        return timeutils.normalize_time(timeutils.parse_isotime(text.strip()))
+    except ValueError:
+        raise exception.Invalid('Invalid %s value' % text)
+
+
+def time_filter(req, value):
+    """``created_at``/``updated_at``: ``op:time[,op:time...]`` since 3.60, a time before."""
+    if version(req) < microversion.TIME_COMPARISON_FILTER:
+        return db_filters.Compare(eq=_parse_time(value))
+    found = db_filters.Compare()
+    for unit in value.split(','):
+        op, sep, text = unit.strip().partition(':')
+        if not sep or op not in db_filters.OPERATORS:
+            raise exception.Invalid('Invalid %s operator' % op)
+        found[op] = _parse_time(text)
+    return found
 
 
 def like_filters(req, filters, text_keys):

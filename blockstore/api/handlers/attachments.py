@@ -5,6 +5,7 @@ service created (a request with the service role) may be deleted only by
 that role (policy ``volume:attachment_delete_service_attachment``).
 """
 
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import attachments as schemas
@@ -13,11 +14,8 @@ from blockstore.api.views import attachments as views
 from blockstore.common import exception
 from blockstore.common import idempotency
 from blockstore.common import policy
-from blockstore.db import attachments as db_att
+from blockstore.volume.attach import reads as attachment_reads
 
-NEW_ATTACH = '3.27'
-COMPLETE = mv.v('3.44')
-ATTACH_MODE = mv.v('3.54')
 SERVICE_ATTACHMENT = 'volume:attachment_delete_service_attachment'
 
 
@@ -48,7 +46,7 @@ def _list(req, detailed):
                   and common.parse_bool(params.pop('with_count', 'false'), 'with_count'))
     filters = {}
     for key, value in params.items():
-        if key not in db_att.FILTER_COLUMNS or (key == 'project_id' and not ctx.is_admin):
+        if key not in attachment_reads.FILTER_COLUMNS or (key == 'project_id' and not ctx.is_admin):
             raise exception.InvalidInput(reason='Invalid filter keys: %s' % key)
         filters[key] = value
     api = common.volume_api(req)
@@ -61,25 +59,25 @@ def _list(req, detailed):
     return common.json_response(views.index(items, detailed, count))
 
 
-@mv.version_range(NEW_ATTACH)
+@mv.version_range(mv.NEW_ATTACH)
 def index(req):
     """GET /attachments"""
     return _list(req, detailed=False)
 
 
-@mv.version_range(NEW_ATTACH)
+@mv.version_range(mv.NEW_ATTACH)
 def detail(req):
     """GET /attachments/detail"""
     return _list(req, detailed=True)
 
 
-@mv.version_range(NEW_ATTACH)
+@mv.version_range(mv.NEW_ATTACH)
 def show(req):
     """GET /attachments/{attachment_id}"""
     return common.json_response(views.show(_attachment(req, 'volume:attachment_get')))
 
 
-@mv.version_range(NEW_ATTACH)
+@mv.version_range(mv.NEW_ATTACH)
 def create(req):
     """POST /attachments: reserve a volume (and connect it when a connector is given)."""
     body = common.validated_body(req, schemas.create)['attachment']
@@ -88,7 +86,7 @@ def create(req):
     volume = api.get(ctx, body['volume_uuid'])
     common.authorize(req, 'volume:attachment_create', volume)
     mode = body.get('mode')
-    if mode is not None and common.version(req) < ATTACH_MODE:
+    if mode is not None and common.version(req) < mv.ATTACH_MODE:
         raise exception.InvalidInput(reason='mode is accepted from microversion 3.54')
     attachment = api.attachment_create(ctx, volume, instance_uuid=body.get('instance_uuid'),
                                        connector=body.get('connector') or None, mode=mode,
@@ -97,7 +95,7 @@ def create(req):
     return common.json_response(views.show(attachment))
 
 
-@mv.version_range(NEW_ATTACH)
+@mv.version_range(mv.NEW_ATTACH)
 def update(req):
     """PUT /attachments/{attachment_id}: connect the host named by the connector."""
     body = common.validated_body(req, schemas.update)['attachment']
@@ -107,7 +105,7 @@ def update(req):
     return common.json_response(views.show(updated))
 
 
-@mv.version_range(NEW_ATTACH)
+@mv.version_range(mv.NEW_ATTACH)
 def delete(req):
     """DELETE /attachments/{attachment_id}: 200 with the volume's other attachments."""
     attachment = _attachment(req, 'volume:attachment_delete')
@@ -116,20 +114,24 @@ def delete(req):
     return common.json_response(views.index(remaining))
 
 
-@mv.version_range('3.44')
-def action(req):
-    """POST /attachments/{attachment_id}/action: os-complete (3.44)."""
-    body = common.json_body(req)
-    name = common.action_name(body)
-    if name != 'os-complete':
-        raise exception.Invalid('There is no such action: %s' % name)
+def _complete(req, body):
     common.validated_body(req, schemas.complete)
     attachment = _attachment(req, 'volume:attachment_complete')
     common.volume_api(req).attachment_complete(common.context(req), attachment)
     return common.empty_response(204)
 
 
-@mv.version_range(NEW_ATTACH)
+ACTIONS = actions.Table({'os-complete': actions.Action(_complete)})
+
+
+@mv.version_range(mv.ATTACHMENT_COMPLETE)
+def action(req):
+    """POST /attachments/{attachment_id}/action: os-complete (3.44)."""
+    body = common.json_body(req)
+    return actions.dispatch(req, ACTIONS, common.action_name(body), body)
+
+
+@mv.version_range(mv.NEW_ATTACH)
 def reclaim(req):
     """POST /attachments/reclaim {"host", "confirm_dead": true} (admin; not in Cinder).
 
@@ -216,14 +218,15 @@ def protect_connection(req, volume, connector):
     """os-terminate_connection: a compute service's connections need its role."""
     if not isinstance(connector, dict):
         return   # the service layer refuses it with a 400
-    initiator = connector.get('initiator')
-    for a in db_att.live_attachments(common.context(req), volume.id):
-        if a.service_created and (a.connector or {}).get('initiator') == initiator:
-            common.authorize(req, SERVICE_ATTACHMENT, a)
+    for a in attachment_reads.service_attachments(common.context(req), volume.id,
+                                                  connector.get('initiator')):
+        common.authorize(req, SERVICE_ATTACHMENT, a)
 
 
 LEGACY_ACTIONS = {
-    'os-reserve': reserve, 'os-unreserve': unreserve,
-    'os-begin_detaching': begin_detaching, 'os-roll_detaching': roll_detaching,
-    'os-attach': attach, 'os-detach': detach, 'os-force_detach': force_detach,
+    'os-reserve': actions.Action(reserve), 'os-unreserve': actions.Action(unreserve),
+    'os-begin_detaching': actions.Action(begin_detaching),
+    'os-roll_detaching': actions.Action(roll_detaching),
+    'os-attach': actions.Action(attach), 'os-detach': actions.Action(detach),
+    'os-force_detach': actions.Action(force_detach),
 }

@@ -6,6 +6,7 @@ would start work (create, import) is a 501 naming what is missing. Bodies are
 validated first, so a malformed request is a 400 as it will be later.
 """
 
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import backups as schemas
@@ -52,7 +53,7 @@ def show(req):
     _missing(req)
 
 
-@mv.version_range('3.9')
+@mv.version_range(mv.BACKUP_UPDATE)
 @validation.body_schema(schemas.update)
 def update(req):
     """PUT /backups/{backup_id} (3.9)"""
@@ -75,17 +76,22 @@ def restore(req):
     _missing(req)
 
 
+def _admin_action(name):
+    def handler(req, body):
+        schemas.ACTIONS[name].validate(body, common.version(req))
+        common.require_admin(req, ADMIN + name.replace('os-', ''))
+        _missing(req)
+    return handler
+
+
+ACTIONS = actions.Table({name: actions.Action(_admin_action(name)) for name in schemas.ACTIONS})
+
+
 @validation.body_schema(('actions', schemas.ACTIONS))
 def action(req):
     """POST /backups/{backup_id}/action: os-reset_status, os-force_delete (admin)"""
     body = common.json_body(req)
-    name = common.action_name(body)
-    schema = schemas.ACTIONS.get(name)
-    if schema is None:
-        raise exception.Invalid('There is no such action: %s' % name)
-    schema.validate(body, common.version(req))
-    common.require_admin(req, ADMIN + name.replace('os-', ''))
-    _missing(req)
+    actions.dispatch(req, ACTIONS, common.action_name(body), body)
 
 
 def export_record(req):

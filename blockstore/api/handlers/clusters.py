@@ -3,6 +3,7 @@
 A cluster is derived from the services that share a ``cluster_name``.
 """
 
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import services as schemas
@@ -11,7 +12,6 @@ from blockstore.common import exception
 from blockstore.ops import services as ops
 
 POLICY = 'clusters:%s'
-REPLICATION_DATA = mv.REPLICATION_CLUSTER
 
 
 def _int(key, value):
@@ -34,7 +34,7 @@ def _list(req, detail):
     ctx = common.require_admin(req, POLICY % 'get_all')
     version = common.version(req)
     allowed = set(ops.CLUSTER_FILTERS)
-    if version >= REPLICATION_DATA:
+    if version >= mv.REPLICATION_CLUSTER:
         allowed.update(ops.CLUSTER_REPLICATION_FILTERS)
     filters = common.query_params(req)
     invalid = sorted(set(filters) - allowed)
@@ -44,19 +44,19 @@ def _list(req, detail):
     return common.json_response(views.index(version, ops.list_clusters(ctx, filters), detail))
 
 
-@mv.version_range('3.7')
+@mv.version_range(mv.CLUSTERS)
 def index(req):
     """GET /clusters"""
     return _list(req, detail=False)
 
 
-@mv.version_range('3.7')
+@mv.version_range(mv.CLUSTERS)
 def detail(req):
     """GET /clusters/detail"""
     return _list(req, detail=True)
 
 
-@mv.version_range('3.7')
+@mv.version_range(mv.CLUSTERS)
 def show(req):
     """GET /clusters/{name}[?binary=]"""
     ctx = common.require_admin(req, POLICY % 'get')
@@ -65,15 +65,8 @@ def show(req):
     return common.json_response(views.show(common.version(req), cluster))
 
 
-@mv.version_range('3.7')
-def update(req):
-    """PUT /clusters/enable, PUT /clusters/disable"""
-    ctx = common.require_admin(req, POLICY % 'update')
-    action = req.urlvars['name']
-    if action not in ('enable', 'disable'):
-        raise exception.NotFound('Unknown action')
+def _set_disabled(req, ctx, disabled):
     version = common.version(req)
-    disabled = action == 'disable'
     schema = schemas.disable_cluster if disabled else schemas.enable_cluster
     body = schema.validate(common.json_body(req), version)
     reason = body.get('disabled_reason') if disabled else None
@@ -85,3 +78,16 @@ def update(req):
                                        body.get('binary') or ops.VOLUME_BINARY, disabled,
                                        reason or None)
     return common.json_response(views.update(version, cluster, reason or None))
+
+
+ACTIONS = actions.Table({
+    'enable': actions.Action(lambda req, ctx: _set_disabled(req, ctx, False)),
+    'disable': actions.Action(lambda req, ctx: _set_disabled(req, ctx, True)),
+}, unknown=lambda name: exception.NotFound('Unknown action'))
+
+
+@mv.version_range(mv.CLUSTERS)
+def update(req):
+    """PUT /clusters/enable, PUT /clusters/disable"""
+    ctx = common.require_admin(req, POLICY % 'update')
+    return actions.dispatch(req, ACTIONS, req.urlvars['name'], ctx)

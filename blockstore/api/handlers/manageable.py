@@ -9,6 +9,7 @@ from blockstore.api.views import fields as F
 from blockstore.api.views import snapshots as snapshot_views
 from blockstore.api.views import volumes as volume_views
 from blockstore.common import exception
+from blockstore.volume.attach import reads as attachment_reads
 
 _SUMMARY = ('reference', 'size', 'safe_to_manage')
 _DETAIL = ('reason_not_safe', 'cinder_id', 'extra_info')
@@ -78,6 +79,7 @@ def manage_volume(req):
         description=body.get('description'), volume_type=body.get('volume_type') or None,
         availability_zone=body.get('availability_zone'), metadata=body.get('metadata'),
         bootable=pt.bool_value(body.get('bootable')), cluster=body.get('cluster'))
+    volume = attachment_reads.with_attachments(common.context(req), volume)
     return common.json_response(volume_views.show(req, volume, F.DETAIL), status=202)
 
 
@@ -93,7 +95,7 @@ def manage_snapshot(req):
 
 def _since_38(handler):
     """The /manageable_* flavour of a handler: 3.8 and later."""
-    wrapped = mv.version_range('3.8')(lambda req: handler(req))
+    wrapped = mv.version_range(mv.MANAGEABLE)(lambda req: handler(req))
     wrapped.__name__ = handler.__name__
     wrapped.__doc__ = handler.__doc__
     return wrapped

@@ -6,25 +6,23 @@ from blockstore.api import query_filters
 from blockstore.api.views import messages as views
 from blockstore.ops import messages as ops
 
-MESSAGES_PAGINATION = mv.MESSAGES_PAGINATION
-LIKE_FILTER = mv.LIKE_FILTER
 
 
-@mv.version_range('3.3')
+@mv.version_range(mv.MESSAGES)
 def index(req):
     """GET /messages (filters, sort and pagination since 3.5)"""
     ctx = common.authorize(req, 'message:get_all')
     version = common.version(req)
     kwargs = {}
     filters = {}
-    if version >= MESSAGES_PAGINATION:
+    if version >= mv.MESSAGES_PAGINATION:
         filters = common.query_params(req)
         marker, limit, offset = common.pagination(filters)
         sort_keys, sort_dirs = common.sort_params(filters)
         kwargs = dict(marker=marker, limit=limit, offset=offset, sort_keys=sort_keys,
                       sort_dirs=sort_dirs)
         if version >= mv.RESOURCE_FILTER:
-            query_filters.reject_invalid(ctx, filters, 'message', version >= LIKE_FILTER)
+            query_filters.reject_invalid(ctx, filters, 'message', version >= mv.LIKE_FILTER)
         filters.pop('all_tenants', None)
         # resource_type and event_id are translated to what is recorded: no ~ form.
         common.like_filters(req, filters, ('resource_uuid', 'request_id', 'message_level'))
@@ -32,7 +30,7 @@ def index(req):
     return common.json_response(views.index(req, messages, kwargs.get('limit')))
 
 
-@mv.version_range('3.3')
+@mv.version_range(mv.MESSAGES)
 def show(req):
     """GET /messages/{message_id}"""
     message = ops.get(common.context(req), req.urlvars['message_id'])
@@ -40,7 +38,7 @@ def show(req):
     return common.json_response(views.show(req, message))
 
 
-@mv.version_range('3.3')
+@mv.version_range(mv.MESSAGES)
 def delete(req):
     """DELETE /messages/{message_id} -> 204"""
     ctx = common.context(req)

@@ -5,13 +5,9 @@ from blockstore.api import microversion as mv
 from blockstore.api import query_filters
 from blockstore.api.views import pools as views
 from blockstore.common import exception
-from blockstore.ops import services as ops
 from blockstore.volume import volume_types
 
 POLICY = 'scheduler_extension:scheduler_stats:get_pools'
-POOL_FILTER = mv.POOL_FILTER
-POOL_TYPE_FILTER = mv.POOL_TYPE_FILTER
-LIKE_FILTER = mv.LIKE_FILTER
 
 
 def get_pools(req):
@@ -21,10 +17,10 @@ def get_pools(req):
     filters = common.query_params(req)
     detail = common.parse_bool(filters.pop('detail', 'false'), 'detail')
     if version >= mv.RESOURCE_FILTER:
-        query_filters.reject_invalid(ctx, filters, 'pool', version >= LIKE_FILTER)
-    elif version < POOL_FILTER:
+        query_filters.reject_invalid(ctx, filters, 'pool', version >= mv.LIKE_FILTER)
+    elif version < mv.POOL_FILTER:
         filters.clear()
-    if version < POOL_TYPE_FILTER:
+    if version < mv.POOL_TYPE_FILTER:
         filters.pop('volume_type', None)
     if 'volume_type' in filters:
         try:
@@ -33,5 +29,5 @@ def get_pools(req):
             raise exception.VolumeTypeNotFound(volume_type_id=filters['volume_type'])
         filters['volume_type'] = {'id': vtype.id, 'name': vtype.name,
                                   'extra_specs': dict(vtype.extra_specs)}
-    pools = ops.get_pools(ctx, common.volume_api(req).scheduler_rpcapi, filters or None)
+    pools = common.ops_api(req).get_pools(ctx, filters or None)
     return common.json_response(views.pools(pools, detail))

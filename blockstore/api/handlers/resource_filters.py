@@ -6,7 +6,7 @@ from blockstore.api import query_filters
 from blockstore.api.views import pools as views
 
 
-@mv.version_range('3.33')
+@mv.version_range(mv.RESOURCE_FILTERS_API)
 def index(req):
     """GET /resource_filters[?resource=volume]"""
     common.authorize(req, 'volume:resource_filters')

@@ -1,5 +1,6 @@
 """Services (os-services): list, enable/disable, freeze/thaw, failover (admin only)."""
 
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import services as schemas
@@ -10,19 +11,15 @@ from blockstore.ops import services as ops
 GET_ALL_POLICY = 'volume_extension:services:index'
 UPDATE_POLICY = 'volume_extension:services:update'
 
-REPLICATION_CLUSTER = mv.REPLICATION_CLUSTER
-LOG_LEVEL = mv.LOG_LEVEL
-BACKEND_STATE_REPORT = mv.BACKEND_STATE_REPORT
 
 
 def index(req):
     """GET /os-services[?host=&binary=]"""
     ctx = common.require_admin(req, GET_ALL_POLICY)
     version = common.version(req)
-    scheduler = (common.volume_api(req).scheduler_rpcapi
-                 if version >= BACKEND_STATE_REPORT else None)
-    infos = ops.list_services(ctx, host=req.GET.get('host'), binary=req.GET.get('binary'),
-                              scheduler_api=scheduler)
+    infos = common.ops_api(req).list_services(
+        ctx, host=req.GET.get('host'), binary=req.GET.get('binary'),
+        backend_state=version >= mv.BACKEND_STATE_REPORT)
     return common.json_response(views.services(version, infos))
 
 
@@ -65,7 +62,7 @@ def _enable_disable(req, body, disabled, with_reason=False):
 
 def _freeze(req, body, frozen):
     schemas.freeze_and_thaw.validate(body, common.version(req))
-    cluster, host = cluster_host(req, body, REPLICATION_CLUSTER)
+    cluster, host = cluster_host(req, body, mv.REPLICATION_CLUSTER)
     ops.set_frozen(common.context(req), host, cluster, frozen)
     return common.empty_response(200)
 
@@ -82,33 +79,30 @@ def _log_levels(req, body):
                                         'not supported.')
 
 
-ACTIONS = {
-    'enable': lambda req, body: _enable_disable(req, body, False),
-    'disable': lambda req, body: _enable_disable(req, body, True),
-    'disable-log-reason': lambda req, body: _enable_disable(req, body, True, True),
-    'freeze': lambda req, body: _freeze(req, body, True),
-    'thaw': lambda req, body: _freeze(req, body, False),
-    'failover_host': lambda req, body: _failover(req, body, False),
-}
-# Actions that exist from a version on.
-VERSIONED_ACTIONS = {
-    'failover': (REPLICATION_CLUSTER, lambda req, body: _failover(req, body, True)),
-    'set-log': (LOG_LEVEL, _log_levels),
-    'get-log': (LOG_LEVEL, _log_levels),
-}
+def _unknown_action(name):
+    return exception.InvalidInput(reason='Unknown action')
+
+
+# Cinder answers an action newer than the request's version as an unknown one.
+ACTIONS = actions.Table({
+    'enable': actions.Action(lambda req, body: _enable_disable(req, body, False)),
+    'disable': actions.Action(lambda req, body: _enable_disable(req, body, True)),
+    'disable-log-reason': actions.Action(
+        lambda req, body: _enable_disable(req, body, True, True)),
+    'freeze': actions.Action(lambda req, body: _freeze(req, body, True)),
+    'thaw': actions.Action(lambda req, body: _freeze(req, body, False)),
+    'failover_host': actions.Action(lambda req, body: _failover(req, body, False)),
+    'failover': actions.Action(lambda req, body: _failover(req, body, True),
+                               since=mv.REPLICATION_CLUSTER),
+    'set-log': actions.Action(_log_levels, since=mv.LOG_LEVEL),
+    'get-log': actions.Action(_log_levels, since=mv.LOG_LEVEL),
+}, unknown=_unknown_action, out_of_range=lambda version, name: _unknown_action(name))
 
 
 def update(req):
     """PUT /os-services/{action}"""
     common.require_admin(req, UPDATE_POLICY)
-    action = req.urlvars['action']
-    handler = ACTIONS.get(action)
-    if handler is None and action in VERSIONED_ACTIONS:
-        since, versioned = VERSIONED_ACTIONS[action]
-        if common.version(req) >= since:
-            handler = versioned
-    if handler is None:
-        raise exception.InvalidInput(reason='Unknown action')
+    handler = ACTIONS.handler(req, req.urlvars['action'])
     body = common.json_body(req)
     if not isinstance(body, dict):
         raise exception.Invalid('Malformed message body: a JSON object is expected')

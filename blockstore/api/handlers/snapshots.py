@@ -1,5 +1,6 @@
 """Snapshot handlers: parse, call the volume service layer, render."""
 
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api.handlers import metadata as metadata_handlers
 from blockstore.api.handlers import volume_actions
@@ -138,17 +139,11 @@ def _force_delete(req, body):
     return common.empty_response(202)
 
 
-ACTIONS = dict(volume_actions.SNAPSHOT_ACTIONS, **{'os-force_delete': _force_delete})
-_LATER_ACTIONS = frozenset()
+ACTIONS = actions.Table(dict(volume_actions.SNAPSHOT_ACTIONS, **{
+    'os-force_delete': actions.Action(_force_delete)}))
 
 
 def action(req):
     """POST /snapshots/{snapshot_id}/action"""
     body = common.json_body(req)
-    name = common.action_name(body)
-    handler = ACTIONS.get(name)
-    if handler is None:
-        if name in _LATER_ACTIONS:
-            raise exception.Invalid('Snapshot action %s is not supported yet.' % name)
-        raise exception.Invalid('There is no such action: %s' % name)
-    return handler(req, body)
+    return actions.dispatch(req, ACTIONS, common.action_name(body), body)

@@ -7,27 +7,21 @@ from blockstore.api import microversion as mv
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api.schemas import transfers as schemas
 from blockstore.api.views import transfers as views
-from blockstore.transfer import api as transfer_api
 
-TRANSFER_WITH_SNAPSHOTS = mv.v('3.55')
-TRANSFER_PAGINATION = mv.v('3.59')
-TRANSFER_ENCRYPTED = mv.v('3.70')
-_API = transfer_api.API()
+# The two collections: the legacy one, and the one of 3.55 (snapshots, then pagination).
+LEGACY = 'os-volume-transfer'
+CURRENT = 'volume-transfers'
 _FILTERS = {'name': 'display_name', 'volume_id': 'volume_id', 'id': 'id'}
 _SORT_COLUMNS = {'name': 'display_name'}
 
 
-def _collection(req):
-    return 'volume-transfers' if '/volume-transfers' in req.path_info else 'os-volume-transfer'
-
-
-def _list(req, detail):
+def _list(req, detail, collection):
     ctx = common.authorize(req, 'volume:get_all_transfers')
     params = common.query_params(req)
     all_tenants = ctx.is_admin and common.lenient_bool(params.pop('all_tenants', 'false'))
     paging = {}
     limit = None
-    if common.version(req) >= TRANSFER_PAGINATION and _collection(req) == 'volume-transfers':
+    if collection == CURRENT and common.version(req) >= mv.TRANSFER_PAGINATION:
         marker, limit, offset = common.pagination(params)
         sort_keys, sort_dirs = common.sort_params(params, _SORT_COLUMNS, default_dir='asc')
         paging = dict(marker=marker, limit=limit, offset=offset, sort_keys=sort_keys,
@@ -39,77 +33,118 @@ def _list(req, detail):
     params = common.like_filters(req, {k: v for k, v in params.items() if k in _FILTERS or (
         like and k.endswith('~') and k[:-1] in _FILTERS)}, _FILTERS)
     filters = {_FILTERS[k]: v for k, v in params.items()}
-    rows = _API.get_all(ctx, filters=filters, all_tenants=all_tenants, **paging)
-    return common.json_response(views.index(req, rows, detail, _collection(req), limit))
+    rows = common.transfer_api(req).get_all(ctx, filters=filters, all_tenants=all_tenants, **paging)
+    return common.json_response(views.index(req, rows, detail, collection, limit))
 
 
-def index(req):
-    """GET /volume-transfers, /os-volume-transfer"""
-    return _list(req, detail=False)
-
-
-def detail(req):
-    """GET /volume-transfers/detail, /os-volume-transfer/detail"""
-    return _list(req, detail=True)
-
-
-def show(req):
-    """GET /volume-transfers/{transfer_id}"""
-    row = _API.get(common.context(req), req.urlvars['transfer_id'])
+def _show(req, collection):
+    row = common.transfer_api(req).get(common.context(req), req.urlvars['transfer_id'])
     common.authorize(req, 'volume:get_transfer', row)
-    return common.json_response(views.show(req, row, views.DETAIL, _collection(req)))
+    return common.json_response(views.show(req, row, views.DETAIL, collection))
 
 
-def create(req):
-    """POST /volume-transfers -> 202 with the auth key (shown this once)."""
+def _create(req, collection):
     ctx = common.context(req)
     body = common.validated_body(req, schemas.create)['transfer']
     version = common.version(req)
     no_snapshots = False
-    if version >= TRANSFER_WITH_SNAPSHOTS and _collection(req) == 'volume-transfers':
+    if collection == CURRENT and version >= mv.TRANSFER_WITH_SNAPSHOTS:
         no_snapshots = pt.bool_value(body.get('no_snapshots'))
     name = body.get('name')
     if name is not None:
         name = name.strip() or None
     volume = common.volume_api(req).get(ctx, body['volume_id'])
     common.authorize(req, 'volume:create_transfer', volume)
-    row, auth_key = _API.create(ctx, volume, name=name, no_snapshots=no_snapshots,
-                                allow_encrypted=version >= TRANSFER_ENCRYPTED)
+    row, auth_key = common.transfer_api(req).create(ctx, volume, name=name, no_snapshots=no_snapshots,
+                                allow_encrypted=version >= mv.TRANSFER_ENCRYPTED)
     shown = types.SimpleNamespace(**{c.name: getattr(row, c.name)
                                      for c in row.__table__.columns})
     shown.auth_key = auth_key
-    return common.json_response(views.show(req, shown, views.CREATE, _collection(req)),
+    return common.json_response(views.show(req, shown, views.CREATE, collection),
                                 status=202)
 
 
-def accept(req):
-    """POST /volume-transfers/{transfer_id}/accept {"accept": {"auth_key"}} -> 202."""
+def _accept(req, collection):
     ctx = common.authorize(req, 'volume:accept_transfer')
     body = common.validated_body(req, schemas.accept)['accept']
-    row = _API.accept(ctx, req.urlvars['transfer_id'], body['auth_key'])
-    return common.json_response(views.show(req, row, views.SUMMARY, _collection(req)),
+    row = common.transfer_api(req).accept(ctx, req.urlvars['transfer_id'], body['auth_key'])
+    return common.json_response(views.show(req, row, views.SUMMARY, collection),
                                 status=202)
 
 
-def delete(req):
-    """DELETE /volume-transfers/{transfer_id} -> 202."""
+def _delete(req, collection):
     ctx = common.context(req)
-    common.authorize(req, 'volume:delete_transfer', _API.get(ctx, req.urlvars['transfer_id']))
-    _API.delete(ctx, req.urlvars['transfer_id'])
+    api = common.transfer_api(req)
+    common.authorize(req, 'volume:delete_transfer', api.get(ctx, req.urlvars['transfer_id']))
+    api.delete(ctx, req.urlvars['transfer_id'])
     return common.empty_response(202)
 
 
-def _since_355(handler):
-    """The /volume-transfers flavour of a handler: 3.55 and later."""
-    wrapped = mv.version_range('3.55')(lambda req: handler(req))
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
-    return wrapped
+# -- /os-volume-transfer (every version) -------------------------------------------------
+
+def index(req):
+    """GET /os-volume-transfer"""
+    return _list(req, False, LEGACY)
 
 
-v355_index = _since_355(index)
-v355_detail = _since_355(detail)
-v355_show = _since_355(show)
-v355_create = _since_355(create)
-v355_accept = _since_355(accept)
-v355_delete = _since_355(delete)
+def detail(req):
+    """GET /os-volume-transfer/detail"""
+    return _list(req, True, LEGACY)
+
+
+def show(req):
+    """GET /os-volume-transfer/{transfer_id}"""
+    return _show(req, LEGACY)
+
+
+def create(req):
+    """POST /os-volume-transfer -> 202 with the auth key (shown this once)."""
+    return _create(req, LEGACY)
+
+
+def accept(req):
+    """POST /os-volume-transfer/{transfer_id}/accept {"accept": {"auth_key"}} -> 202."""
+    return _accept(req, LEGACY)
+
+
+def delete(req):
+    """DELETE /os-volume-transfer/{transfer_id} -> 202."""
+    return _delete(req, LEGACY)
+
+
+# -- /volume-transfers (3.55) ---------------------------------------------------------------
+
+@mv.version_range(mv.TRANSFER_WITH_SNAPSHOTS)
+def v355_index(req):
+    """GET /volume-transfers"""
+    return _list(req, False, CURRENT)
+
+
+@mv.version_range(mv.TRANSFER_WITH_SNAPSHOTS)
+def v355_detail(req):
+    """GET /volume-transfers/detail"""
+    return _list(req, True, CURRENT)
+
+
+@mv.version_range(mv.TRANSFER_WITH_SNAPSHOTS)
+def v355_show(req):
+    """GET /volume-transfers/{transfer_id}"""
+    return _show(req, CURRENT)
+
+
+@mv.version_range(mv.TRANSFER_WITH_SNAPSHOTS)
+def v355_create(req):
+    """POST /volume-transfers -> 202 with the auth key (shown this once)."""
+    return _create(req, CURRENT)
+
+
+@mv.version_range(mv.TRANSFER_WITH_SNAPSHOTS)
+def v355_accept(req):
+    """POST /volume-transfers/{transfer_id}/accept {"accept": {"auth_key"}} -> 202."""
+    return _accept(req, CURRENT)
+
+
+@mv.version_range(mv.TRANSFER_WITH_SNAPSHOTS)
+def v355_delete(req):
+    """DELETE /volume-transfers/{transfer_id} -> 202."""
+    return _delete(req, CURRENT)

@@ -4,6 +4,7 @@ Reading is open to everyone (private types and most extra specs only to
 admins); changing is for admins.
 """
 
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import parameter_types as pt
@@ -183,20 +184,16 @@ def _remove_project_access(req, body):
     return common.empty_response(202)
 
 
-ACTIONS = {
-    'addProjectAccess': _add_project_access,
-    'removeProjectAccess': _remove_project_access,
-}
+ACTIONS = actions.Table({
+    'addProjectAccess': actions.Action(_add_project_access),
+    'removeProjectAccess': actions.Action(_remove_project_access),
+})
 
 
 def action(req):
     """POST /types/{type_id}/action: addProjectAccess, removeProjectAccess (admin)."""
     body = common.json_body(req)
-    name = common.action_name(body)
-    handler = ACTIONS.get(name)
-    if handler is None:
-        raise exception.Invalid('There is no such action: %s' % name)
-    return handler(req, body)
+    return actions.dispatch(req, ACTIONS, common.action_name(body), body)
 
 
 # -- default types (3.62) ------------------------------------------------------------------
@@ -204,7 +201,7 @@ def action(req):
 DEFAULT_POLICY = 'volume_extension:default'
 
 
-@mv.version_range('3.62')
+@mv.version_range(mv.DEFAULT_TYPES)
 def default_set(req):
     """PUT /default-types/{project_id} (admin) -> 200."""
     ctx = common.require_admin(req, DEFAULT_POLICY + '_set_or_update')
@@ -213,7 +210,7 @@ def default_set(req):
     return common.json_response({'default_type': views.default_type(row)})
 
 
-@mv.version_range('3.62')
+@mv.version_range(mv.DEFAULT_TYPES)
 def default_show(req):
     """GET /default-types/{project_id} (admin)."""
     ctx = common.require_admin(req, DEFAULT_POLICY + '_get')
@@ -221,7 +218,7 @@ def default_show(req):
     return common.json_response({'default_type': views.default_type(row)})
 
 
-@mv.version_range('3.62')
+@mv.version_range(mv.DEFAULT_TYPES)
 def default_index(req):
     """GET /default-types (admin)."""
     ctx = common.require_admin(req, DEFAULT_POLICY + '_get_all')
@@ -229,7 +226,7 @@ def default_index(req):
         views.default_type(r) for r in volume_types.get_all_defaults(ctx)]})
 
 
-@mv.version_range('3.62')
+@mv.version_range(mv.DEFAULT_TYPES)
 def default_delete(req):
     """DELETE /default-types/{project_id} (admin) -> 204."""
     ctx = common.require_admin(req, DEFAULT_POLICY + '_unset')

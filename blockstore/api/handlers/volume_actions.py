@@ -1,8 +1,10 @@
 """Volume and snapshot actions: reset status, flags, image metadata, retype, revert, unmanage.
 
-``volumes.action`` and ``snapshots.action`` dispatch here by action name.
+Their entries (name -> ``actions.Action``, with the versions that serve it)
+are part of the action tables of ``volumes`` and ``snapshots``.
 """
 
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api import microversion as mv
 from blockstore.api.schemas import parameter_types as pt
@@ -109,9 +111,6 @@ def retype(req, body):
 
 def revert(req, body):
     """revert (3.40): to the volume's latest snapshot; state conflicts are 409s, as Cinder."""
-    if common.version(req) < mv.v('3.40'):
-        raise exception.NotFound('API version %s is not supported on this method.'
-                                 % (common.version(req),))
     args = _validate(req, schemas.revert, body)['revert']
     volume = _volume(req, 'volume:revert_to_snapshot')
     try:
@@ -130,15 +129,8 @@ def unmanage(req, body):
     return common.empty_response(202)
 
 
-def _since(req, version):
-    if common.version(req) < version:
-        raise exception.NotFound('API version %s is not supported on this method.'
-                                 % (common.version(req),))
-
-
 def reimage(req, body):
     """os-reimage (3.68) {"image_id", "reimage_reserved"}: 202, the volume downloading."""
-    _since(req, mv.REIMAGE)
     args = _validate(req, schemas.reimage, body)['os-reimage']
     reserved = pt.bool_value(args.get('reimage_reserved', False))
     volume = _volume(req, 'volume:reimage')
@@ -150,7 +142,6 @@ def reimage(req, body):
 
 def extend_volume_completion(req, body):
     """os-extend_volume_completion (3.71) {"error": bool}: compute ends an attached extend."""
-    _since(req, mv.EXTEND_COMPLETION)
     args = _validate(req, schemas.extend_volume_completion,
                      body)['os-extend_volume_completion']
     volume = _volume(req, ADMIN + 'extend_volume_completion')
@@ -212,7 +203,7 @@ def migrate_volume(req, body):
     ctx = common.require_admin(req, ADMIN + 'migrate_volume')
     args = _validate(req, schemas.migrate_volume, body)['os-migrate_volume']
     host = args.get('host')
-    cluster = args.get('cluster') if common.version(req) >= mv.v('3.16') else None
+    cluster = args.get('cluster') if common.version(req) >= mv.MIGRATE_CLUSTER else None
     common.volume_api(req).migrate_volume(
         ctx, _volume(req), host=host, cluster=cluster,
         force_host_copy=pt.bool_value(args.get('force_host_copy')),
@@ -232,20 +223,21 @@ def migrate_volume_completion(req, body):
 
 
 VOLUME_ACTIONS = {
-    'os-reset_status': reset_status,
-    'os-set_bootable': set_bootable,
-    'os-update_readonly_flag': update_readonly_flag,
-    'os-set_image_metadata': set_image_metadata,
-    'os-unset_image_metadata': unset_image_metadata,
-    'os-show_image_metadata': show_image_metadata,
-    'os-retype': retype,
-    'revert': revert,
-    'os-unmanage': unmanage,
-    'os-volume_upload_image': volume_upload_image,
-    'os-migrate_volume': migrate_volume,
-    'os-migrate_volume_completion': migrate_volume_completion,
-    'os-reimage': reimage,
-    'os-extend_volume_completion': extend_volume_completion,
+    'os-reset_status': actions.Action(reset_status),
+    'os-set_bootable': actions.Action(set_bootable),
+    'os-update_readonly_flag': actions.Action(update_readonly_flag),
+    'os-set_image_metadata': actions.Action(set_image_metadata),
+    'os-unset_image_metadata': actions.Action(unset_image_metadata),
+    'os-show_image_metadata': actions.Action(show_image_metadata),
+    'os-retype': actions.Action(retype),
+    'revert': actions.Action(revert, since=mv.VOLUME_REVERT),
+    'os-unmanage': actions.Action(unmanage),
+    'os-volume_upload_image': actions.Action(volume_upload_image),
+    'os-migrate_volume': actions.Action(migrate_volume),
+    'os-migrate_volume_completion': actions.Action(migrate_volume_completion),
+    'os-reimage': actions.Action(reimage, since=mv.REIMAGE),
+    'os-extend_volume_completion': actions.Action(extend_volume_completion,
+                                                  since=mv.EXTEND_COMPLETION),
 }
 
 
@@ -288,8 +280,8 @@ def snapshot_update_status(req, body):
 
 
 SNAPSHOT_ACTIONS = {
-    'os-update_snapshot_status': snapshot_update_status,
-    'os-reset_status': snapshot_reset_status,
-    'os-update_progress': snapshot_update_progress,
-    'os-unmanage': snapshot_unmanage,
+    'os-update_snapshot_status': actions.Action(snapshot_update_status),
+    'os-reset_status': actions.Action(snapshot_reset_status),
+    'os-update_progress': actions.Action(snapshot_update_progress),
+    'os-unmanage': actions.Action(snapshot_unmanage),
 }

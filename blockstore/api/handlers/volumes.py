@@ -5,8 +5,7 @@ returns a webob response; errors are raised as blockstore exceptions and
 rendered by the middleware.
 """
 
-from oslo_utils import timeutils
-
+from blockstore.api import actions
 from blockstore.api import common
 from blockstore.api.handlers import attachments as attachment_handlers
 from blockstore.api.handlers import metadata as metadata_handlers
@@ -19,7 +18,7 @@ from blockstore.api.views import fields as F
 from blockstore.api.views import volumes as views
 from blockstore.common import exception
 from blockstore.common import idempotency
-from blockstore.db import filters as db_filters
+from blockstore.volume.attach import reads as attachment_reads
 from blockstore.objects import states
 from blockstore.volume.images import service as image_actions
 
@@ -45,6 +44,11 @@ def _volume(req, action=None):
 
 # -- lists ---------------------------------------------------------------------
 
+def _viewable(req, volume):
+    """``volume`` with what its view shows beside its columns (its attachments)."""
+    return attachment_reads.with_attachments(common.context(req), volume)
+
+
 def _bootable_filter(req, value):
     if common.version(req) >= mv.BOOTABLE_FILTER_STRICT:
         return common.parse_bool(value, 'bootable')
@@ -69,29 +73,9 @@ def _bool_filter(name):
     return lambda req, value: common.parse_bool(value, name)
 
 
-def _parse_time(text):
-    try:
-        return timeutils.normalize_time(timeutils.parse_isotime(text.strip()))
-    except ValueError:
-        raise exception.Invalid('Invalid %s value' % text)
-
-
-def _time_filter(req, value):
-    """``created_at``/``updated_at``: ``op:time[,op:time...]`` since 3.60, a time before."""
-    if common.version(req) < mv.TIME_COMPARISON_FILTER:
-        return db_filters.Compare(eq=_parse_time(value))
-    found = db_filters.Compare()
-    for unit in value.split(','):
-        op, sep, text = unit.strip().partition(':')
-        if not sep or op not in db_filters.OPERATORS:
-            raise exception.Invalid('Invalid %s operator' % op)
-        found[op] = _parse_time(text)
-    return found
-
-
 CONVERTERS = {
-    'created_at': _time_filter,
-    'updated_at': _time_filter,
+    'created_at': common.time_filter,
+    'updated_at': common.time_filter,
     'bootable': _bootable_filter,
     'multiattach': _bool_filter('multiattach'),
     'size': _int_filter('size'),
@@ -122,7 +106,7 @@ def detail(req):
     return _list(req, detail=True)
 
 
-@mv.version_range('3.12')
+@mv.version_range(mv.VOLUME_SUMMARY)
 def summary(req):
     """GET /volumes/summary: count and total size (and metadata since 3.36)."""
     ctx = common.authorize(req, 'volume:get_all')
@@ -174,7 +158,7 @@ def create(req):
         multiattach=pt.bool_value(vol.get('multiattach')),
         image_id=image_actions.image_id_of(image_ref) if image_ref else None,
         idempotency=idempotency.request_of(req.headers, vol))
-    return common.json_response(views.show(req, volume, F.DETAIL), status=202)
+    return common.json_response(views.show(req, _viewable(req, volume), F.DETAIL), status=202)
 
 
 def show(req):
@@ -182,7 +166,7 @@ def show(req):
     volume = _volume(req, 'volume:get')
     volume.image_metadata = common.volume_api(req).get_image_metadata(common.context(req),
                                                                       volume)
-    return common.json_response(views.show(req, volume))
+    return common.json_response(views.show(req, _viewable(req, volume)))
 
 
 def update(req):
@@ -201,7 +185,7 @@ def update(req):
         api.update_metadata(ctx, volume, body['metadata'], delete=True)
     if values:
         api.update(ctx, volume, values)
-    return common.json_response(views.show(req, _volume(req), F.DETAIL))
+    return common.json_response(views.show(req, _viewable(req, _volume(req)), F.DETAIL))
 
 
 def delete(req):
@@ -285,21 +269,21 @@ def _terminate_connection(req, body):
     return common.empty_response(202)
 
 
-ACTIONS = dict(volume_actions.VOLUME_ACTIONS, **attachment_handlers.LEGACY_ACTIONS, **{
-    'os-extend': _extend,
-    'os-force_delete': _force_delete,
-    'os-initialize_connection': _initialize_connection,
-    'os-terminate_connection': _terminate_connection,
-})
+def _unknown_action(name):
+    if name in _LATER_ACTIONS:
+        return exception.Invalid('Volume action %s is not supported yet.' % name)
+    return actions.no_such_action(name)
+
+
+ACTIONS = actions.Table(dict(volume_actions.VOLUME_ACTIONS, **attachment_handlers.LEGACY_ACTIONS, **{
+    'os-extend': actions.Action(_extend),
+    'os-force_delete': actions.Action(_force_delete),
+    'os-initialize_connection': actions.Action(_initialize_connection),
+    'os-terminate_connection': actions.Action(_terminate_connection),
+}), unknown=_unknown_action)
 
 
 def action(req):
     """POST /volumes/{volume_id}/action"""
     body = common.json_body(req)
-    name = common.action_name(body)
-    handler = ACTIONS.get(name)
-    if handler is None:
-        if name in _LATER_ACTIONS:
-            raise exception.Invalid('Volume action %s is not supported yet.' % name)
-        raise exception.Invalid('There is no such action: %s' % name)
-    return handler(req, body)
+    return actions.dispatch(req, ACTIONS, common.action_name(body), body)

@@ -49,14 +49,12 @@ def _params(ctx, body):
     return params
 
 
-@mv.version_range('3.24')
+@mv.version_range(mv.WORKERS_CLEANUP)
 def cleanup(req):
     """POST /workers/cleanup -> 202 {"cleaning": [...], "unavailable": [...]}"""
     ctx = common.require_admin(req, POLICY)
     body = schemas.cleanup.validate(common.json_body(req) or None, common.version(req))
     params = _params(ctx, body)
     params.setdefault('is_up', False)   # by default: the services that are down
-    api = common.volume_api(req)
-    cleaning, unavailable = ops.cleanup(ctx, api.volume_rpcapi, api.scheduler_rpcapi,
-                                        **params)
+    cleaning, unavailable = common.ops_api(req).cleanup(ctx, **params)
     return common.json_response(views.cleanup(cleaning, unavailable), status=202)

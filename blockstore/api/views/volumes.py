@@ -64,14 +64,10 @@ def _name_id(v, rc):
 def _attachments(v, rc):
     """Cinder's attachments of a volume: the complete (attached) ones.
 
-    Listings bring them along (``attachment_list``); a single volume fetches them.
+    The service layer fetched them before rendering (``attachment_list``: listings in
+    one query, a single volume by ``volume.attach.reads.with_attachments``).
     """
-    found = getattr(v, 'attachment_list', None)
-    if found is None and getattr(v, 'attach_status', None) != 'attached':
-        return []
-    if found is None:
-        from blockstore.db import attachments as db_att
-        found = db_att.attached_of_volumes(rc.ctx, [v.id])[v.id]
+    found = getattr(v, 'attachment_list', None) or []
     return [{'id': v.id, 'attachment_id': a.id, 'volume_id': v.id,
              'server_id': a.instance_uuid,
              'host_name': a.attached_host if rc.is_admin else None,
