@@ -2,7 +2,10 @@
 
 Only the two RPC clients of the volume service layer are replaced (by
 recorders: the ``volume_rpcapi`` and ``scheduler_rpcapi`` fixtures, which a
-module overrides to answer with in-process managers); everything else — service layer, objects, transitions, DB — is real.
+module overrides to answer with in-process managers); everything else —
+service layer, objects, transitions, DB — is real. The RPC clients are given
+to ``volume.api.API`` at construction (its collaborators keep them), so a test
+that needs others builds another API rather than swapping attributes.
 """
 
 import json
