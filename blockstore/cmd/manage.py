@@ -121,7 +121,7 @@ def cmd_attachment_reclaim(args, out):
     ctx = context.get_admin_context()
     rpc.init()
     try:
-        reclaimed, pending, failed = volume_api.API().reclaim_host(ctx, args.host)
+        reclaimed, pending, failed = volume_api.API().attachments.reclaim_host(ctx, args.host)
     except exception.Invalid as e:
         raise SystemExit('Cannot reclaim the attachments of %s: %s' % (args.host, e.msg))
     finally:

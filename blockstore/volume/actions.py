@@ -1,4 +1,4 @@
-"""Volume and snapshot actions of the service layer (mixed into ``volume.api.API``).
+"""Volume and snapshot actions of the service layer (``volume.api.API().actions``).
 
 os-reset_status, os-set_bootable, os-update_readonly_flag, image metadata,
 os-retype, revert (3.40), snapshot os-reset_status and os-update_progress.
@@ -24,7 +24,18 @@ class GlanceMetadataNotFound(exception.NotFound):
 
 
 class VolumeActions:
-    """Needs ``self.volume_rpcapi``, ``self.scheduler_rpcapi`` (see volume.api.API)."""
+    """Admin resets, flags, image metadata, retype and revert.
+
+    ``volumes``: the core volume API (``get_snapshot``); ``scheduler_rpcapi``
+    checks the volume's pool against a new type; ``migration`` moves a volume
+    whose backend does not suit it (retype on-demand).
+    """
+
+    def __init__(self, volumes, volume_rpcapi, scheduler_rpcapi, migration):
+        self.volumes = volumes
+        self.volume_rpcapi = volume_rpcapi
+        self.scheduler_rpcapi = scheduler_rpcapi
+        self.migration = migration
 
     # -- admin: reset ------------------------------------------------------------
 
@@ -98,7 +109,7 @@ class VolumeActions:
         if not db_glance.delete(ctx, volume.id, key):
             raise GlanceMetadataNotFound(id=volume.id, key=key)
 
-    # reimage (3.68): see image_actions.
+    # reimage (3.68): see volume.images.service.
 
     # -- retype --------------------------------------------------------------------
 
@@ -159,14 +170,14 @@ class VolumeActions:
                 reason='no backend suits volume type %s for volume %s'
                        % (vtype.name, volume.id))
         self.volume_rpcapi.require_migration()
-        destination = self.migration_destination(ctx, dest, None)
+        destination = self.migration.migration_destination(ctx, dest, None)
         from blockstore.db import services as services_db
         from blockstore.ops import services as ops_services
         for svc in services_db.service_get_all(ctx, host=utils.backend_of(dest),
                                                 binary=ops_services.VOLUME_BINARY):
             destination['cluster_name'] = svc.cluster_name
-        self.start_migration(ctx, volume, destination, 'migrate_retype',
-                             new_type_id=vtype.id, retype_target=back)
+        self.migration.start_migration(ctx, volume, destination, 'migrate_retype',
+                                       new_type_id=vtype.id, retype_target=back)
 
     # -- revert (3.40) ---------------------------------------------------------------
 
@@ -206,7 +217,7 @@ class VolumeActions:
             raise
         try:
             volume.refresh()
-            snapshot = self.get_snapshot(ctx, latest.id)
+            snapshot = self.volumes.get_snapshot(ctx, latest.id)
             self.volume_rpcapi.revert_to_snapshot(ctx, volume, snapshot)
         except Exception:
             states.transition(ctx, 'snapshot', latest.id, 'revert_done')

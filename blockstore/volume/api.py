@@ -16,16 +16,14 @@ from blockstore.db import api as db
 from blockstore.db.models import utcnow
 from blockstore import objects
 from blockstore.objects import states
-from blockstore.scheduler import rpcapi as scheduler_rpcapi
-from blockstore.volume import actions  # -- types, qos, actions, transfers
-from blockstore.volume.attach import service as attachments  # -- attach flow
-from blockstore.volume.attach import connections as connections  # -- legacy attach actions
-from blockstore.volume.extend import service as extend_actions  # -- extend completion (3.71)
-from blockstore.volume.images import service as image_actions  # -- image data (create, upload, reimage)
-from blockstore.volume.manage import service as manage  # -- types, qos, actions, transfers
-from blockstore.volume.migrate import service as migration  # -- os-migrate_volume
-from blockstore.volume.attach import reclaim as reclaim  # -- dead hosts' attachments
-from blockstore.volume import rpcapi as volume_rpcapi
+from blockstore.scheduler import rpcapi as scheduler_rpcapi_mod
+from blockstore.volume import actions
+from blockstore.volume.attach import service as attach_service
+from blockstore.volume.extend import service as extend_service
+from blockstore.volume.images import service as image_service
+from blockstore.volume.manage import service as manage_service
+from blockstore.volume.migrate import service as migrate_service
+from blockstore.volume import rpcapi as volume_rpcapi_mod
 from blockstore.volume import volume_types
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
@@ -45,12 +43,31 @@ def _scope(ctx, all_tenants=False):
     return ctx.project_id
 
 
-class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionActions,
-          attachments.AttachmentActions, migration.VolumeMigration,
-          extend_actions.ExtendActions, reclaim.ReclaimActions, image_actions.ImageActions):
-    def __init__(self):
-        self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
-        self.volume_rpcapi = volume_rpcapi.VolumeAPI()
+class API:
+    """Core volume and snapshot CRUD; every other concept is a collaborator attribute.
+
+    Handlers reach a concept by name: ``api.attachments`` (attach flow, legacy
+    connections, reclaim), ``api.actions`` (resets, flags, image metadata,
+    retype, revert), ``api.manage``, ``api.migration``, ``api.extend``,
+    ``api.images``. Each collaborator is handed what it uses in its
+    constructor; ``volumes`` is this object (for ``get``/``get_snapshot``).
+    The RPC clients are fixed at construction (tests hand in fakes).
+    """
+
+    def __init__(self, volume_rpcapi=None, scheduler_rpcapi=None):
+        self.volume_rpcapi = (volume_rpcapi if volume_rpcapi is not None
+                              else volume_rpcapi_mod.VolumeAPI())
+        self.scheduler_rpcapi = (scheduler_rpcapi if scheduler_rpcapi is not None
+                                 else scheduler_rpcapi_mod.SchedulerAPI())
+        self.attachments = attach_service.AttachmentService(self, self.volume_rpcapi)
+        self.migration = migrate_service.MigrationService(
+            self.volume_rpcapi, self.scheduler_rpcapi, self.attachments)
+        self.actions = actions.VolumeActions(self, self.volume_rpcapi, self.scheduler_rpcapi,
+                                             self.migration)
+        self.manage = manage_service.ManageService(self, self.volume_rpcapi,
+                                                   self.scheduler_rpcapi)
+        self.extend = extend_service.ExtendService(self.volume_rpcapi)
+        self.images = image_service.ImageService(self.volume_rpcapi)
 
     # -- reads --------------------------------------------------------------
 
@@ -108,7 +125,7 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
                 reason='imageRef cannot be combined with snapshot_id or source_volid')
         if image_id:
             self.volume_rpcapi.require_images('create volumes from images')
-            _image, size = image_actions.image_for_create(ctx, image_id, size)
+            _image, size = image_service.image_for_create(ctx, image_id, size)
         if snapshot_id:
             snapshot = self.get_snapshot(ctx, snapshot_id)
             size = size if size is not None else snapshot.volume_size
@@ -228,33 +245,6 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
             states.transition(ctx, 'volume', volume.id, 'delete_done')
             return
         self.volume_rpcapi.delete_volume(ctx, volume)
-
-    # -- extend -------------------------------------------------------------
-
-    def extend(self, ctx, volume, new_size, attached=False):
-        """``attached`` (3.42): an in-use volume may grow too."""
-        if not isinstance(new_size, int) or isinstance(new_size, bool) or new_size <= 0:
-            raise exception.InvalidInput(reason='new_size must be a positive integer')
-        if new_size <= volume.size:
-            raise exception.InvalidInput(
-                reason='New size for extend must be greater than current size. '
-                       '(current: %(size)s, extended: %(new_size)s).' %
-                       {'size': volume.size, 'new_size': new_size})
-        if new_size > CONF.max_volume_size:
-            raise exception.VolumeSizeExceedsLimit(size=new_size, limit=CONF.max_volume_size)
-        project = None if ctx.is_admin else ctx.project_id
-        event = 'extend_attached' if attached and volume.status == states.IN_USE else 'extend'
-        if event == 'extend_attached':
-            self.volume_rpcapi.require_attached_extend()
-        states.transition_or_raise(ctx, 'volume', volume.id, event, project_id=project,
-                                   work={'operation': 'extend',
-                                         'payload': {'new_size': new_size}})
-        quota.verify_extend(ctx, volume, new_size)   # undoes the claim and raises 413 if over
-        volume.refresh()
-        if event == 'extend_attached':
-            self.volume_rpcapi.extend_volume(ctx, volume, new_size, attached=True)
-        else:
-            self.volume_rpcapi.extend_volume(ctx, volume, new_size)
 
     # -- snapshots ----------------------------------------------------------
 

@@ -156,9 +156,7 @@ def app(database, keystone, tmp_path):
         'interface = public', 'http_connect_timeout = 5', '']))
     conf(['--config-file', str(path)], project='blockstore', default_config_files=[])
     volume_types.get_default(context.get_admin_context())
-    api = volume_api.API()
-    api.scheduler_rpcapi = _Recorder()
-    api.volume_rpcapi = _Recorder()
+    api = volume_api.API(volume_rpcapi=_Recorder(), scheduler_rpcapi=_Recorder())
     application = api_app.make_app(conf, volume_api=api)
     yield application
     conf.reset()

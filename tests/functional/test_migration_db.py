@@ -10,22 +10,21 @@ import pytest
 from blockstore.api import app as api_app
 from blockstore.db import api as db
 from blockstore.db import volume_migration as db_migration
+from blockstore.volume import api as volume_api
 from blockstore.volume.migrate import worker as migrate_manager
 from tests.unit.api.conftest import Client
 from tests.unit.api import test_migration as unit
 
 
 @pytest.fixture
-def app(database):
-    return api_app.make_app()
+def node(database, ctx, tmp_path):
+    return unit.Node(ctx, tmp_path)
 
 
 @pytest.fixture
-def node(app, ctx, tmp_path):
-    n = unit.Node(ctx, tmp_path)
-    app.volume_api.volume_rpcapi = n
-    app.volume_api.scheduler_rpcapi = unit.Scheduler(n)
-    return n
+def app(node):
+    return api_app.make_app(volume_api=volume_api.API(volume_rpcapi=node,
+                                                      scheduler_rpcapi=unit.Scheduler(node)))
 
 
 @pytest.fixture

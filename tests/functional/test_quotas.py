@@ -34,10 +34,7 @@ class _Recorder:
 @pytest.fixture
 def api(database):
     volume_types.get_default(context.get_admin_context())
-    a = volume_api.API()
-    a.scheduler_rpcapi = _Recorder()
-    a.volume_rpcapi = _Recorder()
-    return a
+    return volume_api.API(volume_rpcapi=_Recorder(), scheduler_rpcapi=_Recorder())
 
 
 @pytest.fixture
@@ -122,7 +119,8 @@ def test_concurrent_extends_stay_within_gigabytes(api, project):
         assert states.transition(ctx, 'volume', v.id, 'create_done')
         vols.append(v)
     # Each extend asks one more GiB; only LIMIT of the 10 fit.
-    results = _together(10, lambda i: api.extend(_user(project), api.get(user, vols[i].id), 2)
+    results = _together(10, lambda i: api.extend.extend(_user(project),
+                                                          api.get(user, vols[i].id), 2)
                         or 'ok')
     assert results.count('ok') == LIMIT, results
     statuses = sorted(db.volume_get(ctx, v.id).status for v in vols)

@@ -34,10 +34,7 @@ class _Recorder:
 @pytest.fixture
 def api(database):
     volume_types.get_default(context.get_admin_context())
-    a = volume_api.API()
-    a.scheduler_rpcapi = _Recorder()
-    a.volume_rpcapi = _Recorder()
-    return a
+    return volume_api.API(volume_rpcapi=_Recorder(), scheduler_rpcapi=_Recorder())
 
 
 def _user(project):

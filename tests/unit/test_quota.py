@@ -18,10 +18,7 @@ from tests.unit.api.conftest import RPCRecorder
 
 @pytest.fixture
 def api(database):
-    a = volume_api.API()
-    a.scheduler_rpcapi = RPCRecorder()
-    a.volume_rpcapi = RPCRecorder()
-    return a
+    return volume_api.API(volume_rpcapi=RPCRecorder(), scheduler_rpcapi=RPCRecorder())
 
 
 @pytest.fixture
@@ -142,13 +139,13 @@ def test_extend_over_gigabytes_is_refused_and_undone(api, ctx, project):
     vol = api.create(user, 2)
     _available(vol.id)
     with pytest.raises(exception.VolumeSizeExceedsAvailableQuota) as err:
-        api.extend(user, api.get(user, vol.id), 6)
+        api.extend.extend(user, api.get(user, vol.id), 6)
     assert 'Requested 4G, quota is 5G and 2G has been consumed.' in err.value.msg
     vol = api.get(user, vol.id)
     assert (vol.status, vol.size) == ('available', 2)
     assert not db.worker_get_all(ctx, resource_id=vol.id, operation='extend')
     # A running extend counts with its new size.
-    api.extend(user, vol, 4)
+    api.extend.extend(user, vol, 4)
     assert quota.usage(ctx, project)['gigabytes'] == 4
     with pytest.raises(exception.VolumeSizeExceedsAvailableQuota):
         api.create(user, 2)

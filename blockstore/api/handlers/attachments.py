@@ -31,7 +31,8 @@ def protect_service_attachment(req, attachment):
 
 def _attachment(req, action):
     ctx = common.context(req)
-    attachment = common.volume_api(req).get_attachment(ctx, req.urlvars['attachment_id'])
+    attachment = common.volume_api(req).attachments.get_attachment(
+        ctx, req.urlvars['attachment_id'])
     common.authorize(req, action, attachment)
     return attachment
 
@@ -50,12 +51,14 @@ def _list(req, detailed):
             raise exception.InvalidInput(reason='Invalid filter keys: %s' % key)
         filters[key] = value
     api = common.volume_api(req)
-    items = api.get_all_attachments(ctx, filters=filters, marker=marker, limit=limit,
-                                    sort_keys=sort_keys, sort_dirs=sort_dirs, offset=offset,
-                                    all_tenants=all_tenants)
+    items = api.attachments.get_all_attachments(ctx, filters=filters, marker=marker,
+                                                limit=limit, sort_keys=sort_keys,
+                                                sort_dirs=sort_dirs, offset=offset,
+                                                all_tenants=all_tenants)
     count = None
     if with_count:
-        count = len(api.get_all_attachments(ctx, filters=filters, all_tenants=all_tenants))
+        count = len(api.attachments.get_all_attachments(ctx, filters=filters,
+                                                        all_tenants=all_tenants))
     return common.json_response(views.index(items, detailed, count))
 
 
@@ -88,10 +91,10 @@ def create(req):
     mode = body.get('mode')
     if mode is not None and common.version(req) < mv.ATTACH_MODE:
         raise exception.InvalidInput(reason='mode is accepted from microversion 3.54')
-    attachment = api.attachment_create(ctx, volume, instance_uuid=body.get('instance_uuid'),
-                                       connector=body.get('connector') or None, mode=mode,
-                                       service=is_service_request(ctx),
-                                       idempotency=idempotency.request_of(req.headers, body))
+    attachment = api.attachments.attachment_create(
+        ctx, volume, instance_uuid=body.get('instance_uuid'),
+        connector=body.get('connector') or None, mode=mode, service=is_service_request(ctx),
+        idempotency=idempotency.request_of(req.headers, body))
     return common.json_response(views.show(attachment))
 
 
@@ -100,8 +103,8 @@ def update(req):
     """PUT /attachments/{attachment_id}: connect the host named by the connector."""
     body = common.validated_body(req, schemas.update)['attachment']
     attachment = _attachment(req, 'volume:attachment_update')
-    updated = common.volume_api(req).attachment_update(common.context(req), attachment,
-                                                       body['connector'])
+    updated = common.volume_api(req).attachments.attachment_update(common.context(req), attachment,
+                                                                   body['connector'])
     return common.json_response(views.show(updated))
 
 
@@ -110,14 +113,15 @@ def delete(req):
     """DELETE /attachments/{attachment_id}: 200 with the volume's other attachments."""
     attachment = _attachment(req, 'volume:attachment_delete')
     protect_service_attachment(req, attachment)
-    remaining = common.volume_api(req).attachment_delete(common.context(req), attachment)
+    remaining = common.volume_api(req).attachments.attachment_delete(common.context(req),
+                                                                     attachment)
     return common.json_response(views.index(remaining))
 
 
 def _complete(req, body):
     common.validated_body(req, schemas.complete)
     attachment = _attachment(req, 'volume:attachment_complete')
-    common.volume_api(req).attachment_complete(common.context(req), attachment)
+    common.volume_api(req).attachments.attachment_complete(common.context(req), attachment)
     return common.empty_response(204)
 
 
@@ -146,7 +150,7 @@ def reclaim(req):
         raise exception.InvalidInput(
             reason='Reclaiming revokes the access of host %s to its volumes: confirm that it '
                    'is dead with "confirm_dead": true' % body['host'])
-    reclaimed, pending, failed = common.volume_api(req).reclaim_host(ctx, body['host'])
+    reclaimed, pending, failed = common.volume_api(req).attachments.reclaim_host(ctx, body['host'])
     return common.json_response({'host': body['host'], 'reclaimed': reclaimed,
                                  'pending': pending, 'failed': failed})
 
@@ -166,51 +170,52 @@ def _legacy(req, body, name, rule):
 
 def reserve(req, body):
     ctx, volume, _args = _legacy(req, body, 'os-reserve', VA + 'reserve')
-    common.volume_api(req).reserve(ctx, volume, service=is_service_request(ctx))
+    common.volume_api(req).attachments.reserve(ctx, volume, service=is_service_request(ctx))
     return common.empty_response(202)
 
 
 def unreserve(req, body):
     ctx, volume, _args = _legacy(req, body, 'os-unreserve', VA + 'unreserve')
-    common.volume_api(req).unreserve(ctx, volume)
+    common.volume_api(req).attachments.unreserve(ctx, volume)
     return common.empty_response(202)
 
 
 def begin_detaching(req, body):
     ctx, volume, _args = _legacy(req, body, 'os-begin_detaching', VA + 'begin_detaching')
-    common.volume_api(req).begin_detaching(ctx, volume)
+    common.volume_api(req).attachments.begin_detaching(ctx, volume)
     return common.empty_response(202)
 
 
 def roll_detaching(req, body):
     ctx, volume, _args = _legacy(req, body, 'os-roll_detaching', VA + 'roll_detaching')
-    common.volume_api(req).roll_detaching(ctx, volume)
+    common.volume_api(req).attachments.roll_detaching(ctx, volume)
     return common.empty_response(202)
 
 
 def attach(req, body):
     ctx, volume, args = _legacy(req, body, 'os-attach', VA + 'attach')
-    common.volume_api(req).attach(ctx, volume, instance_uuid=args.get('instance_uuid'),
-                                  host_name=args.get('host_name'),
-                                  mountpoint=args.get('mountpoint'),
-                                  mode=args.get('mode') or 'rw')
+    common.volume_api(req).attachments.attach(ctx, volume, instance_uuid=args.get('instance_uuid'),
+                                              host_name=args.get('host_name'),
+                                              mountpoint=args.get('mountpoint'),
+                                              mode=args.get('mode') or 'rw')
     return common.empty_response(202)
 
 
 def detach(req, body):
     ctx, volume, args = _legacy(req, body, 'os-detach', VA + 'detach')
     api = common.volume_api(req)
-    attachment = api._pick_attachment(ctx, volume, args.get('attachment_id'))
+    attachment = api.attachments.attachment_to_detach(ctx, volume, args.get('attachment_id'))
     protect_service_attachment(req, attachment)
-    api.detach(ctx, volume, attachment.id)
+    api.attachments.detach(ctx, volume, attachment.id)
     return common.empty_response(202)
 
 
 def force_detach(req, body):
     ctx, volume, args = _legacy(req, body, 'os-force_detach',
                                 'volume_extension:volume_admin_actions:force_detach')
-    common.volume_api(req).force_detach(ctx, volume, attachment_id=args.get('attachment_id'),
-                                        connector=args.get('connector') or None)
+    common.volume_api(req).attachments.force_detach(ctx, volume,
+                                                    attachment_id=args.get('attachment_id'),
+                                                    connector=args.get('connector') or None)
     return common.empty_response(202)
 
 

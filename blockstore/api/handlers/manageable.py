@@ -36,7 +36,7 @@ def _render(entries, detail, extra=()):
 def _volumes(req, detail):
     ctx = common.require_admin(req, 'volume_extension:list_manageable')
     host, paging = _paging(req)
-    entries = common.volume_api(req).get_manageable_volumes(ctx, host, **paging)
+    entries = common.volume_api(req).manage.get_manageable_volumes(ctx, host, **paging)
     return common.json_response({'manageable-volumes': _render(entries, detail)})
 
 
@@ -53,7 +53,7 @@ def volumes_detail(req):
 def _snapshots(req, detail):
     ctx = common.require_admin(req, 'volume_extension:list_manageable')
     host, paging = _paging(req)
-    entries = common.volume_api(req).get_manageable_snapshots(ctx, host, **paging)
+    entries = common.volume_api(req).manage.get_manageable_snapshots(ctx, host, **paging)
     return common.json_response({'manageable-snapshots': _render(entries, detail,
                                                                  ('source_reference',))})
 
@@ -74,7 +74,7 @@ def manage_volume(req):
     body = common.validated_body(req, schemas.manage_volume)['volume']
     if not body.get('host') and not body.get('cluster'):
         raise exception.Invalid("Either 'host' or 'cluster' must be specified.")
-    volume = common.volume_api(req).manage_existing(
+    volume = common.volume_api(req).manage.manage_existing(
         ctx, body.get('host'), body['ref'], name=body.get('name'),
         description=body.get('description'), volume_type=body.get('volume_type') or None,
         availability_zone=body.get('availability_zone'), metadata=body.get('metadata'),
@@ -87,7 +87,7 @@ def manage_snapshot(req):
     """POST /manageable_snapshots -> 202 with the new snapshot."""
     ctx = common.require_admin(req, 'volume_extension:snapshot_manage')
     body = common.validated_body(req, schemas.manage_snapshot)['snapshot']
-    snapshot = common.volume_api(req).manage_existing_snapshot(
+    snapshot = common.volume_api(req).manage.manage_existing_snapshot(
         ctx, body['volume_id'], body['ref'], name=body.get('name'),
         description=body.get('description'), metadata=body.get('metadata'))
     return common.json_response(snapshot_views.show(req, snapshot, F.DETAIL), status=202)

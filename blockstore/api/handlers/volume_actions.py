@@ -53,7 +53,7 @@ def reset_status(req, body):
         raise exception.Invalid("Must specify 'status', 'attach_status' or 'migration_status' "
                                 "for update.")
     volume = _volume(req)
-    common.volume_api(req).reset_status(
+    common.volume_api(req).actions.reset_status(
         ctx, volume,
         status=_one_of(status, states.VOLUME_RESET_STATES, 'status') if status else None,
         attach_status=(_one_of(attach, states.VOLUME_ATTACH_STATES, 'attach status')
@@ -66,46 +66,46 @@ def reset_status(req, body):
 def set_bootable(req, body):
     args = _validate(req, schemas.set_bootable, body)['os-set_bootable']
     volume = _volume(req, 'volume_extension:volume_actions:set_bootable')
-    common.volume_api(req).set_bootable(common.context(req), volume,
-                                        pt.bool_value(args['bootable']))
+    common.volume_api(req).actions.set_bootable(common.context(req), volume,
+                                                pt.bool_value(args['bootable']))
     return common.empty_response(200)
 
 
 def update_readonly_flag(req, body):
     args = _validate(req, schemas.update_readonly_flag, body)['os-update_readonly_flag']
     volume = _volume(req, 'volume:update_readonly_flag')
-    common.volume_api(req).update_readonly_flag(common.context(req), volume,
-                                                pt.bool_value(args['readonly']))
+    common.volume_api(req).actions.update_readonly_flag(common.context(req), volume,
+                                                        pt.bool_value(args['readonly']))
     return common.empty_response(202)
 
 
 def set_image_metadata(req, body):
     args = _validate(req, schemas.set_image_metadata, body)['os-set_image_metadata']
     volume = _volume(req, 'volume_extension:volume_image_metadata:set')
-    md = common.volume_api(req).set_image_metadata(common.context(req), volume,
-                                                   args['metadata'])
+    md = common.volume_api(req).actions.set_image_metadata(common.context(req), volume,
+                                                           args['metadata'])
     return common.json_response({'metadata': md})
 
 
 def unset_image_metadata(req, body):
     args = _validate(req, schemas.unset_image_metadata, body)['os-unset_image_metadata']
     volume = _volume(req, 'volume_extension:volume_image_metadata:remove')
-    common.volume_api(req).unset_image_metadata(common.context(req), volume, args['key'])
+    common.volume_api(req).actions.unset_image_metadata(common.context(req), volume, args['key'])
     return common.empty_response(200)
 
 
 def show_image_metadata(req, body):
     _validate(req, schemas.show_image_metadata, body)
     volume = _volume(req, 'volume_extension:volume_image_metadata:show')
-    md = common.volume_api(req).get_image_metadata(common.context(req), volume)
+    md = common.volume_api(req).actions.get_image_metadata(common.context(req), volume)
     return common.json_response({'metadata': md})
 
 
 def retype(req, body):
     args = _validate(req, schemas.retype, body)['os-retype']
     volume = _volume(req, 'volume:retype')
-    common.volume_api(req).retype(common.context(req), volume, args['new_type'],
-                                  args.get('migration_policy') or 'never')
+    common.volume_api(req).actions.retype(common.context(req), volume, args['new_type'],
+                                          args.get('migration_policy') or 'never')
     return common.empty_response(202)
 
 
@@ -114,8 +114,8 @@ def revert(req, body):
     args = _validate(req, schemas.revert, body)['revert']
     volume = _volume(req, 'volume:revert_to_snapshot')
     try:
-        common.volume_api(req).revert_to_snapshot(common.context(req), volume,
-                                                  args['snapshot_id'])
+        common.volume_api(req).actions.revert_to_snapshot(common.context(req), volume,
+                                                          args['snapshot_id'])
     except (exception.InvalidVolume, exception.InvalidSnapshot) as e:
         raise exception.Conflict(reason=e.msg)
     return common.empty_response(202)
@@ -125,7 +125,7 @@ def unmanage(req, body):
     ctx = common.require_admin(req, 'volume_extension:volume_unmanage')
     _validate(req, schemas.unmanage, body)
     volume = _volume(req)
-    common.volume_api(req).unmanage(ctx, volume)
+    common.volume_api(req).manage.unmanage(ctx, volume)
     return common.empty_response(202)
 
 
@@ -136,7 +136,7 @@ def reimage(req, body):
     volume = _volume(req, 'volume:reimage')
     if reserved:
         common.authorize(req, 'volume:reimage_reserved', volume)
-    common.volume_api(req).reimage(common.context(req), volume, args['image_id'], reserved)
+    common.volume_api(req).images.reimage(common.context(req), volume, args['image_id'], reserved)
     return common.empty_response(202)
 
 
@@ -145,8 +145,8 @@ def extend_volume_completion(req, body):
     args = _validate(req, schemas.extend_volume_completion,
                      body)['os-extend_volume_completion']
     volume = _volume(req, ADMIN + 'extend_volume_completion')
-    common.volume_api(req).extend_volume_completion(common.context(req), volume,
-                                                    pt.bool_value(args['error']))
+    common.volume_api(req).extend.extend_volume_completion(common.context(req), volume,
+                                                           pt.bool_value(args['error']))
     return common.empty_response(202)
 
 
@@ -188,7 +188,7 @@ def volume_upload_image(req, body):
         protected = (pt.bool_value(args['protected'])
                      if args.get('protected') is not None else None)
     api = common.volume_api(req)
-    image = api.copy_volume_to_image(
+    image = api.images.copy_volume_to_image(
         ctx, volume, args['image_name'], force=force,
         disk_format=args.get('disk_format') or 'raw',
         container_format=args.get('container_format') or 'bare',
@@ -204,7 +204,7 @@ def migrate_volume(req, body):
     args = _validate(req, schemas.migrate_volume, body)['os-migrate_volume']
     host = args.get('host')
     cluster = args.get('cluster') if common.version(req) >= mv.MIGRATE_CLUSTER else None
-    common.volume_api(req).migrate_volume(
+    common.volume_api(req).migration.migrate_volume(
         ctx, _volume(req), host=host, cluster=cluster,
         force_host_copy=pt.bool_value(args.get('force_host_copy')),
         lock_volume=pt.bool_value(args.get('lock_volume')))
@@ -217,7 +217,7 @@ def migrate_volume_completion(req, body):
                      body)['os-migrate_volume_completion']
     volume = _volume(req)
     new_volume = common.volume_api(req).get(ctx, args['new_volume'])
-    saved = common.volume_api(req).migrate_volume_completion(
+    saved = common.volume_api(req).migration.migrate_volume_completion(
         ctx, volume, new_volume, pt.bool_value(args.get('error')))
     return common.json_response({'save_volume_id': saved})
 
@@ -248,7 +248,7 @@ def snapshot_reset_status(req, body):
     args = _validate(req, schemas.snapshot_reset_status, body)['os-reset_status']
     status = _one_of(args['status'], states.SNAPSHOT_RESET_STATES, 'status')
     snapshot = _snapshot(req)
-    common.volume_api(req).reset_snapshot_status(ctx, snapshot, status)
+    common.volume_api(req).actions.reset_snapshot_status(ctx, snapshot, status)
     return common.empty_response(202)
 
 
@@ -256,7 +256,7 @@ def snapshot_update_progress(req, body):
     ctx = common.require_admin(req, SNAPSHOT_ADMIN + 'update_progress')
     progress = _validate(req, schemas.update_progress, body)['os-update_progress']
     snapshot = _snapshot(req)
-    common.volume_api(req).update_snapshot_progress(ctx, snapshot, progress)
+    common.volume_api(req).actions.update_snapshot_progress(ctx, snapshot, progress)
     return common.empty_response(202)
 
 
@@ -264,7 +264,7 @@ def snapshot_unmanage(req, body):
     ctx = common.require_admin(req, 'volume_extension:snapshot_unmanage')
     _validate(req, schemas.SNAPSHOT_ACTIONS['os-unmanage'], body)
     snapshot = _snapshot(req)
-    common.volume_api(req).unmanage_snapshot(ctx, snapshot)
+    common.volume_api(req).manage.unmanage_snapshot(ctx, snapshot)
     return common.empty_response(202)
 
 
@@ -274,8 +274,8 @@ def snapshot_update_status(req, body):
     snapshot = _snapshot(req)
     ctx = common.authorize(req, 'snapshot_extension:snapshot_actions:update_snapshot_status',
                            snapshot)
-    common.volume_api(req).update_snapshot_status(ctx, snapshot, args['status'],
-                                                  args.get('progress'))
+    common.volume_api(req).actions.update_snapshot_status(ctx, snapshot, args['status'],
+                                                          args.get('progress'))
     return common.empty_response(202)
 
 

@@ -164,8 +164,8 @@ def create(req):
 def show(req):
     """GET /volumes/{volume_id}"""
     volume = _volume(req, 'volume:get')
-    volume.image_metadata = common.volume_api(req).get_image_metadata(common.context(req),
-                                                                      volume)
+    volume.image_metadata = common.volume_api(req).actions.get_image_metadata(
+        common.context(req), volume)
     return common.json_response(views.show(req, _viewable(req, volume)))
 
 
@@ -232,7 +232,7 @@ def _extend(req, body):
     attached = common.version(req) >= mv.EXTEND_IN_USE
     if attached and volume.status == states.IN_USE:
         common.authorize(req, 'volume:extend_attached_volume', volume)
-    common.volume_api(req).extend(common.context(req), volume, new_size, attached=attached)
+    common.volume_api(req).extend.extend(common.context(req), volume, new_size, attached=attached)
     return common.empty_response(202)
 
 
@@ -255,8 +255,8 @@ def _initialize_connection(req, body):
     """os-initialize_connection {"connector": {...}} -> 200 {"connection_info": {...}}."""
     connector = _connector(body, 'os-initialize_connection')
     volume = _volume(req, 'volume_extension:volume_actions:initialize_connection')
-    info = common.volume_api(req).initialize_connection(common.context(req), volume,
-                                                        connector)
+    info = common.volume_api(req).attachments.initialize_connection(common.context(req), volume,
+                                                                    connector)
     return common.json_response({'connection_info': info})
 
 
@@ -265,7 +265,7 @@ def _terminate_connection(req, body):
     connector = _connector(body, 'os-terminate_connection')
     volume = _volume(req, 'volume_extension:volume_actions:terminate_connection')
     attachment_handlers.protect_connection(req, volume, connector)
-    common.volume_api(req).terminate_connection(common.context(req), volume, connector)
+    common.volume_api(req).attachments.terminate_connection(common.context(req), volume, connector)
     return common.empty_response(202)
 
 

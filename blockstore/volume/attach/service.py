@@ -1,25 +1,36 @@
-"""The attach flow of the service layer (mixed into ``volume.api.API``).
+"""Attachments: how hosts attach, connect to and detach from volumes (service layer).
 
-The attachments API (3.27+: create, update with a connector, complete,
-delete) and the legacy actions Nova still uses (os-reserve, os-unreserve,
-os-attach, os-detach, os-begin_detaching, os-roll_detaching,
-os-force_detach). Every change is one transaction: claim the volume row
-through the transition table, change the attachment with a conditional
-update, settle the volume's status from its live attachments
-(``db.attachments.settle``). Work on the backend (exporting, connecting,
-disconnecting) is an RPC call to the volume service, recorded as a work row
-on the attachment so a crash in the middle is finished at restart.
+``AttachmentService`` is the one entry point (``volume.api.API().attachments``):
+
+* the attachments API (3.27+: create, update with a connector, complete, delete);
+* the legacy actions Nova still uses (os-reserve, os-unreserve, os-attach,
+  os-detach, os-begin_detaching, os-roll_detaching, os-force_detach);
+* the legacy connection actions (os-initialize_connection,
+  os-terminate_connection): the volume's state does not change, but it must be
+  usable by a host, proved by a guarded touch (``use_for_export``);
+* reclaiming a dead host's attachments (not in Cinder, see ``reclaim_host``).
+
+Every change is one transaction: claim the volume row through the transition
+table, change the attachment with a conditional update, settle the volume's
+status from its live attachments (``db.attachments.settle``). Work on the
+backend (exporting, connecting, disconnecting) is an RPC call to the volume
+service (``attach.connections._call``), recorded as a work row on the
+attachment so a crash in the middle is finished at restart.
 """
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from blockstore.common import exception
 from blockstore.common import idempotency
+from blockstore.common import utils
 from blockstore.db import attachments as db_att
 from blockstore.db.models import utcnow
+from blockstore import objects
 from blockstore.objects import states
 from blockstore.volume.attach import connections as connections
 
+CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 ATTACH_MODES = ('rw', 'ro')
@@ -64,8 +75,20 @@ def finish_detach(ctx, volume_id, attachment_id, hold_detaching=True):
     db.worker_destroy(ctx, 'attachment', attachment_id)
 
 
-class AttachmentActions:
-    """Needs ``self.volume_rpcapi`` (see volume.api.API)."""
+class _Pending(Exception):
+    """Claimed; the volume service that must revoke the host is down."""
+
+
+class AttachmentService:
+    """Attach, connect, detach and reclaim; ``api.attachments`` of ``volume.api.API``.
+
+    ``volumes``: the core volume API (``get``); ``volume_rpcapi``: the volume
+    service's RPC client, which does the backend's part.
+    """
+
+    def __init__(self, volumes, volume_rpcapi):
+        self.volumes = volumes
+        self.volume_rpcapi = volume_rpcapi
 
     # -- reads -------------------------------------------------------------------
 
@@ -138,7 +161,7 @@ class AttachmentActions:
     def attachment_update(self, ctx, attachment, connector):
         """Connect the attachment's host (``connector``): export and initialize."""
         connections.validate_connector(connector)
-        volume = self.get(ctx, attachment.volume_id)
+        volume = self.volumes.get(ctx, attachment.volume_id)
         if not volume.host:
             raise exception.InvalidVolume(reason='volume %s has no host' % volume.id)
         mode = attachment.attach_mode
@@ -170,7 +193,7 @@ class AttachmentActions:
         change(ctx, attachment.volume_id, attachment.id, 'detach',
                      work={'operation': 'detach'}, project_id=_project(ctx))
         if attachment.connector or attachment.connection_info:
-            volume = self.get(ctx, attachment.volume_id)
+            volume = self.volumes.get(ctx, attachment.volume_id)
             connections._call('delete attachment', self.volume_rpcapi.attachment_delete, ctx,
                               volume, attachment.id)
         else:
@@ -243,7 +266,8 @@ class AttachmentActions:
             # Cinder answers 202 whatever the state; nothing to roll back.
             LOG.info('os-roll_detaching of volume %s: it is not detaching', volume.id)
 
-    def _pick_attachment(self, ctx, volume, attachment_id):
+    def attachment_to_detach(self, ctx, volume, attachment_id):
+        """The live attachment os-detach means: the one named, or the only one."""
         live = db_att.live_attachments(ctx, volume.id)
         if attachment_id:
             for a in live:
@@ -260,7 +284,7 @@ class AttachmentActions:
 
     def detach(self, ctx, volume, attachment_id=None):
         """os-detach: the host has disconnected (after os-terminate_connection)."""
-        attachment = self._pick_attachment(ctx, volume, attachment_id)
+        attachment = self.attachment_to_detach(ctx, volume, attachment_id)
         change(ctx, volume.id, attachment.id, 'detach', project_id=_project(ctx))
         finish_detach(ctx, volume.id, attachment.id, hold_detaching=False)
 
@@ -278,3 +302,112 @@ class AttachmentActions:
         for a in chosen:
             change(ctx, volume.id, a.id, 'detach')
             finish_detach(ctx, volume.id, a.id, hold_detaching=False)
+
+    # -- legacy connection actions (v3.0) ---------------------------------------------
+
+    def _claim_for_export(self, ctx, volume):
+        project = None if ctx.is_admin else ctx.project_id
+        states.transition_or_raise(ctx, 'volume', volume.id, 'use_for_export',
+                                   project_id=project)
+        if not volume.host:
+            raise exception.InvalidVolume(reason='volume %s has no host' % volume.id)
+
+    def initialize_connection(self, ctx, volume, connector):
+        """Export ``volume`` for ``connector``; Cinder's connection_info."""
+        connections.validate_connector(connector)
+        self._claim_for_export(ctx, volume)
+        return connections._call('fetch connection information from backend',
+                                 self.volume_rpcapi.initialize_connection, ctx, volume,
+                                 connector)
+
+    def terminate_connection(self, ctx, volume, connector, force=False,
+                             allow_any_state=False):
+        """Revoke ``connector`` (every connector with ``force``).
+
+        The export stays while other attachments of the volume keep their
+        connections. ``allow_any_state``: an administrator's os-force_detach,
+        which must work whatever state the volume is stuck in.
+        """
+        if not force:
+            connections.validate_connector(connector)
+        if allow_any_state:
+            if not volume.host:
+                raise exception.InvalidVolume(reason='volume %s has no host' % volume.id)
+        else:
+            self._claim_for_export(ctx, volume)
+        connections._call('terminate volume connection',
+                          self.volume_rpcapi.terminate_connection, ctx, volume, connector,
+                          force=force)
+
+    # -- reclaiming a dead host's attachments (not in Cinder) ---------------------------
+    #
+    # When a compute host (a Kubernetes node, a hypervisor) is gone for good, its
+    # attachments keep volumes in-use and keep its initiator in the backends'
+    # access lists, and nobody is left to detach them. An administrator asserts
+    # the host is dead (``POST /v3/attachments/reclaim`` with ``confirm_dead``,
+    # or ``blockstore-manage attachment reclaim``): every live attachment whose
+    # ``attached_host`` is that host is claimed for detaching with its work
+    # record, the backend revokes the host's access (``attachment_delete`` on
+    # the volume service: terminate_connection, and remove_export when no other
+    # attachment remains), and the attachment is deleted. Each volume settles to
+    # available, or stays in-use while other hosts' attachments remain.
+    #
+    # A failure on one attachment does not stop the others: it is reported. When
+    # the volume's service is down the attachment is claimed but not waited for:
+    # it stays ``detaching`` with its work record, which that service completes
+    # when it starts again (reported as pending). An attachment whose service did
+    # not answer in time is left the same way; reclaiming again retries it.
+
+    def reclaim_host(self, ctx, host):
+        """Detach every live attachment of ``host``.
+
+        Returns (reclaimed, pending, failed) lists of dicts (id, volume_id,
+        instance_uuid; ``reason`` for pending and failed ones).
+        """
+        if not host or not isinstance(host, str):
+            raise exception.InvalidInput(reason='host must name the attached_host to reclaim')
+        reclaimed, pending, failed = [], [], []
+        up = {}
+        for a in db_att.attachment_get_all(ctx, filters={'attached_host': host},
+                                           sort_keys=['created_at'], sort_dirs=['asc']):
+            entry = {'id': a.id, 'volume_id': a.volume_id, 'instance_uuid': a.instance_uuid}
+            try:
+                self._reclaim_one(ctx, a, up)
+            except _Pending as e:
+                LOG.warning('Attachment %s of volume %s (host %s) is detaching: %s', a.id,
+                            a.volume_id, host, e)
+                pending.append(dict(entry, reason=str(e)))
+            except Exception as e:
+                reason = e.msg if isinstance(e, exception.BlockstoreException) else str(e)
+                LOG.warning('Could not reclaim attachment %s of volume %s (host %s): %s',
+                            a.id, a.volume_id, host, reason)
+                failed.append(dict(entry, reason=reason))
+            else:
+                LOG.info('Reclaimed attachment %s of volume %s from dead host %s', a.id,
+                         a.volume_id, host)
+                reclaimed.append(entry)
+        return reclaimed, pending, failed
+
+    def _reclaim_one(self, ctx, attachment, up):
+        change(ctx, attachment.volume_id, attachment.id, 'detach',
+               work={'operation': 'detach'}, hold_detaching=False)
+        if attachment.connector or attachment.connection_info:
+            volume = self.volumes.get(ctx, attachment.volume_id)
+            backend = utils.backend_of(volume.host)
+            if backend not in up:
+                up[backend] = _service_up(ctx, backend)
+            if not up[backend]:
+                raise _Pending('the volume service %s is down; it revokes the host and '
+                               'deletes the attachment when it starts again' % backend)
+            connections._call('reclaim attachment', self.volume_rpcapi.attachment_delete, ctx,
+                              volume, attachment.id)
+        else:
+            finish_detach(ctx, attachment.volume_id, attachment.id, hold_detaching=False)
+
+
+def _service_up(ctx, backend):
+    try:
+        service = objects.Service.get_by_args(ctx, backend, 'blockstore-volume')
+    except exception.NotFound:
+        return False
+    return service.is_up(CONF.service_down_time)

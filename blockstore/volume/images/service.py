@@ -1,4 +1,4 @@
-"""Image data actions of the service layer (mixed into ``volume.api.API``).
+"""Image data actions of the service layer (``volume.api.API().images``).
 
 os-volume_upload_image and os-reimage (3.68); creating a volume from an
 image is part of ``API.create`` (see :func:`image_for_create`). Images are
@@ -39,8 +39,11 @@ def image_for_create(ctx, image_id, size):
     return image, size
 
 
-class ImageActions:
-    """Needs ``self.volume_rpcapi`` (see volume.api.API)."""
+class ImageService:
+    """os-volume_upload_image and os-reimage, casting with ``volume_rpcapi``."""
+
+    def __init__(self, volume_rpcapi):
+        self.volume_rpcapi = volume_rpcapi
 
     def copy_volume_to_image(self, ctx, volume, image_name, force=False, disk_format='raw',
                              container_format='bare', visibility=None, protected=None):

@@ -1,6 +1,6 @@
 """Managing existing backend storage as volumes and snapshots, and releasing it (3.8).
 
-Mixed into ``volume.api.API``. A managed volume is inserted in 'managing'
+``volume.api.API().manage``. A managed volume is inserted in 'managing'
 (shown as 'creating') on the backend the administrator names, after the
 scheduler confirmed that backend suits the volume type; the volume service
 adopts the storage and the volume becomes available (or 'error_managing').
@@ -54,8 +54,17 @@ def _sort_and_page(entries, marker=None, limit=None, offset=None, sort_keys=None
     return entries
 
 
-class ManageActions:
-    """Needs ``self.volume_rpcapi``, ``self.scheduler_rpcapi`` (see volume.api.API)."""
+class ManageService:
+    """Adopting and releasing backend storage.
+
+    ``volumes``: the core volume API (``get``); ``scheduler_rpcapi`` checks
+    that a backend suits a type; ``volume_rpcapi`` reaches the backend.
+    """
+
+    def __init__(self, volumes, volume_rpcapi, scheduler_rpcapi):
+        self.volumes = volumes
+        self.volume_rpcapi = volume_rpcapi
+        self.scheduler_rpcapi = scheduler_rpcapi
 
     def _volume_service(self, ctx, host):
         backend = utils.backend_of(host)
@@ -134,7 +143,7 @@ class ManageActions:
                                  metadata=None):
         if not uuidutils.is_uuid_like(volume_id):
             raise exception.VolumeNotFound(volume_id=volume_id)
-        volume = self.get(ctx, volume_id)
+        volume = self.volumes.get(ctx, volume_id)
         if not volume.host:
             raise exception.InvalidVolume(reason='volume %s is on no backend' % volume.id)
         self._volume_service(ctx, volume.host)

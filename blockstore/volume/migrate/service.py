@@ -4,8 +4,10 @@ Validates the volume and the destination (another backend, or cluster, with a
 volume service that is up and enabled), claims the volume through the
 migration transitions (``migration_status`` starting, a ``migrate`` work
 record) and casts to the volume's own backend (RPC 1.7), which moves the data
-(``volume.migrate.worker``). Only detached volumes move: an in-use volume is
-a 400 (moving it needs compute's swap-volume, which blockstore does not drive).
+(``volume.migrate.worker``). Reached as ``volume.api.API().migration``; retype
+uses it to move a volume its backend cannot keep. Only detached volumes move:
+an in-use volume is a 400 (moving it needs compute's swap-volume, which
+blockstore does not drive).
 """
 
 from oslo_log import log as logging
@@ -24,8 +26,18 @@ class InvalidHost(exception.Invalid):
     msg_fmt = 'Invalid host: %(reason)s'
 
 
-class VolumeMigration:
-    """Mixed into ``volume.api.API``."""
+class MigrationService:
+    """Starting migrations, and Nova's swap-volume completion.
+
+    ``scheduler_rpcapi`` names pools and their capabilities; ``volume_rpcapi``
+    casts the move; ``attachments`` (the attach flow) moves legacy
+    attachments on a swap.
+    """
+
+    def __init__(self, volume_rpcapi, scheduler_rpcapi, attachments):
+        self.volume_rpcapi = volume_rpcapi
+        self.scheduler_rpcapi = scheduler_rpcapi
+        self.attachments = attachments
 
     def migrate_volume(self, ctx, volume, host=None, cluster=None, force_host_copy=False,
                        lock_volume=False):
@@ -149,8 +161,8 @@ class VolumeMigration:
         for a in db_att.live_attachments(ctx, volume.id):
             if a.attach_status != states.ATTACHED:
                 continue
-            self.detach(ctx, volume, a.id)
-            self.attach(ctx, new_volume, instance_uuid=a.instance_uuid,
-                        host_name=None if a.instance_uuid else a.attached_host,
-                        mountpoint=a.mountpoint, mode=a.attach_mode or 'rw')
+            self.attachments.detach(ctx, volume, a.id)
+            self.attachments.attach(ctx, new_volume, instance_uuid=a.instance_uuid,
+                                    host_name=None if a.instance_uuid else a.attached_host,
+                                    mountpoint=a.mountpoint, mode=a.attach_mode or 'rw')
             new_volume.refresh()

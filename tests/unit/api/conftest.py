@@ -1,7 +1,11 @@
 """API unit-test fixtures: the full WSGI stack on a throw-away SQLite database.
 
 Only the two RPC clients of the volume service layer are replaced (by
-recorders); everything else — service layer, objects, transitions, DB — is real.
+recorders: the ``volume_rpcapi`` and ``scheduler_rpcapi`` fixtures, which a
+module overrides to answer with in-process managers); everything else —
+service layer, objects, transitions, DB — is real. The RPC clients are given
+to ``volume.api.API`` at construction (its collaborators keep them), so a test
+that needs others builds another API rather than swapping attributes.
 """
 
 import json
@@ -13,6 +17,7 @@ import webob
 from blockstore.api import app as api_app
 from blockstore.common import context
 from blockstore.objects import states
+from blockstore.volume import api as volume_api
 
 
 class RPCRecorder:
@@ -101,11 +106,19 @@ def make_available(resource, resource_id):
 
 
 @pytest.fixture
-def app(database):
-    application = api_app.make_app()
-    application.volume_api.scheduler_rpcapi = RPCRecorder()
-    application.volume_api.volume_rpcapi = RPCRecorder()
-    return application
+def volume_rpcapi():
+    return RPCRecorder()
+
+
+@pytest.fixture
+def scheduler_rpcapi():
+    return RPCRecorder()
+
+
+@pytest.fixture
+def app(database, volume_rpcapi, scheduler_rpcapi):
+    return api_app.make_app(volume_api=volume_api.API(volume_rpcapi=volume_rpcapi,
+                                                      scheduler_rpcapi=scheduler_rpcapi))
 
 
 @pytest.fixture

@@ -64,10 +64,14 @@ class ExtendRPC(DirectRPC):
 
 
 @pytest.fixture
-def stack(app, mgr, ctx):  # noqa: F811
+def stack(mgr, ctx):  # noqa: F811
     mgr.init_host(ctx)
-    app.volume_api.volume_rpcapi = ExtendRPC(mgr)
     return mgr
+
+
+@pytest.fixture
+def volume_rpcapi(stack):
+    return ExtendRPC(stack)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from blockstore.db import api as db
 from blockstore.db.models import utcnow
 from tests.unit.api.conftest import Client, fault_of
 from tests.unit.api.test_attachments import (CONN_A, CONN_B, V, _attach, _vol, _volume,
-                                             stack)  # noqa: F401
+                                             stack, volume_rpcapi)  # noqa: F401
 from tests.unit.test_volume_manager_connections import ExportingFileDriver, mgr  # noqa: F401
 
 URL = '/v3/attachments/reclaim'

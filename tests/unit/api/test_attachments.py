@@ -57,10 +57,14 @@ class DirectRPC:
 
 
 @pytest.fixture
-def stack(app, mgr, ctx):  # noqa: F811
+def stack(mgr, ctx):  # noqa: F811
     mgr.init_host(ctx)
-    app.volume_api.volume_rpcapi = DirectRPC(mgr)
     return mgr
+
+
+@pytest.fixture
+def volume_rpcapi(stack):
+    return DirectRPC(stack)
 
 
 @pytest.fixture

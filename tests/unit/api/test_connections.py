@@ -21,9 +21,13 @@ class CallRecorder(RPCRecorder):
 
 
 @pytest.fixture
-def rpc(app):
-    app.volume_api.volume_rpcapi = CallRecorder()
-    return app.volume_api.volume_rpcapi
+def volume_rpcapi():
+    return CallRecorder()
+
+
+@pytest.fixture
+def rpc(volume_rpcapi):
+    return volume_rpcapi
 
 
 @pytest.fixture

@@ -14,10 +14,12 @@ import uuid
 import pytest
 from oslo_config import cfg
 
+from blockstore.api import app as api_app
 from blockstore.common import context
 from blockstore.db import api as db
 from blockstore.db import glance_metadata as db_glance
 from blockstore.objects import states
+from blockstore.volume import api as volume_api
 from tests.fixtures.fake_glance import FakeGlance
 from tests.unit.api.conftest import Client, fault_of, make_available
 from tests.unit.api.test_attach_extend import nova_api, nova_conf  # noqa: F401
@@ -50,11 +52,19 @@ class DirectScheduler:
 
 
 @pytest.fixture
-def stack(app, mgr, ctx):  # noqa: F811
+def stack(mgr, ctx):  # noqa: F811
     mgr.init_host(ctx)
-    app.volume_api.volume_rpcapi = DirectRPC(mgr)
-    app.volume_api.scheduler_rpcapi = DirectScheduler(mgr)
     return mgr
+
+
+@pytest.fixture
+def volume_rpcapi(stack):
+    return DirectRPC(stack)
+
+
+@pytest.fixture
+def scheduler_rpcapi(stack):
+    return DirectScheduler(stack)
 
 
 @pytest.fixture
@@ -291,7 +301,13 @@ def test_interrupted_reimage_is_redone_at_restart(c, stack, glance, ctx):
         assert f.read(len(data)) == data
 
 
-def test_image_actions_refuse_old_volume_services(c, app, stack, glance):
+def _client_with(c, volume_rpcapi, scheduler_rpcapi):
+    """``c``'s caller on an API stack whose service layer uses these RPC clients."""
+    return Client(api_app.make_app(volume_api=volume_api.API(
+        volume_rpcapi=volume_rpcapi, scheduler_rpcapi=scheduler_rpcapi)), c.token, c.version)
+
+
+def test_image_actions_refuse_old_volume_services(c, stack, glance):
     vid = _available(c, stack)
     image_id = glance.add_image(b'\x01' * 10)
     from blockstore.common import exception
@@ -300,12 +316,12 @@ def test_image_actions_refuse_old_volume_services(c, app, stack, glance):
         def require_images(self, what):
             raise exception.ServiceTooOld(reason='volume services older than RPC 1.6 '
                                                  'cannot %s' % what)
-    app.volume_api.volume_rpcapi = Old(stack)
+    old = _client_with(c, Old(stack), DirectScheduler(stack))
     for body in ({'os-reimage': {'image_id': image_id}},
                  {'os-volume_upload_image': {'image_name': 'x'}}):
-        resp = c.post('/v3/volumes/%s/action' % vid, body)
+        resp = old.post('/v3/volumes/%s/action' % vid, body)
         assert 'RPC 1.6' in fault_of(resp)[2], resp.body
-    resp = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': image_id}})
+    resp = old.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': image_id}})
     assert 'RPC 1.6' in fault_of(resp)[2]
     assert _vol(c, vid)['status'] == 'available' and glance.images.keys() == {image_id}
 
@@ -395,12 +411,12 @@ def test_interrupted_upload_is_redone_at_restart(c, stack, glance, ctx, small_gi
     assert glance.data[image['id']][:len(data)] == data
 
 
-def test_interrupted_create_from_image_is_redone_at_restart(c, stack, glance, ctx, app):
+def test_interrupted_create_from_image_is_redone_at_restart(c, stack, glance, ctx):
     from tests.unit.api.conftest import RPCRecorder
     data = image_bytes(6, 256 * 1024)
     image_id = glance.add_image(data)
-    app.volume_api.scheduler_rpcapi = RPCRecorder()      # the cast is lost
-    vid = c.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': image_id}}).json[
+    lost = _client_with(c, DirectRPC(stack), RPCRecorder())      # the cast is lost
+    vid = lost.post('/v3/volumes', {'volume': {'size': 1, 'imageRef': image_id}}).json[
         'volume']['id']
     db.volume_update(ctx, vid, {'host': stack.host + '#b1'})
     stack._recover(ctx)

@@ -129,11 +129,18 @@ class Scheduler:
 
 
 @pytest.fixture
-def node(app, ctx, tmp_path):
-    n = Node(ctx, tmp_path)
-    app.volume_api.volume_rpcapi = n
-    app.volume_api.scheduler_rpcapi = Scheduler(n)
-    return n
+def node(database, ctx, tmp_path):
+    return Node(ctx, tmp_path)
+
+
+@pytest.fixture
+def volume_rpcapi(node):
+    return node
+
+
+@pytest.fixture
+def scheduler_rpcapi(node):
+    return Scheduler(node)
 
 
 @pytest.fixture
