@@ -1,4 +1,4 @@
-"""The API as one WSGI callable: faults -> auth -> microversion -> router.
+"""The API as one WSGI callable: request id -> faults -> auth -> microversion -> router.
 
 ``make_app(conf)`` builds the stack with one volume service-layer instance
 (``app.volume_api``), handed to handlers through the WSGI environ.
@@ -46,5 +46,6 @@ def make_app(conf=None, volume_api=None):
         app = middleware.keystone_pipeline(app, conf)
     else:
         app = middleware.NoAuthMiddleware(app)
-    app = middleware.FaultWrapper(_WithVolumeAPI(app, volume_api))
+    app = middleware.RequestIdMiddleware(
+        middleware.FaultWrapper(_WithVolumeAPI(app, volume_api)))
     return APIApplication(app, volume_api, router)

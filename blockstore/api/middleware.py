@@ -11,6 +11,7 @@ the exception is marked ``safe``); anything unexpected becomes a 500
 
 import json
 
+from oslo_context import context as o_context
 from oslo_log import log as logging
 import webob
 import webob.exc
@@ -44,6 +45,12 @@ UNAUTHENTICATED_PATHS = frozenset(('', '/', '/v3', '/v3/',
                                    '/v3/openapi.json'))  # the OpenAPI document
 
 REQUEST_ID_HEADER = 'x-openstack-request-id'
+# Cinder sends the same id under Nova's name too; python-cinderclient reads the
+# request id of a failed call from it (``ERROR: ... (Request-ID: req-...)``).
+COMPAT_REQUEST_ID_HEADER = 'x-compute-request-id'
+REQUEST_ID_HEADERS = (REQUEST_ID_HEADER, COMPAT_REQUEST_ID_HEADER)
+# Where the id waits for the context (oslo.context's from_environ reads this key).
+REQUEST_ID_ENVIRON_KEY = 'openstack.request_id'
 
 
 def fault(code, message, headers=None):
@@ -95,11 +102,25 @@ def _is_discovery(environ):
     return environ.get('PATH_INFO', '') in UNAUTHENTICATED_PATHS
 
 
-def _with_request_id(start_response, request_id):
-    def start(status, headers, exc_info=None):
-        headers.append((REQUEST_ID_HEADER, request_id))
-        return start_response(status, headers, exc_info)
-    return start
+class RequestIdMiddleware:
+    """Outermost layer: one request id per request, on every response (errors included).
+
+    The id is made here, before authentication, so a 401 carries it too; the
+    auth layers give it to the request context (``ctx.request_id``).
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        request_id = o_context.generate_request_id()
+        environ[REQUEST_ID_ENVIRON_KEY] = request_id
+
+        def start(status, headers, exc_info=None):
+            headers = [(k, v) for k, v in headers if k.lower() not in REQUEST_ID_HEADERS]
+            headers.extend((name, request_id) for name in REQUEST_ID_HEADERS)
+            return start_response(status, headers, exc_info)
+        return self.app(environ, start)
 
 
 class NoAuthMiddleware:
@@ -130,9 +151,10 @@ class NoAuthMiddleware:
             roles.append('admin')
         ctx = bs_context.RequestContext(user_id=user_id, project_id=project_id,
                                         is_admin=is_admin, roles=roles, auth_token=token,
+                                        request_id=environ.get(REQUEST_ID_ENVIRON_KEY),
                                         overwrite=False)
         environ[common.CONTEXT_KEY] = ctx
-        return self.app(environ, _with_request_id(start_response, ctx.request_id))
+        return self.app(environ, start_response)
 
 
 class KeystoneContextMiddleware:
@@ -147,7 +169,7 @@ class KeystoneContextMiddleware:
         ctx = bs_context.RequestContext.from_environ(environ, overwrite=False)
         ctx.is_admin = 'admin' in [r.lower() for r in (ctx.roles or [])]
         environ[common.CONTEXT_KEY] = ctx
-        return self.app(environ, _with_request_id(start_response, ctx.request_id))
+        return self.app(environ, start_response)
 
 
 class DiscoveryBypass:
