@@ -123,12 +123,21 @@ class RequestIdMiddleware:
         return self.app(environ, start)
 
 
+# The roles of a noauth caller without X-Roles: an administrator, as with
+# Cinder's noauth middleware (which makes every caller one), with the other
+# default personas' roles on its project too.
+NOAUTH_DEFAULT_ROLES = ('admin', 'member', 'reader')
+
+
 class NoAuthMiddleware:
     """Trust ``X-Auth-Token: user[:project]`` (Cinder's noauth format).
 
-    ``admin`` as user or project, or an ``admin`` role in ``X-Roles``, makes
-    the caller an administrator. Without ``X-Roles`` a caller has the roles
-    ``member`` and ``reader`` on its project (Cinder's default personas).
+    Without an ``X-Roles`` header the caller is an administrator, as with
+    Cinder's noauth (``cinder type-create`` and ``force-delete`` work as its
+    documentation shows). With ``X-Roles`` the roles decide: an ``admin`` role,
+    or ``admin`` as user or project, makes the caller an administrator; an
+    empty header means ``member`` and ``reader`` on its project (Cinder's
+    default personas).
     """
 
     def __init__(self, app):
@@ -142,10 +151,14 @@ class NoAuthMiddleware:
             return fault(401, 'Authentication required')(environ, start_response)
         user_id, _, project_id = token.partition(':')
         project_id = project_id or user_id
-        roles = [r.strip() for r in environ.get('HTTP_X_ROLES', '').split(',') if r.strip()]
-        if not roles:
-            # An ordinary noauth user is a member (and reader) of its own project.
-            roles = ['member', 'reader']
+        header = environ.get('HTTP_X_ROLES')
+        if header is None:
+            roles = list(NOAUTH_DEFAULT_ROLES)
+        else:
+            roles = [r.strip() for r in header.split(',') if r.strip()]
+            if not roles:
+                # An ordinary noauth user is a member (and reader) of its own project.
+                roles = ['member', 'reader']
         is_admin = 'admin' in (user_id, project_id) or 'admin' in [r.lower() for r in roles]
         if is_admin and 'admin' not in roles:
             roles.append('admin')

@@ -1,4 +1,4 @@
-"""Cinder parity through the API: cascade delete, request ids on every response."""
+"""Cinder parity through the API: cascade delete, request ids on every response, noauth admins."""
 
 import pytest
 
@@ -126,3 +126,38 @@ def test_request_id_is_the_contexts(app):
     assert seen == [resp.headers['x-openstack-request-id']]
     assert resp.headers.getall('x-openstack-request-id') == seen
     assert resp.headers.getall('x-compute-request-id') == seen
+
+
+# -- noauth callers -------------------------------------------------------------------
+
+def test_noauth_without_roles_is_an_admin_like_cinder(app, project):
+    plain = Client(app, 'user1:%s' % project, roles=None)
+    member = Client(app, 'user1:%s' % project, roles='member')
+    body = {'volume_type': {'name': 'noauth-%s' % project}}
+    resp = member.post('/v3/types', body)
+    assert resp.status_int == 403 and fault_of(resp)[0] == 'forbidden'
+    resp = plain.post('/v3/types', body)
+    assert resp.status_int == 200, resp.body
+    vol = plain.create_volume()
+    resp = member.delete('/v3/volumes/%s?force=true' % vol['id'], version='3.23')
+    assert resp.status_int == 403
+    resp = member.post('/v3/volumes/%s/action' % vol['id'], {'os-force_delete': {}})
+    assert resp.status_int == 403
+    resp = plain.post('/v3/volumes/%s/action' % vol['id'], {'os-force_delete': {}})
+    assert resp.status_int == 202, resp.body
+    # Its own project still scopes what it lists (all_tenants shows the rest).
+    elsewhere = Client(app, 'user2:other-%s' % project).create_volume()
+    mine = plain.create_volume()
+    assert [v['id'] for v in plain.get('/v3/volumes').json['volumes']] == [mine['id']]
+    listed = plain.get('/v3/volumes?all_tenants=1').json['volumes']
+    assert elsewhere['id'] in [v['id'] for v in listed]
+
+
+@pytest.mark.parametrize('roles, is_admin', [
+    (None, True), ('member', False), ('reader', False), ('', False), ('member,admin', True)])
+def test_noauth_roles_header_decides(app, project, roles, is_admin):
+    c = Client(app, 'bob:%s' % project, roles=roles)
+    vol = c.create_volume() if roles != 'reader' else Client(
+        app, 'bob:%s' % project).create_volume()
+    shown = c.get('/v3/volumes/%s' % vol['id']).json['volume']
+    assert ('os-vol-host-attr:host' in shown) is is_admin
