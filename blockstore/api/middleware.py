@@ -106,7 +106,9 @@ class RequestIdMiddleware:
     """Outermost layer: one request id per request, on every response (errors included).
 
     The id is made here, before authentication, so a 401 carries it too; the
-    auth layers give it to the request context (``ctx.request_id``).
+    auth layers give it to the request context (``ctx.request_id``). Each
+    response is logged with it (INFO), so a client's Request-ID finds the
+    server's side of the story.
     """
 
     def __init__(self, app):
@@ -117,6 +119,8 @@ class RequestIdMiddleware:
         environ[REQUEST_ID_ENVIRON_KEY] = request_id
 
         def start(status, headers, exc_info=None):
+            LOG.info('%s %s %s returned %s', request_id, environ.get('REQUEST_METHOD'),
+                     environ.get('PATH_INFO'), status.split(' ', 1)[0])
             headers = [(k, v) for k, v in headers if k.lower() not in REQUEST_ID_HEADERS]
             headers.extend((name, request_id) for name in REQUEST_ID_HEADERS)
             return start_response(status, headers, exc_info)
@@ -166,6 +170,7 @@ class NoAuthMiddleware:
                                         is_admin=is_admin, roles=roles, auth_token=token,
                                         request_id=environ.get(REQUEST_ID_ENVIRON_KEY),
                                         overwrite=False)
+        ctx.update_store()   # this thread's log lines now carry the request's id
         environ[common.CONTEXT_KEY] = ctx
         return self.app(environ, start_response)
 
@@ -181,6 +186,7 @@ class KeystoneContextMiddleware:
             return fault(401, 'Authentication required')(environ, start_response)
         ctx = bs_context.RequestContext.from_environ(environ, overwrite=False)
         ctx.is_admin = 'admin' in [r.lower() for r in (ctx.roles or [])]
+        ctx.update_store()
         environ[common.CONTEXT_KEY] = ctx
         return self.app(environ, start_response)
 
