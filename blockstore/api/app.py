@@ -1,4 +1,4 @@
-"""The API as one WSGI callable: faults -> auth -> microversion -> router.
+"""The API as one WSGI callable: request id -> faults -> auth -> microversion -> router.
 
 ``make_app(conf)`` builds the stack with one instance of each service layer
 (``app.volume_api``, ``app.ops_api``, ``app.transfer_api``), handed to
@@ -53,7 +53,7 @@ def make_app(conf=None, volume_api=None):
         app = middleware.keystone_pipeline(app, conf)
     else:
         app = middleware.NoAuthMiddleware(app)
-    app = middleware.FaultWrapper(_WithServiceLayer(app, {
+    app = middleware.RequestIdMiddleware(middleware.FaultWrapper(_WithServiceLayer(app, {
         common.VOLUME_API_KEY: volume_api, common.OPS_API_KEY: ops_api,
-        common.TRANSFER_API_KEY: transfer_api}))
+        common.TRANSFER_API_KEY: transfer_api})))
     return APIApplication(app, volume_api, router, ops_api, transfer_api)

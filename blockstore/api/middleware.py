@@ -11,6 +11,7 @@ the exception is marked ``safe``); anything unexpected becomes a 500
 
 import json
 
+from oslo_context import context as o_context
 from oslo_log import log as logging
 import webob
 import webob.exc
@@ -44,6 +45,12 @@ UNAUTHENTICATED_PATHS = frozenset(('', '/', '/v3', '/v3/',
                                    '/v3/openapi.json'))  # the OpenAPI document
 
 REQUEST_ID_HEADER = 'x-openstack-request-id'
+# Cinder sends the same id under Nova's name too; python-cinderclient reads the
+# request id of a failed call from it (``ERROR: ... (Request-ID: req-...)``).
+COMPAT_REQUEST_ID_HEADER = 'x-compute-request-id'
+REQUEST_ID_HEADERS = (REQUEST_ID_HEADER, COMPAT_REQUEST_ID_HEADER)
+# Where the id waits for the context (oslo.context's from_environ reads this key).
+REQUEST_ID_ENVIRON_KEY = 'openstack.request_id'
 
 
 def fault(code, message, headers=None):
@@ -95,19 +102,46 @@ def _is_discovery(environ):
     return environ.get('PATH_INFO', '') in UNAUTHENTICATED_PATHS
 
 
-def _with_request_id(start_response, request_id):
-    def start(status, headers, exc_info=None):
-        headers.append((REQUEST_ID_HEADER, request_id))
-        return start_response(status, headers, exc_info)
-    return start
+class RequestIdMiddleware:
+    """Outermost layer: one request id per request, on every response (errors included).
+
+    The id is made here, before authentication, so a 401 carries it too; the
+    auth layers give it to the request context (``ctx.request_id``). Each
+    response is logged with it (INFO), so a client's Request-ID finds the
+    server's side of the story.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        request_id = o_context.generate_request_id()
+        environ[REQUEST_ID_ENVIRON_KEY] = request_id
+
+        def start(status, headers, exc_info=None):
+            LOG.info('%s %s %s returned %s', request_id, environ.get('REQUEST_METHOD'),
+                     environ.get('PATH_INFO'), status.split(' ', 1)[0])
+            headers = [(k, v) for k, v in headers if k.lower() not in REQUEST_ID_HEADERS]
+            headers.extend((name, request_id) for name in REQUEST_ID_HEADERS)
+            return start_response(status, headers, exc_info)
+        return self.app(environ, start)
+
+
+# The roles of a noauth caller without X-Roles: an administrator, as with
+# Cinder's noauth middleware (which makes every caller one), with the other
+# default personas' roles on its project too.
+NOAUTH_DEFAULT_ROLES = ('admin', 'member', 'reader')
 
 
 class NoAuthMiddleware:
     """Trust ``X-Auth-Token: user[:project]`` (Cinder's noauth format).
 
-    ``admin`` as user or project, or an ``admin`` role in ``X-Roles``, makes
-    the caller an administrator. Without ``X-Roles`` a caller has the roles
-    ``member`` and ``reader`` on its project (Cinder's default personas).
+    Without an ``X-Roles`` header the caller is an administrator, as with
+    Cinder's noauth (``cinder type-create`` and ``force-delete`` work as its
+    documentation shows). With ``X-Roles`` the roles decide: an ``admin`` role,
+    or ``admin`` as user or project, makes the caller an administrator; an
+    empty header means ``member`` and ``reader`` on its project (Cinder's
+    default personas).
     """
 
     def __init__(self, app):
@@ -121,18 +155,24 @@ class NoAuthMiddleware:
             return fault(401, 'Authentication required')(environ, start_response)
         user_id, _, project_id = token.partition(':')
         project_id = project_id or user_id
-        roles = [r.strip() for r in environ.get('HTTP_X_ROLES', '').split(',') if r.strip()]
-        if not roles:
-            # An ordinary noauth user is a member (and reader) of its own project.
-            roles = ['member', 'reader']
+        header = environ.get('HTTP_X_ROLES')
+        if header is None:
+            roles = list(NOAUTH_DEFAULT_ROLES)
+        else:
+            roles = [r.strip() for r in header.split(',') if r.strip()]
+            if not roles:
+                # An ordinary noauth user is a member (and reader) of its own project.
+                roles = ['member', 'reader']
         is_admin = 'admin' in (user_id, project_id) or 'admin' in [r.lower() for r in roles]
         if is_admin and 'admin' not in roles:
             roles.append('admin')
         ctx = bs_context.RequestContext(user_id=user_id, project_id=project_id,
                                         is_admin=is_admin, roles=roles, auth_token=token,
+                                        request_id=environ.get(REQUEST_ID_ENVIRON_KEY),
                                         overwrite=False)
+        ctx.update_store()   # this thread's log lines now carry the request's id
         environ[common.CONTEXT_KEY] = ctx
-        return self.app(environ, _with_request_id(start_response, ctx.request_id))
+        return self.app(environ, start_response)
 
 
 class KeystoneContextMiddleware:
@@ -146,8 +186,9 @@ class KeystoneContextMiddleware:
             return fault(401, 'Authentication required')(environ, start_response)
         ctx = bs_context.RequestContext.from_environ(environ, overwrite=False)
         ctx.is_admin = 'admin' in [r.lower() for r in (ctx.roles or [])]
+        ctx.update_store()
         environ[common.CONTEXT_KEY] = ctx
-        return self.app(environ, _with_request_id(start_response, ctx.request_id))
+        return self.app(environ, start_response)
 
 
 class DiscoveryBypass:

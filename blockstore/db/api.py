@@ -465,6 +465,23 @@ def snapshot_get(context, snapshot_id, project_id=None, read_deleted=False):
                 exception.SnapshotNotFound(snapshot_id=snapshot_id), project_id, read_deleted)
 
 
+def _live_snapshot_ids_query(volume_id):
+    snap = models.Snapshot
+    return (select(snap.id).where(snap.volume_id == volume_id, snap.deleted == sa.false())
+            .order_by(snap.created_at, snap.id))
+
+
+def live_snapshot_ids(context, volume_id):
+    """Ids of a volume's live snapshots, oldest first."""
+    with _reader(context) as session:
+        return live_snapshot_ids_in(session, volume_id)
+
+
+def live_snapshot_ids_in(session, volume_id):
+    """live_snapshot_ids() inside the caller's transaction."""
+    return list(session.execute(_live_snapshot_ids_query(volume_id)).scalars())
+
+
 _LIST_COLUMNS = {
     'volume': {'status', 'display_name', 'availability_zone', 'bootable', 'host',
                'cluster_name', 'volume_type_id', 'snapshot_id', 'source_volid', 'group_id',

@@ -99,6 +99,10 @@ VOLUME_MIGRATION_STATES = ('migrating', 'error', 'success', 'completing', 'none'
 _VOLUME_DELETABLE = (AVAILABLE, ERROR, 'error_restoring', ERROR_EXTENDING, ERROR_MANAGING)
 _DELETE_GUARDS = ['no_snapshots', 'not_attached', 'no_attachments', 'not_migrating',
                   'no_creating_clones']
+_FORCE_DELETABLE = _VOLUME_DELETABLE + (CREATING, ERROR_DELETING, EXTENDING, DELETING)
+# Cascade delete (?cascade=true): the volume's snapshots are claimed with it (see
+# transition_cascade) instead of having to be gone.
+_CASCADE_GUARDS = [g for g in _DELETE_GUARDS if g != 'no_snapshots']
 # The states a volume's attachments decide (see settle_target).
 _ATTACH_FAMILY = (AVAILABLE, RESERVED, ATTACHING, IN_USE, DETACHING)
 
@@ -107,8 +111,12 @@ VOLUME = Machine('volume', CREATING, {
     'create_failed': T([CREATING], ERROR),
     'delete': T(_VOLUME_DELETABLE, DELETING, guards=_DELETE_GUARDS),
     # Admin cleanup: also from states where work was lost (not while attached).
-    'force_delete': T(_VOLUME_DELETABLE + (CREATING, ERROR_DELETING, EXTENDING, DELETING),
-                      DELETING, guards=['no_snapshots', 'not_attached', 'no_attachments']),
+    'force_delete': T(_FORCE_DELETABLE, DELETING,
+                      guards=['no_snapshots', 'not_attached', 'no_attachments']),
+    # The same with the volume's snapshots (CASCADE names the event each one takes).
+    'delete_cascade': T(_VOLUME_DELETABLE, DELETING, guards=_CASCADE_GUARDS),
+    'force_delete_cascade': T(_FORCE_DELETABLE, DELETING,
+                              guards=['not_attached', 'no_attachments']),
     'delete_failed': T([DELETING], ERROR_DELETING),
     'delete_done': T([DELETING], DELETED),
     'extend': T([AVAILABLE], EXTENDING, guards=['not_migrating']),
@@ -218,6 +226,10 @@ ATTACHMENT = Machine('attachment', RESERVED, {
 }, deleted_state=DETACHED, entries=(ATTACHING,))
 
 MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT, ATTACHMENT)}
+
+# Cascade delete: volume event -> the snapshot event each of its live snapshots
+# takes in the same transaction (transition_cascade).
+CASCADE = {'delete_cascade': 'delete', 'force_delete_cascade': 'force_delete'}
 
 # -- volume migration: a volume's migration_status (Cinder's column), beside its status.
 # A migrating volume keeps its status (available, or retyping for an on-demand
@@ -418,3 +430,61 @@ def transition_or_raise(context, resource, resource_id, event, values=None, proj
                       target=target, guard_args=guard_args):
         reasons = explain(context, resource, resource_id, event, guard_args)
         raise _INVALID[resource](reason='; '.join(reasons))
+
+
+class _CascadeRefused(Exception):
+    """Rolls a cascade claim back: these snapshots could not be claimed."""
+
+    def __init__(self, snapshot_ids):
+        super().__init__(snapshot_ids)
+        self.snapshot_ids = snapshot_ids
+
+
+def transition_cascade(context, volume_id, event, values=None, project_id=None, work=None,
+                       snapshot_project_id=None):
+    """Claim a volume and every live snapshot of it in one transaction, or nothing.
+
+    ``event`` is a CASCADE volume event; each snapshot takes its CASCADE event.
+    ``snapshot_project_id``: every snapshot must belong to that project too
+    (a non-admin cannot delete another project's snapshots through its volume).
+    ``work``: the volume's work record, as in transition_or_raise; it covers the
+    snapshots (the volume manager deletes them before the volume).
+    On a loss, raises a 400 naming every unmet precondition of the volume, or
+    every snapshot that cannot be deleted and why; nothing has changed then.
+    """
+    snapshot_event = CASCADE[event]
+
+    def claim_snapshots(session):
+        refused = [sid for sid in db.live_snapshot_ids_in(session, volume_id)
+                   if not transition_in(session, 'snapshot', sid, snapshot_event,
+                                        project_id=snapshot_project_id)]
+        if refused:
+            raise _CascadeRefused(refused)
+        return True
+
+    if work is not None:
+        work = dict(work, status=target_of('volume', event))
+    try:
+        won = transition(context, 'volume', volume_id, event, values, project_id, work,
+                         then=claim_snapshots)
+    except _CascadeRefused as refused:
+        raise exception.InvalidVolume(reason='; '.join(
+            _explain_cascaded(context, sid, snapshot_event, snapshot_project_id)
+            for sid in refused.snapshot_ids))
+    if not won:
+        raise exception.InvalidVolume(
+            reason='; '.join(explain(context, 'volume', volume_id, event)))
+
+
+def _explain_cascaded(context, snapshot_id, event, project_id):
+    reasons = []
+    if project_id is not None:
+        try:
+            row = db.snapshot_get(context, snapshot_id)
+        except exception.NotFound:
+            row = None
+        if row is not None and row.project_id != project_id:
+            reasons.append('it belongs to another project')
+    if not reasons:
+        reasons = explain(context, 'snapshot', snapshot_id, event)
+    return 'snapshot %s cannot be deleted: %s' % (snapshot_id, ', '.join(reasons))

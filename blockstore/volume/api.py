@@ -229,19 +229,29 @@ class API:
 
     # -- delete -------------------------------------------------------------
 
-    def delete(self, ctx, volume, force=False):
+    def delete(self, ctx, volume, force=False, cascade=False):
         """Claim the volume for deletion (one conditional update), then cast.
 
-        A volume the scheduler never placed (no host) is finished here.
+        ``cascade``: its snapshots are claimed in the same transaction (each
+        must be deletable, and a non-admin's own), and the volume manager
+        deletes them before the volume. A volume the scheduler never placed
+        (no host) is finished here.
         """
         event = 'force_delete' if force else 'delete'
         project = None if ctx.is_admin else ctx.project_id
-        states.transition_or_raise(ctx, 'volume', volume.id, event,
-                                   {'terminated_at': utcnow()}, project_id=project,
-                                   work={'operation': 'delete'})
+        values, work = {'terminated_at': utcnow()}, {'operation': 'delete'}
+        if cascade:
+            states.transition_cascade(ctx, volume.id, event + '_cascade', values,
+                                      project_id=project, work=work,
+                                      snapshot_project_id=project)
+        else:
+            states.transition_or_raise(ctx, 'volume', volume.id, event, values,
+                                       project_id=project, work=work)
         volume.refresh()
         if not volume.host:
             db.worker_destroy(ctx, 'volume', volume.id)
+            for snapshot_id in db.live_snapshot_ids(ctx, volume.id):   # a cascade's
+                states.transition(ctx, 'snapshot', snapshot_id, 'delete_done')
             states.transition(ctx, 'volume', volume.id, 'delete_done')
             return
         self.volume_rpcapi.delete_volume(ctx, volume)

@@ -242,9 +242,38 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
 
     def delete_volume(self, context, volume):
         def work():
+            self._delete_claimed_snapshots(context, volume)
             self.driver.delete_volume(volume)
         self._run(context, volume, 'delete', states.DELETING, work,
                   'delete_done', 'delete_failed', 'DELETE_VOLUME_FROM_BACKEND')
+
+    def _delete_claimed_snapshots(self, context, volume):
+        """A cascade delete: first the snapshots the service layer claimed with the volume.
+
+        Only a cascade claims a volume that still has snapshots, and it claimed
+        them too (deleting), so the volume's work record covers them: a redo
+        after a crash deletes those still left. If one cannot be deleted, the
+        others still deleting are marked error_deleting too and the volume's
+        delete fails (error_deleting): nothing stays deleting.
+        """
+        snapshots = [objects.Snapshot.get_by_id(context, sid)
+                     for sid in db.live_snapshot_ids(context, volume.id)]
+        left = []
+        for snapshot in snapshots:
+            if snapshot.status == states.DELETING and driver_base.supports(
+                    self.driver, driver_base.SnapshotOps):
+                self.delete_snapshot(context, snapshot)   # its own operation, as if cast
+                snapshot.refresh()
+            if not snapshot.deleted:
+                left.append(snapshot)
+        if not left:
+            return
+        for snapshot in left:
+            if snapshot.status == states.DELETING:
+                snapshot.transition('delete_failed')
+        raise exception.VolumeBackendAPIException(
+            data='snapshots of volume %s could not be deleted: %s' % (
+                volume.id, ', '.join('%s (%s)' % (s.id, s.status) for s in left)))
 
     # extend_volume: see extend_manager (attached volumes, compute notification).
 

@@ -22,6 +22,7 @@ import openstack.connection
 import pytest
 
 from tests.fixtures import deployment as depfix
+from tests.fixtures.deployment import MEMBER_HEADERS
 
 CONNECTOR = {'initiator': 'iqn.1994-05.com.example:client-test', 'host': 'compute-ct',
              'ip': '127.0.0.1', 'platform': 'x86_64', 'os_type': 'linux', 'multipath': False}
@@ -45,7 +46,8 @@ def embedded(tmp_path_factory):
 
 def _cinder(dep, project='admin', version='3.71'):
     auth = noauth.CinderNoAuthPlugin(project, project, endpoint=dep.endpoint + '/v3')
-    return cinder_client.Client(version, session=ks_session.Session(auth=auth))
+    sess = ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS)
+    return cinder_client.Client(version, session=sess)
 
 
 def _project():
@@ -161,7 +163,7 @@ def test_cinder_cli_attachment_commands(embedded):
 
 def _sdk(dep, project):
     auth = token_endpoint.Token(dep.endpoint + '/v3', '%s:%s' % (project, project))
-    sess = ks_session.Session(auth=auth)
+    sess = ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS)
     return openstack.connection.Connection(session=sess, block_storage_api_version='3',
                                            block_storage_endpoint_override=dep.endpoint + '/v3')
 

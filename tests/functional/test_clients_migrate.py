@@ -18,6 +18,7 @@ from keystoneauth1 import session as ks_session
 import pytest
 
 from tests.fixtures import deployment as depfix
+from tests.fixtures.deployment import MEMBER_HEADERS
 
 MiB = 1024 ** 2
 
@@ -36,7 +37,8 @@ def embedded(tmp_path_factory):
 
 def _cinder(dep, project):
     auth = noauth.CinderNoAuthPlugin(project, project, endpoint=dep.endpoint + '/v3')
-    return cinder_client.Client('3.71', session=ks_session.Session(auth=auth))
+    sess = ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS)
+    return cinder_client.Client('3.71', session=sess)
 
 
 def _cli(dep, project, *args):

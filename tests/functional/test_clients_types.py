@@ -21,6 +21,7 @@ from openstack import exceptions as sdk_exc
 import pytest
 
 from tests.fixtures import deployment as depfix
+from tests.fixtures.deployment import MEMBER_HEADERS
 
 GiB = 1024 ** 3
 
@@ -39,13 +40,14 @@ def embedded(tmp_path_factory):
 
 def _cinder(dep, project='demo', user=None, version='3.71'):
     auth = noauth.CinderNoAuthPlugin(user or project, project, endpoint=dep.endpoint + '/v3')
-    return cinder_client.Client(version, session=ks_session.Session(auth=auth))
+    sess = ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS)
+    return cinder_client.Client(version, session=sess)
 
 
 def _sdk(dep, project='demo'):
     auth = token_endpoint.Token(dep.endpoint + '/v3/' + project, '%s:%s' % (project, project))
     return openstack.connection.Connection(
-        session=ks_session.Session(auth=auth),
+        session=ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS),
         block_storage_endpoint_override=dep.endpoint + '/v3/' + project,
         block_storage_api_version='3').block_storage
 

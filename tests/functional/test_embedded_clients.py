@@ -15,6 +15,7 @@ import openstack.connection
 import pytest
 
 from tests.fixtures import deployment as depfix
+from tests.fixtures.deployment import MEMBER_HEADERS
 
 GiB = 1024 ** 3
 
@@ -33,7 +34,8 @@ def embedded(tmp_path_factory):
 
 def _cinder(dep, project='demo', user='demo', version='3.71'):
     auth = noauth.CinderNoAuthPlugin(user, project, endpoint=dep.endpoint + '/v3')
-    return cinder_client.Client(version, session=ks_session.Session(auth=auth))
+    sess = ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS)
+    return cinder_client.Client(version, session=sess)
 
 
 def _wait(get, want, timeout=30):
@@ -158,7 +160,7 @@ def test_cinder_cli_create(embedded):
 def _sdk(dep, project='demo'):
     auth = token_endpoint.Token(dep.endpoint + '/v3/' + project, '%s:%s' % (project, project))
     return openstack.connection.Connection(
-        session=ks_session.Session(auth=auth),
+        session=ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS),
         block_storage_endpoint_override=dep.endpoint + '/v3/' + project,
         block_storage_api_version='3')
 

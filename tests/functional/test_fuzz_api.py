@@ -13,6 +13,7 @@ import os
 import pytest
 
 from tests.fixtures import deployment as depfix
+from tests.fixtures.deployment import MEMBER_HEADERS
 
 schemathesis = pytest.importorskip('schemathesis')
 from hypothesis import HealthCheck  # noqa: E402  (comes with schemathesis)
@@ -62,6 +63,7 @@ def check_response(response):
           suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case, embedded):
     for token in ('admin:admin', 'fuzzer:fuzz-project'):
-        response = case.call(base_url=embedded.endpoint, headers={'X-Auth-Token': token},
-                             timeout=30)
+        # A project member (X-Roles) beside the administrator ('admin' by name).
+        headers = dict(MEMBER_HEADERS, **{'X-Auth-Token': token})
+        response = case.call(base_url=embedded.endpoint, headers=headers, timeout=30)
         check_response(response)

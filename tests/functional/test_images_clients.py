@@ -17,6 +17,7 @@ import pytest
 
 from tests.fixtures import deployment as depfix
 from tests.fixtures.fake_glance import FakeGlance
+from tests.fixtures.deployment import MEMBER_HEADERS
 
 GiB = 1024 ** 3
 
@@ -44,7 +45,8 @@ def embedded(tmp_path_factory, glance):
 @pytest.fixture
 def c(embedded):
     auth = noauth.CinderNoAuthPlugin('demo', 'demo', endpoint=embedded.endpoint + '/v3')
-    return cinder_client.Client('3.71', session=ks_session.Session(auth=auth))
+    sess = ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS)
+    return cinder_client.Client('3.71', session=sess)
 
 
 def _wait(get, want, timeout=60):

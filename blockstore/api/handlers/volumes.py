@@ -192,13 +192,12 @@ def delete(req):
     """DELETE /volumes/{volume_id}[?cascade=...][&force=...] -> 202."""
     ctx = common.context(req)
     params = common.query_params(req)
-    if common.parse_bool(params.get('cascade', 'false'), 'cascade'):
-        raise exception.InvalidInput(reason='cascade delete is not supported yet')
+    cascade = common.parse_bool(params.get('cascade', 'false'), 'cascade')
     force = False
     if common.version(req) >= mv.VOLUME_DELETE_FORCE:
         force = common.parse_bool(params.get('force', 'false'), 'force')
     volume = _volume(req, 'volume:force_delete' if force else 'volume:delete')
-    common.volume_api(req).delete(ctx, volume, force=force)
+    common.volume_api(req).delete(ctx, volume, force=force, cascade=cascade)
     return common.empty_response(202)
 
 

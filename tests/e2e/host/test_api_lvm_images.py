@@ -19,6 +19,7 @@ import pytest
 from tests.e2e.host import test_api_lvm_iscsi as api_lvm
 from tests.fixtures import deployment as depfix
 from tests.fixtures.fake_glance import FakeGlance
+from tests.fixtures.deployment import MEMBER_HEADERS
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
@@ -49,7 +50,8 @@ def deployment(tmp_path, host_vg, tgtd, glance):
 
 def _cinder(dep):
     auth = noauth.CinderNoAuthPlugin('demo', 'demo', endpoint=dep.endpoint + '/v3')
-    return cinder_client.Client('3.71', session=ks_session.Session(auth=auth))
+    sess = ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS)
+    return cinder_client.Client('3.71', session=sess)
 
 
 def _read_lv(host_vg, lv, offset, length):

@@ -28,6 +28,7 @@ import pytest
 from tests.e2e.host import conftest as host
 from tests.e2e.host import test_lvm_iscsi
 from tests.fixtures import deployment as depfix
+from tests.fixtures.deployment import MEMBER_HEADERS
 
 MiB = 1024 ** 2
 BACKEND = 'lvm1'
@@ -59,7 +60,8 @@ def deployment(tmp_path, host_vg, tgtd):
 
 def _cinder(dep):
     auth = noauth.CinderNoAuthPlugin('demo', 'demo', endpoint=dep.endpoint + '/v3')
-    return cinder_client.Client('3.71', session=ks_session.Session(auth=auth))
+    sess = ks_session.Session(auth=auth, additional_headers=MEMBER_HEADERS)
+    return cinder_client.Client('3.71', session=sess)
 
 
 def _wait(get, want, timeout=40):

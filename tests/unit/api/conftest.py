@@ -39,17 +39,24 @@ class RPCRecorder:
 
 
 class Client:
-    """Drives the app with webob's Request.blank, as one caller (token) would."""
+    """Drives the app with webob's Request.blank, as one caller (token) would.
 
-    def __init__(self, app, token, version=None):
+    ``roles``: its ``X-Roles`` header (None: no header, which noauth takes for
+    an administrator, as Cinder does); by default an ordinary project member.
+    """
+
+    def __init__(self, app, token, version=None, roles='member,reader'):
         self.app = app
         self.token = token
         self.version = version
+        self.roles = roles
 
     def request(self, method, path, body=None, version=None, headers=None, raw=None):
         req = webob.Request.blank(path, method=method)
         if self.token is not None:
             req.headers['X-Auth-Token'] = self.token
+            if self.roles is not None:
+                req.headers['X-Roles'] = self.roles
         version = version or self.version
         if version:
             req.headers['OpenStack-API-Version'] = 'volume %s' % version
