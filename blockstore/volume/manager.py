@@ -12,13 +12,12 @@ restores the exports (targets) of this backend's volumes (``ensure_export``).
 import threading
 import time
 
-from oslo_concurrency import lockutils
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from blockstore.common import context as bs_context
 from blockstore.common import exception
-from blockstore.common import messages
+from blockstore.common import operation as op_mod
 from blockstore.common import service
 from blockstore.common import utils
 from blockstore.db import api as db
@@ -52,6 +51,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self._ready = False
         self._setup_lock = threading.Lock()
+        self.operations = op_mod.Runner(lambda: self.service, self._driver_ready)
 
     # -- startup ------------------------------------------------------------
 
@@ -177,33 +177,14 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
 
     # -- the common shape of every operation --------------------------------
 
-    def _run(self, ctx, obj, operation, expected_status, work, done, failed, event_id,
+    def _run(self, ctx, obj, operation, work, done, failed, event_id,
              target=None):
         """``target``: the state of ``done``/``failed`` events whose target is a Choice."""
-        rtype = obj._resource
-        with lockutils.lock('%s-%s' % (rtype, obj.id)):
-            obj.refresh()
-            if obj.status != expected_status or obj.deleted:
-                LOG.info('Skipping %s of %s %s: status is %s', operation, rtype, obj.id,
-                         obj.status)
-                return
-            db.worker_set_service(ctx, rtype, obj.id, self.service.id)
-            try:
-                if not self._ready and not self._setup_driver(ctx):
-                    raise exception.DriverNotInitialized()
-                values = work() or {}
-            except Exception as e:
-                LOG.exception('%s of %s %s failed', operation, rtype, obj.id)
-                obj.transition(failed, target=target)
-                reason = e.msg if isinstance(e, exception.BlockstoreException) else str(e)
-                messages.record(bs_context.get_admin_context(), obj.project_id,
-                                rtype.upper(), obj.id, event_id, reason)
-            else:
-                if not obj.transition(done, target=target, **values):
-                    LOG.warning('%s of %s %s finished but its state changed meanwhile',
-                                operation, rtype, obj.id)
-            finally:
-                db.worker_destroy(ctx, rtype, obj.id, operation)
+        self.operations.run(ctx, obj, op_mod.Operation(operation, done, failed, event_id,
+                                                       target=target), work)
+
+    def _driver_ready(self, ctx):
+        return self._ready or self._setup_driver(ctx)
 
     def _shared_targets(self):
         if not driver_base.supports(self.driver, driver_base.ExportOps):
@@ -237,13 +218,13 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
                 update.update(self.fill_from_image(context, volume, image_id))
             return dict(update, launched_at=utcnow(), service_uuid=self.service.uuid,
                         shared_targets=self._shared_targets())
-        self._run(context, volume, 'create', states.CREATING, work,
+        self._run(context, volume, 'create', work,
                   'create_done', 'create_failed', 'CREATE_VOLUME_FROM_BACKEND')
 
     def delete_volume(self, context, volume):
         def work():
             self.driver.delete_volume(volume)
-        self._run(context, volume, 'delete', states.DELETING, work,
+        self._run(context, volume, 'delete', work,
                   'delete_done', 'delete_failed', 'DELETE_VOLUME_FROM_BACKEND')
 
     # extend_volume: see extend_manager (attached volumes, compute notification).
@@ -256,7 +237,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             update = self.driver.create_snapshot(snapshot)
             return dict(update or {}, progress='100%')
         snapshot.volume  # load the parent before the work runs
-        self._run(context, snapshot, 'create', states.CREATING, work,
+        self._run(context, snapshot, 'create', work,
                   'create_done', 'create_failed', 'CREATE_SNAPSHOT_ON_BACKEND')
 
     def delete_snapshot(self, context, snapshot):
@@ -264,7 +245,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             self._require(driver_base.SnapshotOps, 'snapshots')
             self.driver.delete_snapshot(snapshot)
         snapshot.volume
-        self._run(context, snapshot, 'delete', states.DELETING, work,
+        self._run(context, snapshot, 'delete', work,
                   'delete_done', 'delete_failed', 'DELETE_SNAPSHOT_FROM_BACKEND')
 
     # -- types, qos, actions, transfers (RPC 1.1) ------------------------------------
@@ -275,7 +256,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             self._require(driver_base.RevertOps, 'reverting volumes to snapshots')
             self.driver.revert_to_snapshot(context, volume, snapshot)
         try:
-            self._run(context, volume, 'revert', states.REVERTING, work,
+            self._run(context, volume, 'revert', work,
                       'revert_done', 'revert_failed', 'REVERT_VOLUME_TO_SNAPSHOT')
         finally:
             snapshot.transition('revert_done')
@@ -284,7 +265,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
         """Same-backend retype: the scheduler has checked the backend fits the new type."""
         def work():
             return {'volume_type_id': new_type_id}
-        self._run(context, volume, 'retype', states.RETYPING, work, 'retype_done',
+        self._run(context, volume, 'retype', work, 'retype_done',
                   'retype_failed', 'RETYPE_VOLUME', target=target)
 
     def manage_existing(self, context, volume, ref):
@@ -293,7 +274,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             size = self.driver.manage_existing_get_size(volume, ref)
             update = self.driver.manage_existing(volume, ref) or {}
             return dict(update, size=size, launched_at=utcnow())
-        self._run(context, volume, 'manage', states.MANAGING, work, 'manage_done',
+        self._run(context, volume, 'manage', work, 'manage_done',
                   'manage_failed', 'MANAGE_EXISTING_VOLUME')
 
     def unmanage_volume(self, context, volume):
@@ -301,7 +282,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             self._require(driver_base.ManageOps, 'unmanaging volumes')
             self.driver.unmanage(volume)
             return {'terminated_at': utcnow()}
-        self._run(context, volume, 'unmanage', states.UNMANAGING, work, 'unmanage_done',
+        self._run(context, volume, 'unmanage', work, 'unmanage_done',
                   'unmanage_failed', 'UNMANAGE_VOLUME')
 
     def manage_existing_snapshot(self, context, snapshot, ref):
@@ -311,7 +292,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             update = self.driver.manage_existing_snapshot(snapshot, ref) or {}
             return dict(update, volume_size=size, progress='100%')
         snapshot.volume
-        self._run(context, snapshot, 'manage', states.CREATING, work, 'create_done',
+        self._run(context, snapshot, 'manage', work, 'create_done',
                   'create_failed', 'MANAGE_EXISTING_SNAPSHOT')
 
     def unmanage_snapshot(self, context, snapshot):
@@ -319,7 +300,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             self._require(driver_base.ManageSnapshotOps, 'unmanaging snapshots')
             self.driver.unmanage_snapshot(snapshot)
         snapshot.volume
-        self._run(context, snapshot, 'unmanage', states.UNMANAGING, work, 'unmanage_done',
+        self._run(context, snapshot, 'unmanage', work, 'unmanage_done',
                   'unmanage_failed', 'UNMANAGE_SNAPSHOT')
 
     def _manageable(self, context, resource, list_fn):
@@ -366,7 +347,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
         the CHAP secret: it is returned, never logged.
         """
         self._require_export(context)
-        with lockutils.lock('volume-%s' % volume.id):
+        with op_mod.locked('volume', volume.id):
             volume.refresh()
             self._export(context, volume, connector)
             info = self.driver.initialize_connection(volume, connector)
@@ -379,7 +360,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
         """Revoke ``connector`` (every host with ``force``); the export stays while
         other attachments keep connections."""
         self._require_export(context)
-        with lockutils.lock('volume-%s' % volume.id):
+        with op_mod.locked('volume', volume.id):
             volume.refresh()
             self.legacy_terminate(context, volume, None if force else connector)
         LOG.info('Terminated the connection to volume %s', volume.id)
