@@ -1,4 +1,4 @@
-"""The volume manager's extend (mixed into ``VolumeManager``), attached volumes included.
+"""The volume manager's extend (``VolumeManager.extend``), attached volumes included.
 
 An available volume grows through the driver and returns to available. An
 attached one (3.42) grows the same way on backends that can do it while it
@@ -52,8 +52,13 @@ def notify_extended(context, volume, instances):
     return False
 
 
-class ExtendManager:
-    """Needs the manager's ``driver``, ``service``, ``_ready``, ``_setup_driver``."""
+class ExtendWorker:
+    """Extends volumes of one backend (``backend``: its driver and host) through the
+    manager's operation runner (``operations``)."""
+
+    def __init__(self, backend, operations):
+        self.backend = backend
+        self.operations = operations
 
     def extend_volume(self, context, volume, new_size):
         found = {}
@@ -61,16 +66,16 @@ class ExtendManager:
         def work():
             instances = found['instances'] = attached_instances(context, volume.id)
             found['by_compute'] = bool(instances) and driver_base.supports(
-                self.driver, driver_base.ComputeExtendOps)
+                self.backend.driver, driver_base.ComputeExtendOps)
             if found['by_compute']:
                 if len(instances) != 1:
                     raise exception.InvalidVolume(
                         reason='volume %s is attached to %d instances; its backend grows '
                                'an attached volume only through its one compute host'
                                % (volume.id, len(instances)))
-                self.driver.prepare_attached_extend(volume, new_size)
+                self.backend.driver.prepare_attached_extend(volume, new_size)
             else:
-                self.driver.extend_volume(volume, new_size)
+                self.backend.driver.extend_volume(volume, new_size)
             return {'size': new_size}
 
         def end(ctx, volume_id, event, values):

@@ -1,6 +1,6 @@
-"""The volume manager's image data work (mixed into ``VolumeManager``; RPC 1.6).
+"""The volume manager's image data work (``VolumeManager.images``; RPC 1.6).
 
-* create from an image: ``create_volume`` calls :meth:`ImageManager.fill_from_image`
+* create from an image: ``create_volume`` calls :meth:`ImageWorker.fill_from_image`
   after the driver made the volume; the volume becomes bootable and remembers
   the image's properties (volume_image_metadata).
 * upload (os-volume_upload_image): the volume's bytes stream into the queued
@@ -53,12 +53,17 @@ def replace_image_metadata(context, volume_id, image):
     db_glance.update(context, volume_id, meta)
 
 
-class ImageManager:
-    """Needs the manager's ``driver``, ``service``, ``_ready``, ``_setup_driver``, ``_require``."""
+class ImageWorker:
+    """Image data work of one backend (``backend``: its driver and host) through the
+    manager's operation runner (``operations``)."""
+
+    def __init__(self, backend, operations):
+        self.backend = backend
+        self.operations = operations
 
     def _copy_image(self, context, volume, image_id):
         """Download image ``image_id`` into the volume; the image record."""
-        self._require(driver_base.ImageOps, 'copying images to volumes')
+        self.backend.require(driver_base.ImageOps, 'copying images to volumes')
         client = glance.Client(context)
         image = client.show(image_id)
         glance.check_copyable(image)
@@ -66,7 +71,7 @@ class ImageManager:
         LOG.info('Copying image %s (%s bytes) to volume %s', image_id, image['size'],
                  volume.id)
         with convert.raw_data(client, image, volume.size * glance.GiB) as (chunks, size):
-            self.driver.copy_image_to_volume(context, volume, chunks, size)
+            self.backend.driver.copy_image_to_volume(context, volume, chunks, size)
         return image
 
     def fill_from_image(self, context, volume, image_id):
@@ -81,9 +86,9 @@ class ImageManager:
         image_id = image_meta['id']
 
         def work():
-            self._require(driver_base.ImageOps, 'uploading volumes to images')
+            self.backend.require(driver_base.ImageOps, 'uploading volumes to images')
             client = glance.Client(context)
-            client.upload(image_id, self.driver.copy_volume_to_image(context, volume))
+            client.upload(image_id, self.backend.driver.copy_volume_to_image(context, volume))
             LOG.info('Volume %s uploaded to image %s', volume.id, image_id)
 
         def forget(ctx, volume, error):
