@@ -12,13 +12,12 @@ restores the exports (targets) of this backend's volumes (``ensure_export``).
 import threading
 import time
 
-from oslo_concurrency import lockutils
 from oslo_config import cfg
 from oslo_log import log as logging
 
 from blockstore.common import context as bs_context
 from blockstore.common import exception
-from blockstore.common import messages
+from blockstore.common import operation as op_mod
 from blockstore.common import service
 from blockstore.common import utils
 from blockstore.db import api as db
@@ -26,12 +25,13 @@ from blockstore.db.models import utcnow
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.scheduler import rpcapi as scheduler_rpcapi
-from blockstore.volume.attach import worker as attach_manager
+from blockstore.volume.attach import worker as attach_worker
 from blockstore.volume import drivers
-from blockstore.volume.extend import worker as extend_manager
-from blockstore.volume.images import worker as image_manager
-from blockstore.volume.migrate import worker as migrate_manager
 from blockstore.volume.drivers import base as driver_base
+from blockstore.volume.extend import worker as extend_worker
+from blockstore.volume.images import worker as image_worker
+from blockstore.volume.manage import worker as manage_worker
+from blockstore.volume.migrate import worker as migrate_worker
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
 
@@ -40,18 +40,71 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
-                    image_manager.ImageManager, migrate_manager.MigrateManager,
-                    service.Manager):
+class Backend:
+    """What every worker of a volume manager is handed: the backend's host and driver."""
+
+    def __init__(self, host, driver):
+        self.host = host
+        self.driver = driver
+
+    def require(self, interface, what):
+        """Refuse ``what`` unless the driver declares ``interface``."""
+        if not driver_base.supports(self.driver, interface):
+            raise exception.VolumeBackendAPIException(
+                data='backend %s does not support %s' % (self.host, what))
+
+
+class VolumeManager(service.Manager):
+    """The RPC endpoint of one backend; each concept's work is a collaborator:
+
+    * ``operations`` (common/operation.py): the skeleton every long operation runs on;
+    * ``extend`` (extend/worker.py), ``images`` (images/worker.py),
+      ``attachments`` (attach/worker.py), ``migration`` (migrate/worker.py),
+      ``manage`` (manage/worker.py): each handed the ``backend`` (driver and
+      host) and ``operations``, plus what else it needs.
+
+    The manager keeps the RPC surface (short delegations), volume and snapshot
+    create/delete, revert and retype, startup, recovery and capabilities.
+    """
+
     RPC_API_VERSION = '1.7'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
         self.backend_conf = backend_conf
-        self.driver = drivers.load_driver(backend_conf.volume_driver, backend_conf, host)
+        self.backend = Backend(host, drivers.load_driver(backend_conf.volume_driver,
+                                                         backend_conf, host))
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
+        self._volume_rpcapi = None
         self._ready = False
         self._setup_lock = threading.Lock()
+        self.operations = op_mod.Runner(lambda: self.service, self._driver_ready)
+        self.extend = extend_worker.ExtendWorker(self.backend, self.operations)
+        self.images = image_worker.ImageWorker(self.backend, self.operations)
+        self.attachments = attach_worker.AttachWorker(self.backend, self.operations)
+        self.manage = manage_worker.ManageWorker(self.backend, self.operations)
+        self.migration = migrate_worker.MigrateWorker(
+            self.backend, self.operations, lambda: self.volume_rpcapi, self.delete_volume)
+
+    @property
+    def driver(self):
+        return self.backend.driver
+
+    @driver.setter
+    def driver(self, driver):
+        self.backend.driver = driver
+
+    @property
+    def volume_rpcapi(self):
+        """The volume RPC client (a migration reaches its destination's service)."""
+        if self._volume_rpcapi is None:
+            from blockstore.volume import rpcapi as volume_rpcapi
+            self._volume_rpcapi = volume_rpcapi.VolumeAPI()
+        return self._volume_rpcapi
+
+    @volume_rpcapi.setter
+    def volume_rpcapi(self, value):
+        self._volume_rpcapi = value
 
     # -- startup ------------------------------------------------------------
 
@@ -165,11 +218,11 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
                                                                     args['image_meta']),
             ('volume', 'reimage'): lambda: self.reimage(ctx, obj, args['image_meta'],
                                                         args.get('reimage_reserved', False)),
-            ('volume', 'migrate'): lambda: self.redo_migration(ctx, obj, args),
+            ('volume', 'migrate'): lambda: self.migration.redo_migration(ctx, obj, args),
         }
         if worker.resource_type == 'attachment':
-            dispatch[('attachment', worker.operation)] = lambda: self.redo_attachment(
-                ctx, worker, obj.volume, obj.id)
+            dispatch[('attachment', worker.operation)] = lambda: (
+                self.attachments.redo_attachment(ctx, worker, obj.volume, obj.id))
         try:
             dispatch[(worker.resource_type, worker.operation)]()
         except Exception:
@@ -177,33 +230,14 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
 
     # -- the common shape of every operation --------------------------------
 
-    def _run(self, ctx, obj, operation, expected_status, work, done, failed, event_id,
+    def _run(self, ctx, obj, operation, work, done, failed, event_id,
              target=None):
         """``target``: the state of ``done``/``failed`` events whose target is a Choice."""
-        rtype = obj._resource
-        with lockutils.lock('%s-%s' % (rtype, obj.id)):
-            obj.refresh()
-            if obj.status != expected_status or obj.deleted:
-                LOG.info('Skipping %s of %s %s: status is %s', operation, rtype, obj.id,
-                         obj.status)
-                return
-            db.worker_set_service(ctx, rtype, obj.id, self.service.id)
-            try:
-                if not self._ready and not self._setup_driver(ctx):
-                    raise exception.DriverNotInitialized()
-                values = work() or {}
-            except Exception as e:
-                LOG.exception('%s of %s %s failed', operation, rtype, obj.id)
-                obj.transition(failed, target=target)
-                reason = e.msg if isinstance(e, exception.BlockstoreException) else str(e)
-                messages.record(bs_context.get_admin_context(), obj.project_id,
-                                rtype.upper(), obj.id, event_id, reason)
-            else:
-                if not obj.transition(done, target=target, **values):
-                    LOG.warning('%s of %s %s finished but its state changed meanwhile',
-                                operation, rtype, obj.id)
-            finally:
-                db.worker_destroy(ctx, rtype, obj.id, operation)
+        self.operations.run(ctx, obj, op_mod.Operation(operation, done, failed, event_id,
+                                                       target=target), work)
+
+    def _driver_ready(self, ctx):
+        return self._ready or self._setup_driver(ctx)
 
     def _shared_targets(self):
         if not driver_base.supports(self.driver, driver_base.ExportOps):
@@ -211,9 +245,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
         return self.driver.shared_targets
 
     def _require(self, interface, what):
-        if not driver_base.supports(self.driver, interface):
-            raise exception.VolumeBackendAPIException(
-                data='backend %s does not support %s' % (self.host, what))
+        self.backend.require(interface, what)
 
     # -- volumes ------------------------------------------------------------
 
@@ -234,17 +266,17 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             if image_id:
                 for key, value in update.items():   # the driver's location first
                     setattr(volume, key, value)
-                update.update(self.fill_from_image(context, volume, image_id))
+                update.update(self.images.fill_from_image(context, volume, image_id))
             return dict(update, launched_at=utcnow(), service_uuid=self.service.uuid,
                         shared_targets=self._shared_targets())
-        self._run(context, volume, 'create', states.CREATING, work,
+        self._run(context, volume, 'create', work,
                   'create_done', 'create_failed', 'CREATE_VOLUME_FROM_BACKEND')
 
     def delete_volume(self, context, volume):
         def work():
             self._delete_claimed_snapshots(context, volume)
             self.driver.delete_volume(volume)
-        self._run(context, volume, 'delete', states.DELETING, work,
+        self._run(context, volume, 'delete', work,
                   'delete_done', 'delete_failed', 'DELETE_VOLUME_FROM_BACKEND')
 
     def _delete_claimed_snapshots(self, context, volume):
@@ -275,7 +307,8 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             data='snapshots of volume %s could not be deleted: %s' % (
                 volume.id, ', '.join('%s (%s)' % (s.id, s.status) for s in left)))
 
-    # extend_volume: see extend_manager (attached volumes, compute notification).
+    def extend_volume(self, context, volume, new_size):
+        self.extend.extend_volume(context, volume, new_size)
 
     # -- snapshots ----------------------------------------------------------
 
@@ -285,7 +318,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             update = self.driver.create_snapshot(snapshot)
             return dict(update or {}, progress='100%')
         snapshot.volume  # load the parent before the work runs
-        self._run(context, snapshot, 'create', states.CREATING, work,
+        self._run(context, snapshot, 'create', work,
                   'create_done', 'create_failed', 'CREATE_SNAPSHOT_ON_BACKEND')
 
     def delete_snapshot(self, context, snapshot):
@@ -293,7 +326,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             self._require(driver_base.SnapshotOps, 'snapshots')
             self.driver.delete_snapshot(snapshot)
         snapshot.volume
-        self._run(context, snapshot, 'delete', states.DELETING, work,
+        self._run(context, snapshot, 'delete', work,
                   'delete_done', 'delete_failed', 'DELETE_SNAPSHOT_FROM_BACKEND')
 
     # -- types, qos, actions, transfers (RPC 1.1) ------------------------------------
@@ -304,7 +337,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
             self._require(driver_base.RevertOps, 'reverting volumes to snapshots')
             self.driver.revert_to_snapshot(context, volume, snapshot)
         try:
-            self._run(context, volume, 'revert', states.REVERTING, work,
+            self._run(context, volume, 'revert', work,
                       'revert_done', 'revert_failed', 'REVERT_VOLUME_TO_SNAPSHOT')
         finally:
             snapshot.transition('revert_done')
@@ -313,64 +346,26 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
         """Same-backend retype: the scheduler has checked the backend fits the new type."""
         def work():
             return {'volume_type_id': new_type_id}
-        self._run(context, volume, 'retype', states.RETYPING, work, 'retype_done',
+        self._run(context, volume, 'retype', work, 'retype_done',
                   'retype_failed', 'RETYPE_VOLUME', target=target)
 
     def manage_existing(self, context, volume, ref):
-        def work():
-            self._require(driver_base.ManageOps, 'managing existing volumes')
-            size = self.driver.manage_existing_get_size(volume, ref)
-            update = self.driver.manage_existing(volume, ref) or {}
-            return dict(update, size=size, launched_at=utcnow())
-        self._run(context, volume, 'manage', states.MANAGING, work, 'manage_done',
-                  'manage_failed', 'MANAGE_EXISTING_VOLUME')
+        self.manage.manage_existing(context, volume, ref)
 
     def unmanage_volume(self, context, volume):
-        def work():
-            self._require(driver_base.ManageOps, 'unmanaging volumes')
-            self.driver.unmanage(volume)
-            return {'terminated_at': utcnow()}
-        self._run(context, volume, 'unmanage', states.UNMANAGING, work, 'unmanage_done',
-                  'unmanage_failed', 'UNMANAGE_VOLUME')
+        self.manage.unmanage_volume(context, volume)
 
     def manage_existing_snapshot(self, context, snapshot, ref):
-        def work():
-            self._require(driver_base.ManageSnapshotOps, 'managing existing snapshots')
-            size = self.driver.manage_existing_snapshot_get_size(snapshot, ref)
-            update = self.driver.manage_existing_snapshot(snapshot, ref) or {}
-            return dict(update, volume_size=size, progress='100%')
-        snapshot.volume
-        self._run(context, snapshot, 'manage', states.CREATING, work, 'create_done',
-                  'create_failed', 'MANAGE_EXISTING_SNAPSHOT')
+        self.manage.manage_existing_snapshot(context, snapshot, ref)
 
     def unmanage_snapshot(self, context, snapshot):
-        def work():
-            self._require(driver_base.ManageSnapshotOps, 'unmanaging snapshots')
-            self.driver.unmanage_snapshot(snapshot)
-        snapshot.volume
-        self._run(context, snapshot, 'unmanage', states.UNMANAGING, work, 'unmanage_done',
-                  'unmanage_failed', 'UNMANAGE_SNAPSHOT')
-
-    def _manageable(self, context, resource, list_fn):
-        if not self._ready and not self._setup_driver(context):
-            raise exception.DriverNotInitialized()
-        self._require(driver_base.ManageableListOps, 'listing manageable storage')
-        from blockstore.db import manageable as db_manageable
-        if resource != 'volume':
-            return list_fn(db_manageable.live_ids_on_backend(context, resource, self.host))
-        # Backends know volumes by their backend names' ids (a migrated one: its _name_id).
-        named = db_manageable.live_name_ids_on_backend(context, self.host)
-        entries = list_fn(list(named))
-        for entry in entries:
-            if entry.get('cinder_id') in named:
-                entry['cinder_id'] = named[entry['cinder_id']]
-        return entries
+        self.manage.unmanage_snapshot(context, snapshot)
 
     def get_manageable_volumes(self, context):
-        return self._manageable(context, 'volume', self.driver.get_manageable_volumes)
+        return self.manage.get_manageable_volumes(context)
 
     def get_manageable_snapshots(self, context):
-        return self._manageable(context, 'snapshot', self.driver.get_manageable_snapshots)
+        return self.manage.get_manageable_snapshots(context)
 
     # -- operations and quotas (RPC 1.2) -----------------------------------------------
 
@@ -379,39 +374,37 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
         from blockstore.ops import cleanup
         cleanup.take_over(self, context, service_id, resource_type, resource_id)
 
-    # -- legacy attach actions (RPC 1.3) ----------------------------------------------
-
-    def _require_export(self, context):
-        if not self._ready and not self._setup_driver(context):
-            raise exception.DriverNotInitialized()
-        self._require(driver_base.ExportOps, 'exporting volumes')
+    # -- legacy attach actions (RPC 1.3), attachments (RPC 1.4) ----------------------
 
     def initialize_connection(self, context, volume, connector):
-        """Export the volume for ``connector`` and return Cinder's connection_info.
-
-        The export's ``provider_location``/``provider_auth`` are saved with a
-        guarded touch, so a volume deleted meanwhile is not exported: the
-        export is removed again and the caller told why. connection_info holds
-        the CHAP secret: it is returned, never logged.
-        """
-        self._require_export(context)
-        with lockutils.lock('volume-%s' % volume.id):
-            volume.refresh()
-            self._export(context, volume, connector)
-            info = self.driver.initialize_connection(volume, connector)
-            self.legacy_record_connector(context, volume, connector, info)
-        LOG.info('Initialized a connection to volume %s for %s', volume.id,
-                 (connector or {}).get('initiator') or (connector or {}).get('host'))
-        return info
+        return self.attachments.initialize_connection(context, volume, connector)
 
     def terminate_connection(self, context, volume, connector, force=False):
-        """Revoke ``connector`` (every host with ``force``); the export stays while
-        other attachments keep connections."""
-        self._require_export(context)
-        with lockutils.lock('volume-%s' % volume.id):
-            volume.refresh()
-            self.legacy_terminate(context, volume, None if force else connector)
-        LOG.info('Terminated the connection to volume %s', volume.id)
+        self.attachments.terminate_connection(context, volume, connector, force)
+
+    def attachment_update(self, context, volume, attachment_id, connector):
+        return self.attachments.attachment_update(context, volume, attachment_id, connector)
+
+    def attachment_delete(self, context, volume, attachment_id):
+        self.attachments.attachment_delete(context, volume, attachment_id)
+
+    # -- image data (RPC 1.6) ----------------------------------------------------------
+
+    def copy_volume_to_image(self, context, volume, image_meta):
+        self.images.copy_volume_to_image(context, volume, image_meta)
+
+    def reimage(self, context, volume, image_meta, reimage_reserved=False):
+        self.images.reimage(context, volume, image_meta, reimage_reserved)
+
+    # -- migration (RPC 1.7) -----------------------------------------------------------
+
+    def migration_local_path(self, context, volume):
+        return self.migration.migration_local_path(context, volume)
+
+    def migrate_volume(self, context, volume, dest, force_host_copy=False, new_type_id=None,
+                       retype_target=None):
+        self.migration.migrate_volume(context, volume, dest, force_host_copy, new_type_id,
+                                      retype_target)
 
     # -- capabilities -------------------------------------------------------
 
@@ -420,7 +413,7 @@ class VolumeManager(extend_manager.ExtendManager, attach_manager.AttachManager,
 
     def report_capabilities(self):
         ctx = bs_context.get_admin_context()
-        if not self._ready and not self._setup_driver(ctx):
+        if not self._driver_ready(ctx):
             return
         stats = dict(self.driver.get_volume_stats(refresh=True))
         stats.setdefault('volume_backend_name', self.backend_conf.volume_backend_name)

@@ -11,7 +11,7 @@ from blockstore.api import app as api_app
 from blockstore.db import api as db
 from blockstore.db import volume_migration as db_migration
 from blockstore.volume import api as volume_api
-from blockstore.volume.migrate import worker as migrate_manager
+from blockstore.volume.migrate import worker as migrate_worker
 from tests.unit.api.conftest import Client
 from tests.unit.api import test_migration as unit
 
@@ -40,11 +40,11 @@ def admin(app):
 def test_migration_swaps_and_rolls_back(c, admin, node, ctx, monkeypatch):
     vid, data = unit._volume_with_data(c, node, admin)
     # A copy that fails: the target is dropped, the source untouched.
-    real = migrate_manager.copy_data
+    real = migrate_worker.copy_data
 
     def broken(*args):
         raise OSError(28, 'No space left on device')
-    monkeypatch.setattr(migrate_manager, 'copy_data', broken)
+    monkeypatch.setattr(migrate_worker, 'copy_data', broken)
     assert unit._act(admin, vid, {'os-migrate_volume': {'host': node.name + '@b'}}
                      ).status_int == 202
     row = db.volume_get(ctx, vid)
@@ -53,7 +53,7 @@ def test_migration_swaps_and_rolls_back(c, admin, node, ctx, monkeypatch):
     assert db_migration.target_id_of(ctx, vid, 'target:') is None
     assert os.listdir(node.dir('b')) == []
 
-    monkeypatch.setattr(migrate_manager, 'copy_data', real)
+    monkeypatch.setattr(migrate_worker, 'copy_data', real)
     assert unit._act(admin, vid, {'os-migrate_volume': {'host': node.name + '@b'}}
                      ).status_int == 202
     row = db.volume_get(ctx, vid)

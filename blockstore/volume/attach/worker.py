@@ -1,4 +1,4 @@
-"""The volume manager's part of the attach flow (mixed into ``VolumeManager``; RPC 1.4).
+"""The volume manager's part of the attach flow (``VolumeManager.attachments``; RPC 1.3, 1.4).
 
 ``attachment_update`` exports the volume for a host and returns the
 attachment's connection_info; ``attachment_delete`` revokes that host's
@@ -11,16 +11,15 @@ host never got its connection_info and will retry or delete), a detach is
 completed.
 """
 
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
-from blockstore.common import context as bs_context
 from blockstore.common import exception
-from blockstore.common import messages
+from blockstore.common import operation
 from blockstore.db import api as db
 from blockstore.db import attachments as db_att
 from blockstore.objects import states
 from blockstore.volume.attach import service as attach_flow
+from blockstore.volume.drivers import base as driver_base
 
 LOG = logging.getLogger(__name__)
 
@@ -36,12 +35,40 @@ def flatten(info, attachment):
     return flat
 
 
+def settled_end(context, volume_id, event, values=None):
+    """Apply an end of an operation, settling the volume from its attachments in the same
+    transaction (an attached volume returns to in-use); True if won."""
+    return states.transition(context, 'volume', volume_id, event, values,
+                             then=db_att.settler(volume_id))
+
+
 def _initiator(connector):
     return (connector or {}).get('initiator')
 
 
-class AttachManager:
-    """Needs the VolumeManager's driver, ``_require_export`` and ``service``."""
+class AttachWorker:
+    """The attach flow of one backend (``backend``: its driver and host).
+
+    Not on :meth:`operation.Runner.run`: ``attachment_update`` and
+    ``initialize_connection`` are synchronous RPC calls that return the
+    connection info (or raise to the caller), the attachment's state lives in
+    ``attach_status`` and is changed through ``attach.service.change`` (which
+    settles the volume), and the lock is the volume's, not the attachment's.
+    They share the runner's ready check (``operations.ensure_ready``), its
+    claim of the work record and the lock helper.
+    """
+
+    def __init__(self, backend, operations):
+        self.backend = backend
+        self.operations = operations
+
+    @property
+    def driver(self):
+        return self.backend.driver
+
+    def _require_export(self, context):
+        self.operations.ensure_ready(context)
+        self.backend.require(driver_base.ExportOps, 'exporting volumes')
 
     def _export(self, context, volume, connector):
         """create_export, saved with a guarded touch (not for a deleted volume)."""
@@ -75,14 +102,14 @@ class AttachManager:
 
     def attachment_update(self, context, volume, attachment_id, connector):
         self._require_export(context)
-        with lockutils.lock('volume-%s' % volume.id):
+        with operation.locked('volume', volume.id):
             volume.refresh()
             attachment = db_att.attachment_get(context, attachment_id)
             if attachment.attach_status != states.ATTACHING:
                 raise exception.InvalidVolume(
                     reason='attachment %s is %s, not attaching'
                     % (attachment_id, attachment.attach_status))
-            db.worker_set_service(context, 'attachment', attachment_id, self.service.id)
+            self.operations.claim(context, 'attachment', attachment_id)
             try:
                 self._export(context, volume, connector)
                 info = self.driver.initialize_connection(volume, connector)
@@ -107,20 +134,19 @@ class AttachManager:
         except exception.BlockstoreException:
             pass   # deleted meanwhile: its delete owns it now
         db.worker_destroy(context, 'attachment', attachment_id, 'connect')
-        reason = error.msg if isinstance(error, exception.BlockstoreException) else str(error)
-        messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
-                        volume.id, 'ATTACH_VOLUME', reason)
+        operation.record_failure(volume.project_id, 'volume', volume.id, 'ATTACH_VOLUME',
+                                 error)
 
     def attachment_delete(self, context, volume, attachment_id):
         self._require_export(context)
-        with lockutils.lock('volume-%s' % volume.id):
+        with operation.locked('volume', volume.id):
             volume.refresh()
             attachment = db_att.attachment_get(context, attachment_id)
             if attachment.attach_status != states.DETACHING:
                 raise exception.InvalidVolume(
                     reason='attachment %s is %s, not detaching'
                     % (attachment_id, attachment.attach_status))
-            db.worker_set_service(context, 'attachment', attachment_id, self.service.id)
+            self.operations.claim(context, 'attachment', attachment_id)
             try:
                 self._disconnect(context, volume, attachment)
             except Exception as e:
@@ -133,9 +159,8 @@ class AttachManager:
                                        hold_detaching=False)
                 finally:
                     db.worker_destroy(context, 'attachment', attachment_id, 'detach')
-                reason = e.msg if isinstance(e, exception.BlockstoreException) else str(e)
-                messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
-                                volume.id, 'DETACH_VOLUME', reason)
+                operation.record_failure(volume.project_id, 'volume', volume.id,
+                                         'DETACH_VOLUME', e)
                 raise
             attach_flow.finish_detach(context, volume.id, attachment_id)
         LOG.info('Attachment %s of volume %s deleted', attachment_id, volume.id)
@@ -162,6 +187,33 @@ class AttachManager:
             self.attachment_delete(context, volume, attachment_id)
 
     # -- legacy connections (RPC 1.3), now aware of attachments ---------------------
+
+    def initialize_connection(self, context, volume, connector):
+        """Export the volume for ``connector`` and return Cinder's connection_info.
+
+        The export's ``provider_location``/``provider_auth`` are saved with a
+        guarded touch, so a volume deleted meanwhile is not exported: the
+        export is removed again and the caller told why. connection_info holds
+        the CHAP secret: it is returned, never logged.
+        """
+        self._require_export(context)
+        with operation.locked('volume', volume.id):
+            volume.refresh()
+            self._export(context, volume, connector)
+            info = self.driver.initialize_connection(volume, connector)
+            self.legacy_record_connector(context, volume, connector, info)
+        LOG.info('Initialized a connection to volume %s for %s', volume.id,
+                 (connector or {}).get('initiator') or (connector or {}).get('host'))
+        return info
+
+    def terminate_connection(self, context, volume, connector, force=False):
+        """Revoke ``connector`` (every host with ``force``); the export stays while
+        other attachments keep connections."""
+        self._require_export(context)
+        with operation.locked('volume', volume.id):
+            volume.refresh()
+            self.legacy_terminate(context, volume, None if force else connector)
+        LOG.info('Terminated the connection to volume %s', volume.id)
 
     def legacy_record_connector(self, context, volume, connector, info):
         """Record a legacy connection where the attach flow will find it.

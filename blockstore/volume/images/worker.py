@@ -1,6 +1,6 @@
-"""The volume manager's image data work (mixed into ``VolumeManager``; RPC 1.6).
+"""The volume manager's image data work (``VolumeManager.images``; RPC 1.6).
 
-* create from an image: ``create_volume`` calls :meth:`ImageManager.fill_from_image`
+* create from an image: ``create_volume`` calls :meth:`ImageWorker.fill_from_image`
   after the driver made the volume; the volume becomes bootable and remembers
   the image's properties (volume_image_metadata).
 * upload (os-volume_upload_image): the volume's bytes stream into the queued
@@ -18,31 +18,25 @@ is ``create``): after a crash the volume service redoes it from the start
 released).
 """
 
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from blockstore.common import context as bs_context
-from blockstore.common import exception
 from blockstore.common import messages
+from blockstore.common import operation
 from blockstore.compute import nova
-from blockstore.db import api as db
 from blockstore.db import attachments as db_att
 from blockstore.db import glance_metadata as db_glance
 from blockstore.image import convert
 from blockstore.image import glance
 from blockstore.objects import states
+from blockstore.volume.attach import worker as attach_worker
 from blockstore.volume.drivers import base as driver_base
 
 LOG = logging.getLogger(__name__)
 
 
-def _end(context, volume_id, event, values=None):
-    return states.transition(context, 'volume', volume_id, event, values,
-                             then=db_att.settler(volume_id))
-
-
-def _reason(error):
-    return error.msg if isinstance(error, exception.BlockstoreException) else str(error)
+# The service layer ends an upload whose cast failed with it (images/service.py).
+_end = attach_worker.settled_end
 
 
 def attachment_instances(context, volume_id):
@@ -59,12 +53,17 @@ def replace_image_metadata(context, volume_id, image):
     db_glance.update(context, volume_id, meta)
 
 
-class ImageManager:
-    """Needs the manager's ``driver``, ``service``, ``_ready``, ``_setup_driver``, ``_require``."""
+class ImageWorker:
+    """Image data work of one backend (``backend``: its driver and host) through the
+    manager's operation runner (``operations``)."""
+
+    def __init__(self, backend, operations):
+        self.backend = backend
+        self.operations = operations
 
     def _copy_image(self, context, volume, image_id):
         """Download image ``image_id`` into the volume; the image record."""
-        self._require(driver_base.ImageOps, 'copying images to volumes')
+        self.backend.require(driver_base.ImageOps, 'copying images to volumes')
         client = glance.Client(context)
         image = client.show(image_id)
         glance.check_copyable(image)
@@ -72,7 +71,7 @@ class ImageManager:
         LOG.info('Copying image %s (%s bytes) to volume %s', image_id, image['size'],
                  volume.id)
         with convert.raw_data(client, image, volume.size * glance.GiB) as (chunks, size):
-            self.driver.copy_image_to_volume(context, volume, chunks, size)
+            self.backend.driver.copy_image_to_volume(context, volume, chunks, size)
         return image
 
     def fill_from_image(self, context, volume, image_id):
@@ -84,33 +83,20 @@ class ImageManager:
     # -- os-volume_upload_image -------------------------------------------------
 
     def copy_volume_to_image(self, context, volume, image_meta):
-        with lockutils.lock('volume-%s' % volume.id):
-            volume.refresh()
-            if volume.status != states.UPLOADING or volume.deleted:
-                LOG.info('Skipping upload of volume %s: status is %s', volume.id,
-                         volume.status)
-                return
-            db.worker_set_service(context, 'volume', volume.id, self.service.id)
-            image_id = image_meta['id']
-            try:
-                if not self._ready and not self._setup_driver(context):
-                    raise exception.DriverNotInitialized()
-                self._require(driver_base.ImageOps, 'uploading volumes to images')
-                client = glance.Client(context)
-                client.upload(image_id, self.driver.copy_volume_to_image(context, volume))
-            except Exception as e:
-                LOG.exception('Upload of volume %s to image %s failed', volume.id, image_id)
-                _end(context, volume.id, 'upload_failed')
-                self._forget_image(context, image_id)
-                messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
-                                volume.id, 'COPY_VOLUME_TO_IMAGE', _reason(e))
-            else:
-                LOG.info('Volume %s uploaded to image %s', volume.id, image_id)
-                if not _end(context, volume.id, 'upload_done'):
-                    LOG.warning('Upload of volume %s finished but its state changed meanwhile',
-                                volume.id)
-            finally:
-                db.worker_destroy(context, 'volume', volume.id, 'upload')
+        image_id = image_meta['id']
+
+        def work():
+            self.backend.require(driver_base.ImageOps, 'uploading volumes to images')
+            client = glance.Client(context)
+            client.upload(image_id, self.backend.driver.copy_volume_to_image(context, volume))
+            LOG.info('Volume %s uploaded to image %s', volume.id, image_id)
+
+        def forget(ctx, volume, error):
+            self._forget_image(context, image_id)
+
+        self.operations.run(context, volume, operation.Operation(
+            'upload', 'upload_done', 'upload_failed', 'COPY_VOLUME_TO_IMAGE',
+            end=attach_worker.settled_end, on_failure=forget), work)
 
     @staticmethod
     def _forget_image(context, image_id):
@@ -122,36 +108,27 @@ class ImageManager:
     # -- os-reimage (3.68) --------------------------------------------------------
 
     def reimage(self, context, volume, image_meta, reimage_reserved=False):
-        with lockutils.lock('volume-%s' % volume.id):
-            volume.refresh()
-            if volume.status != states.DOWNLOADING or volume.deleted:
-                LOG.info('Skipping reimage of volume %s: status is %s', volume.id,
-                         volume.status)
-                return
-            db.worker_set_service(context, 'volume', volume.id, self.service.id)
-            failed = False
-            try:
-                if not self._ready and not self._setup_driver(context):
-                    raise exception.DriverNotInitialized()
-                image = self._copy_image(context, volume, image_meta['id'])
-                replace_image_metadata(context, volume.id, image)
-            except Exception as e:
-                failed = True
-                LOG.exception('Reimage of volume %s with image %s failed', volume.id,
-                              image_meta['id'])
-                states.transition(context, 'volume', volume.id, 'reimage_failed')
-                messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
-                                volume.id, 'REIMAGE_VOLUME', _reason(e))
-            else:
-                LOG.info('Volume %s reimaged with image %s', volume.id, image_meta['id'])
-                if not _end(context, volume.id, 'reimage_done', {'bootable': True}):
-                    LOG.warning('Reimage of volume %s finished but its state changed '
-                                'meanwhile', volume.id)
-            finally:
-                db.worker_destroy(context, 'volume', volume.id, 'reimage')
+        def work():
+            image = self._copy_image(context, volume, image_meta['id'])
+            replace_image_metadata(context, volume.id, image)
+            LOG.info('Volume %s reimaged with image %s', volume.id, image_meta['id'])
+            return {'bootable': True}
+
+        def end(ctx, volume_id, event, values):
+            if event == 'reimage_failed':   # an error is not settled
+                return states.transition(ctx, 'volume', volume_id, event, values)
+            return attach_worker.settled_end(ctx, volume_id, event, values)
+
+        def tell_nova(ctx, volume, error):
             instances = attachment_instances(context, volume.id)
-        if instances and not nova.volume_reimaged(context, volume.id, instances, failed):
-            messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
-                            volume.id, 'REIMAGE_VOLUME',
-                            'The volume was reimaged, but the compute service could not be '
-                            'told; instances %s' % ', '.join(instances), level='WARNING')
+            if instances and not nova.volume_reimaged(context, volume.id, instances,
+                                                      error is not None):
+                messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
+                                volume.id, 'REIMAGE_VOLUME',
+                                'The volume was reimaged, but the compute service could not '
+                                'be told; instances %s' % ', '.join(instances),
+                                level='WARNING')
+
+        self.operations.run(context, volume, operation.Operation(
+            'reimage', 'reimage_done', 'reimage_failed', 'REIMAGE_VOLUME',
+            end=end, after=tell_nova), work)

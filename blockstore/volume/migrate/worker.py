@@ -1,4 +1,4 @@
-"""The volume manager's migrations (mixed into ``VolumeManager``; RPC 1.7).
+"""The volume manager's migrations (``VolumeManager.migration``; RPC 1.7).
 
 The service layer has claimed the volume (``migration_status`` starting, a
 ``migrate`` work record) and cast to the volume's own backend, which drives
@@ -29,13 +29,10 @@ import os
 import stat
 import time
 
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
-from blockstore.common import context as bs_context
 from blockstore.common import exception
-from blockstore.common import messages
-from blockstore.db import api as db
+from blockstore.common import operation
 from blockstore.db import volume_migration as db_migration
 from blockstore import objects
 from blockstore.objects import states
@@ -106,69 +103,88 @@ class MigrationRefused(exception.VolumeBackendAPIException):
     msg_fmt = 'Migration refused: %(data)s'
 
 
-class MigrateManager:
-    """Needs the manager's ``driver``, ``service``, ``host``, ``_require``,
-    ``_setup_driver``, ``_ready``, ``delete_volume`` and ``volume_rpcapi``."""
+class _Migration(operation.Operation):
+    """A migration on the skeleton: it follows the volume's ``migration_status``
+    (``states.VOLUME_MIGRATION``), not its status. Its work applies ``migrate_done``
+    itself, in the transaction that swaps the backend objects; a skipped duplicate's
+    record is cleared (nobody else will)."""
+
+    clear_on_skip = True
+
+    def __init__(self, worker, retype_target):
+        super().__init__('migrate', 'migrate_done', 'migrate_failed', 'MIGRATE_VOLUME')
+        self._worker = worker
+        self._retype_target = retype_target
+
+    def state(self, obj):
+        return obj.migration_status
+
+    def expected(self, obj):
+        return states.VOLUME_MIGRATION[self.done].sources
+
+    def end(self, context, obj, event, values):
+        if event == self.done:
+            return True   # applied by the work (_move)
+        target = _target_of(context, obj.id)
+        if target is not None:
+            self._worker._drop_target(context, target)
+        if not states.migration_transition(context, obj.id, 'migrate_failed',
+                                           status=self._retype_target):
+            LOG.warning('Volume %s changed while its migration failed', obj.id)
+        return True
+
+
+class MigrateWorker:
+    """Migrations of one backend's volumes.
+
+    ``backend``: its driver and host; ``operations``: the manager's operation
+    runner; ``volume_rpcapi()``: the volume RPC client (reaching the
+    destination's service); ``delete_volume(context, volume)``: the manager's
+    delete, run here for the row that names the source's old data.
+    """
+
+    def __init__(self, backend, operations, volume_rpcapi, delete_volume):
+        self.backend = backend
+        self.operations = operations
+        self._volume_rpcapi = volume_rpcapi
+        self._delete_volume = delete_volume
+
+    @property
+    def driver(self):
+        return self.backend.driver
 
     @property
     def volume_rpcapi(self):
-        rpcapi = getattr(self, '_volume_rpcapi', None)
-        if rpcapi is None:
-            from blockstore.volume import rpcapi as volume_rpcapi
-            rpcapi = self._volume_rpcapi = volume_rpcapi.VolumeAPI()
-        return rpcapi
-
-    @volume_rpcapi.setter
-    def volume_rpcapi(self, value):
-        self._volume_rpcapi = value
-
-    def _ensure_ready(self, context):
-        if not self._ready and not self._setup_driver(context):
-            raise exception.DriverNotInitialized()
+        return self._volume_rpcapi()
 
     # -- RPC 1.7 ------------------------------------------------------------------
 
     def migration_local_path(self, context, volume):
         """The local path of ``volume`` on this backend (the destination's side of a copy)."""
-        self._ensure_ready(context)
+        self.operations.ensure_ready(context)
         if not driver_base.supports(self.driver, driver_base.LocalPathOps):
             raise MigrationRefused(data='backend %s reaches its volumes through no local '
-                                        'path' % self.host)
+                                        'path' % self.backend.host)
         return self.driver.local_path(volume)
 
     def migrate_volume(self, context, volume, dest, force_host_copy=False, new_type_id=None,
                        retype_target=None):
-        with lockutils.lock('volume-%s' % volume.id):
-            volume.refresh()
-            if volume.deleted or volume.migration_status not in (states.MIGRATION_STARTING,
-                                                                 states.MIGRATING):
-                LOG.info('Skipping migration of volume %s: migration status is %s',
-                         volume.id, volume.migration_status)
-                db.worker_destroy(context, 'volume', volume.id, 'migrate')
-                return
-            db.worker_set_service(context, 'volume', volume.id, self.service.id)
-            target = None
-            try:
-                self._ensure_ready(context)
-                if volume.migration_status == states.MIGRATING:
-                    target = _target_of(context, volume.id)
-                    if target is not None:
-                        raise exception.VolumeBackendAPIException(
-                            data='the migration was interrupted while copying to volume %s'
-                                 % target.id)
-                elif not states.migration_transition(context, volume.id, 'migrate_copy'):
-                    LOG.warning('Migration of volume %s lost its claim', volume.id)
-                    return
-                values = self._move(context, volume, dest, force_host_copy, new_type_id,
-                                    retype_target)
-            except Exception as e:
-                LOG.exception('Migration of volume %s to %s failed', volume.id,
-                              dest.get('host'))
-                self._migration_failed(context, volume, e, retype_target)
-                return
-            finally:
-                db.worker_destroy(context, 'volume', volume.id, 'migrate')
-        LOG.info('Volume %s migrated to %s', volume.id, values.get('host'))
+        def work():
+            if volume.migration_status == states.MIGRATING:
+                target = _target_of(context, volume.id)
+                if target is not None:
+                    raise exception.VolumeBackendAPIException(
+                        data='the migration was interrupted while copying to volume %s'
+                             % target.id)
+            elif not states.migration_transition(context, volume.id, 'migrate_copy'):
+                LOG.warning('Migration of volume %s lost its claim', volume.id)
+                return operation.SKIPPED
+            values = self._move(context, volume, dest, force_host_copy, new_type_id,
+                                retype_target)
+            LOG.info('Volume %s migrated to %s', volume.id, values.get('host'))
+            return values
+
+        self.operations.run(context, volume, _Migration(self, retype_target), work)
 
     # -- the two paths ------------------------------------------------------------------
 
@@ -199,7 +215,7 @@ class MigrateManager:
         if not driver_base.supports(self.driver, driver_base.LocalPathOps):
             raise MigrationRefused(
                 data='backend %s reaches its volumes through no local path, so its data '
-                     'cannot be copied to %s' % (self.host, dest_host))
+                     'cannot be copied to %s' % (self.backend.host, dest_host))
         src_path = self.driver.local_path(volume)
         target = self._create_target(context, volume, dest, ends.get('volume_type_id'))
         try:
@@ -221,7 +237,7 @@ class MigrateManager:
             raise exception.VolumeBackendAPIException(
                 data='volume %s changed while it was copied' % volume.id)
         # The target row now names the source's data, on this backend: delete it here.
-        self.delete_volume(context, objects.Volume.get_by_id(context, target.id))
+        self._delete_volume(context, objects.Volume.get_by_id(context, target.id))
         return values
 
     def _create_target(self, context, volume, dest, new_type_id):
@@ -267,35 +283,23 @@ class MigrateManager:
             LOG.exception('Could not delete the target volume %s of a failed migration',
                           target.id)
 
-    def _migration_failed(self, context, volume, error, retype_target):
-        target = _target_of(context, volume.id)
-        if target is not None:
-            self._drop_target(context, target)
-        if not states.migration_transition(context, volume.id, 'migrate_failed',
-                                           status=retype_target):
-            LOG.warning('Volume %s changed while its migration failed', volume.id)
-        reason = error.msg if isinstance(error, exception.BlockstoreException) else str(error)
-        messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
-                        volume.id, 'MIGRATE_VOLUME', reason)
-
     @staticmethod
     def _swap(context, volume_id, target_id, values, old, retype_target):
         """Give the volume the target's backend object and the target the volume's, and
         mark the target for deletion -- one transaction; True if the volume was still
         migrating."""
         def then(session):
-            db.conditional_update_in(session, 'volume', target_id,
-                                     dict(old, migration_status=None))
             return states.transition_in(session, 'volume', target_id, 'force_delete',
+                                        dict(old, migration_status=None),
                                         work={'operation': 'delete', 'payload': {}})
         return states.migration_transition(context, volume_id, 'migrate_done', values,
                                            status=retype_target, then=then)
 
     @staticmethod
     def _release_target(context, target_id):
-        """Unmark a target volume and claim its deletion; True if claimed."""
-        db.volume_update(context, target_id, {'migration_status': None})
+        """Unmark a target volume and claim its deletion (one transition); True if claimed."""
         return states.transition(context, 'volume', target_id, 'force_delete',
+                                 {'migration_status': None},
                                  work={'operation': 'delete', 'payload': {},
                                        'status': states.DELETING})
 

@@ -19,7 +19,7 @@ from blockstore.db import volume_migration as db_migration
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.volume import manager as vol_manager
-from blockstore.volume.migrate import worker as migrate_manager
+from blockstore.volume.migrate import worker as migrate_worker
 from blockstore.volume.drivers import base as driver_base
 from blockstore.volume.drivers import file as file_driver
 from tests.unit.api.conftest import Client, fault_of
@@ -273,7 +273,7 @@ def test_a_failed_copy_keeps_the_source_and_drops_the_target(c, admin, node, ctx
 
     def broken(*args, **kwargs):
         raise OSError(5, 'Input/output error')
-    monkeypatch.setattr(migrate_manager.os, 'pwrite', broken)
+    monkeypatch.setattr(migrate_worker.os, 'pwrite', broken)
     resp = _act(admin, vid, {'os-migrate_volume': {'host': node.name + '@b'}})
     assert resp.status_int == 202
 
@@ -319,10 +319,10 @@ def test_an_interrupted_copy_is_rolled_back_on_restart(c, admin, node, ctx):
         'payload': {'dest': {'host': node.name + '@b#b'}}})
     assert states.migration_transition(ctx, vid, 'migrate_copy')
     dest = {'host': node.name + '@b#b'}
-    target = node.mgr('a')._create_target(ctx, volume, dest, None)
+    target = node.mgr('a').migration._create_target(ctx, volume, dest, None)
     assert os.path.exists(os.path.join(node.dir('b'), target.name))
 
-    node.mgr('a').redo_migration(ctx, volume, {'dest': dest})
+    node.mgr('a').migration.redo_migration(ctx, volume, {'dest': dest})
     row = db.volume_get(ctx, vid)
     assert (row.migration_status, row.host) == ('error', node.name + '@a#a')
     assert db.volume_get(ctx, target.id, read_deleted=True).deleted
@@ -336,7 +336,7 @@ def test_target_creation_failure_ends_the_migration(c, admin, node, ctx, monkeyp
     def no_create(volume):
         raise OSError(28, 'No space left on device')
     monkeypatch.setattr(node.mgr('b').driver, 'create_volume', no_create)
-    monkeypatch.setattr(migrate_manager, '_POLL', 0.01)
+    monkeypatch.setattr(migrate_worker, '_POLL', 0.01)
     assert _act(admin, vid, {'os-migrate_volume': {'host': node.name + '@b'}}).status_int == 202
     row = db.volume_get(ctx, vid)
     assert (row.status, row.migration_status) == ('available', 'error')
