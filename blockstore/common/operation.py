@@ -169,3 +169,16 @@ class Runner:
                 if not handed_over:
                     db.worker_destroy(context, rtype, obj.id, op.name)
         op.after(context, obj, error)
+
+
+class Worker:
+    """Base of a concept's manager-side worker (attach, extend, images, manage, migrate).
+
+    ``backend``: the backend it works on (host, driver, ``supports``/``require``);
+    ``operations``: the manager's :class:`Runner`. The manager hands both to
+    the worker explicitly; a worker reaches nothing else of the manager.
+    """
+
+    def __init__(self, backend, operations):
+        self.backend = backend
+        self.operations = operations

@@ -43,6 +43,23 @@ def _scope(ctx, all_tenants=False):
     return ctx.project_id
 
 
+
+def _set_fields(obj, values, allowed):
+    """Write the user-editable ``values`` (only ``allowed`` names) to ``obj``."""
+    bad = set(values) - set(allowed)
+    if bad:
+        raise exception.InvalidInput(reason='cannot update %s' % ', '.join(sorted(bad)))
+    for key, value in values.items():
+        setattr(obj, key, value)
+    obj.save()
+    return obj
+
+
+def _metadata_deleted(found, key):
+    if not found:
+        raise exception.NotFound('Metadata item %s was not found.' % key)
+
+
 class API:
     """Core volume and snapshot CRUD; every other concept is a collaborator attribute.
 
@@ -211,21 +228,13 @@ class API:
 
     def update(self, ctx, volume, values):
         """Change name, description or bootable; not status."""
-        allowed = {'display_name', 'display_description', 'bootable'}
-        bad = set(values) - allowed
-        if bad:
-            raise exception.InvalidInput(reason='cannot update %s' % ', '.join(sorted(bad)))
-        for k, v in values.items():
-            setattr(volume, k, v)
-        volume.save()
-        return volume
+        return _set_fields(volume, values, ('display_name', 'display_description', 'bootable'))
 
     def update_metadata(self, ctx, volume, metadata, delete=False):
         return db.volume_metadata_update(ctx, volume.id, metadata, delete=delete)
 
     def delete_metadata(self, ctx, volume, key):
-        if not db.volume_metadata_delete(ctx, volume.id, key):
-            raise exception.NotFound('Metadata item %s was not found.' % key)
+        _metadata_deleted(db.volume_metadata_delete(ctx, volume.id, key), key)
 
     # -- delete -------------------------------------------------------------
 
@@ -298,20 +307,13 @@ class API:
         return snapshot
 
     def update_snapshot(self, ctx, snapshot, values):
-        bad = set(values) - {'display_name', 'display_description'}
-        if bad:
-            raise exception.InvalidInput(reason='cannot update %s' % ', '.join(sorted(bad)))
-        for k, v in values.items():
-            setattr(snapshot, k, v)
-        snapshot.save()
-        return snapshot
+        return _set_fields(snapshot, values, ('display_name', 'display_description'))
 
     def update_snapshot_metadata(self, ctx, snapshot, metadata, delete=False):
         return db.snapshot_metadata_update(ctx, snapshot.id, metadata, delete=delete)
 
     def delete_snapshot_metadata(self, ctx, snapshot, key):
-        if not db.snapshot_metadata_delete(ctx, snapshot.id, key):
-            raise exception.NotFound('Metadata item %s was not found.' % key)
+        _metadata_deleted(db.snapshot_metadata_delete(ctx, snapshot.id, key), key)
 
     def count_snapshots(self, ctx, filters=None, all_tenants=False):
         return db.count(ctx, 'snapshot', filters=self._own_filters(ctx, filters),

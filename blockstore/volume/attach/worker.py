@@ -46,7 +46,7 @@ def _initiator(connector):
     return (connector or {}).get('initiator')
 
 
-class AttachWorker:
+class AttachWorker(operation.Worker):
     """The attach flow of one backend (``backend``: its driver and host).
 
     Not on :meth:`operation.Runner.run`: ``attachment_update`` and
@@ -57,10 +57,6 @@ class AttachWorker:
     They share the runner's ready check (``operations.ensure_ready``), its
     claim of the work record and the lock helper.
     """
-
-    def __init__(self, backend, operations):
-        self.backend = backend
-        self.operations = operations
 
     @property
     def driver(self):
@@ -98,18 +94,22 @@ class AttachWorker:
         if not self._remaining(context, volume.id, leaving_id):
             self.driver.remove_export(context, volume)
 
+    def _claim(self, context, attachment_id, expected):
+        """The attachment, its work record now ours, if its status is ``expected``."""
+        attachment = db_att.attachment_get(context, attachment_id)
+        if attachment.attach_status != expected:
+            raise exception.InvalidVolume(reason='attachment %s is %s, not %s' % (
+                attachment_id, attachment.attach_status, expected))
+        self.operations.claim(context, 'attachment', attachment_id)
+        return attachment
+
     # -- RPC 1.4 -------------------------------------------------------------------
 
     def attachment_update(self, context, volume, attachment_id, connector):
         self._require_export(context)
         with operation.locked('volume', volume.id):
             volume.refresh()
-            attachment = db_att.attachment_get(context, attachment_id)
-            if attachment.attach_status != states.ATTACHING:
-                raise exception.InvalidVolume(
-                    reason='attachment %s is %s, not attaching'
-                    % (attachment_id, attachment.attach_status))
-            self.operations.claim(context, 'attachment', attachment_id)
+            attachment = self._claim(context, attachment_id, states.ATTACHING)
             try:
                 self._export(context, volume, connector)
                 info = self.driver.initialize_connection(volume, connector)
@@ -141,12 +141,7 @@ class AttachWorker:
         self._require_export(context)
         with operation.locked('volume', volume.id):
             volume.refresh()
-            attachment = db_att.attachment_get(context, attachment_id)
-            if attachment.attach_status != states.DETACHING:
-                raise exception.InvalidVolume(
-                    reason='attachment %s is %s, not detaching'
-                    % (attachment_id, attachment.attach_status))
-            self.operations.claim(context, 'attachment', attachment_id)
+            attachment = self._claim(context, attachment_id, states.DETACHING)
             try:
                 self._disconnect(context, volume, attachment)
             except Exception as e:

@@ -27,6 +27,23 @@ on different volumes must not block each other.
 """
 
 import abc
+import threading
+
+
+class CachedStats:
+    """What a driver's ``get_volume_stats`` returns: ``compute()``'s last result,
+    computed again when asked to refresh (the periodic report does) or at first."""
+
+    def __init__(self, compute):
+        self._compute = compute
+        self._stats = None
+        self._lock = threading.Lock()
+
+    def get(self, refresh=False):
+        with self._lock:
+            if refresh or self._stats is None:
+                self._stats = self._compute()
+            return self._stats
 
 
 class VolumeDriver(abc.ABC):

@@ -19,7 +19,6 @@ import math
 import os
 import re
 import tempfile
-import threading
 
 from oslo_log import log as logging
 
@@ -125,8 +124,7 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
     def __init__(self, conf, host):
         super().__init__(conf, host)
         self._dir = conf.file_volumes_dir
-        self._stats = None
-        self._stats_lock = threading.Lock()
+        self._stats = base.CachedStats(self._compute_stats)
 
     # -- helpers ---------------------------------------------------------
 
@@ -283,10 +281,7 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
         return image_data.read_volume(path, volume.size * GiB)
 
     def get_volume_stats(self, refresh=False):
-        with self._stats_lock:
-            if refresh or self._stats is None:
-                self._stats = self._compute_stats()
-            return self._stats
+        return self._stats.get(refresh)
 
     def _compute_stats(self):
         conf = self.configuration

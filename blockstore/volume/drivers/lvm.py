@@ -104,8 +104,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         self.vg = self._make_vg(devices=())
         self.pv_device = None
         self._layouts = {}
-        self._stats = None
-        self._stats_lock = threading.Lock()
+        self._stats = base.CachedStats(self._compute_stats)
         self._relocate_lock = threading.Lock()
         # Finding or attaching an export's loop device and changing the target
         # happen together, so two attachments never attach two loop devices.
@@ -546,10 +545,7 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
 
     def get_volume_stats(self, refresh=False):
         """Capacity of the VG (thick) or thin pool (thin), Cinder shaped."""
-        with self._stats_lock:
-            if refresh or self._stats is None:
-                self._stats = self._compute_stats()
-            return self._stats
+        return self._stats.get(refresh)
 
     def _compute_stats(self):
         conf = self.configuration

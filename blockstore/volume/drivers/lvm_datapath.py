@@ -275,7 +275,8 @@ def _copy_region(sfd, dfd, start, length, zero):
         zero(zero_start, pos - zero_start)
 
 
-def copy_range(src, dst, length, data_regions=None, discard_zeroes=False):
+def copy_range(src, dst, length, data_regions=None, discard_zeroes=False,
+               dst_reads_zeros=False):
     """Make the first ``length`` bytes of ``dst`` equal to ``src``'s, durably.
 
     :param data_regions: ``(start, size)`` ranges outside which ``src`` is
@@ -283,6 +284,9 @@ def copy_range(src, dst, length, data_regions=None, discard_zeroes=False):
         file); those gaps are zeroed on ``dst`` without reading. None: read
         everything.
     :param discard_zeroes: see :func:`zero_range`, for ``dst``.
+    :param dst_reads_zeros: ``dst`` is known to read as zeros already (a file
+        just created): gaps and all-zero chunks are left alone, so a sparse
+        source stays sparse.
     """
     if data_regions is None:
         data_regions = [(0, length)]
@@ -294,7 +298,8 @@ def copy_range(src, dst, length, data_regions=None, discard_zeroes=False):
                 block = _is_block_device(dfd)
 
                 def zero(offset, size):
-                    _zero_fd(dfd, offset, size, block, discard_zeroes)
+                    if not dst_reads_zeros:
+                        _zero_fd(dfd, offset, size, block, discard_zeroes)
 
                 pos = 0
                 for start, size in sorted(data_regions):

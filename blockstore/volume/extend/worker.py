@@ -52,13 +52,9 @@ def notify_extended(context, volume, instances):
     return False
 
 
-class ExtendWorker:
+class ExtendWorker(operation.Worker):
     """Extends volumes of one backend (``backend``: its driver and host) through the
     manager's operation runner (``operations``)."""
-
-    def __init__(self, backend, operations):
-        self.backend = backend
-        self.operations = operations
 
     def extend_volume(self, context, volume, new_size):
         found = {}

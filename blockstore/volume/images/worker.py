@@ -53,13 +53,9 @@ def replace_image_metadata(context, volume_id, image):
     db_glance.update(context, volume_id, meta)
 
 
-class ImageWorker:
+class ImageWorker(operation.Worker):
     """Image data work of one backend (``backend``: its driver and host) through the
     manager's operation runner (``operations``)."""
-
-    def __init__(self, backend, operations):
-        self.backend = backend
-        self.operations = operations
 
     def _copy_image(self, context, volume, image_id):
         """Download image ``image_id`` into the volume; the image record."""

@@ -120,12 +120,16 @@ class ManageService:
             raise
         return volume
 
+    def _claim_unmanage(self, ctx, obj, what):
+        """Claim a volume or snapshot for unmanaging (its work record); refresh it."""
+        self.volume_rpcapi.require_actions(what)
+        states.transition_or_raise(ctx, obj._resource, obj.id, 'unmanage',
+                                   work={'operation': 'unmanage'})
+        obj.refresh()
+
     def unmanage(self, ctx, volume):
         """Forget a volume, keeping its data on the backend."""
-        self.volume_rpcapi.require_actions('unmanage volumes')
-        states.transition_or_raise(ctx, 'volume', volume.id, 'unmanage',
-                                   work={'operation': 'unmanage'})
-        volume.refresh()
+        self._claim_unmanage(ctx, volume, 'unmanage volumes')
         if not volume.host:
             db.worker_destroy(ctx, 'volume', volume.id)
             states.transition(ctx, 'volume', volume.id, 'unmanage_done')
@@ -167,10 +171,7 @@ class ManageService:
         return snapshot
 
     def unmanage_snapshot(self, ctx, snapshot):
-        self.volume_rpcapi.require_actions('unmanage snapshots')
-        states.transition_or_raise(ctx, 'snapshot', snapshot.id, 'unmanage',
-                                   work={'operation': 'unmanage'})
-        snapshot.refresh()
+        self._claim_unmanage(ctx, snapshot, 'unmanage snapshots')
         volume = objects.Volume.get_by_id(ctx, snapshot.volume_id, read_deleted=True)
         self.volume_rpcapi.unmanage_snapshot(ctx, snapshot, volume.host)
 

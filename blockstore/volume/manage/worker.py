@@ -12,13 +12,9 @@ from blockstore.db.models import utcnow
 from blockstore.volume.drivers import base as driver_base
 
 
-class ManageWorker:
+class ManageWorker(operation.Worker):
     """Manage/unmanage on one backend (``backend``: its driver and host) through the
     manager's operation runner (``operations``)."""
-
-    def __init__(self, backend, operations):
-        self.backend = backend
-        self.operations = operations
 
     def _run(self, context, obj, name, work, done, failed, event_id):
         self.operations.run(context, obj, operation.Operation(name, done, failed, event_id),

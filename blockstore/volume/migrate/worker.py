@@ -45,7 +45,6 @@ GiB = 1024 ** 3
 # How long the destination may take to create the target volume (seconds).
 TARGET_CREATE_TIMEOUT = 600
 _POLL = 0.2
-_CHUNK = 4 * 1024 * 1024
 
 
 def node_of(host):
@@ -62,35 +61,8 @@ def copy_data(src, dst, length):
     whole (gaps zeroed), as it may hold old data.
     """
     regions = lvm_datapath.file_data_regions(src, 0, length)
-    if not stat.S_ISREG(os.stat(dst).st_mode):
-        lvm_datapath.copy_range(src, dst, length, data_regions=regions)
-        return
-    try:
-        sfd = os.open(src, os.O_RDONLY)
-        try:
-            dfd = os.open(dst, os.O_WRONLY)
-            try:
-                for start, size in regions:
-                    pos, end = start, min(start + size, length)
-                    while pos < end:
-                        buf = os.pread(sfd, min(_CHUNK, end - pos), pos)
-                        if not buf:
-                            break
-                        if buf.count(0) != len(buf):
-                            view = memoryview(buf)
-                            at = pos
-                            while view:
-                                n = os.pwrite(dfd, view, at)
-                                view, at = view[n:], at + n
-                        pos += len(buf)
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        finally:
-            os.close(sfd)
-    except OSError as e:
-        raise exception.VolumeBackendAPIException(
-            data='copying %d bytes from %s to %s failed: %s' % (length, src, dst, e)) from e
+    fresh = stat.S_ISREG(os.stat(dst).st_mode)
+    lvm_datapath.copy_range(src, dst, length, data_regions=regions, dst_reads_zeros=fresh)
 
 
 def _target_of(context, volume_id):
@@ -134,7 +106,7 @@ class _Migration(operation.Operation):
         return True
 
 
-class MigrateWorker:
+class MigrateWorker(operation.Worker):
     """Migrations of one backend's volumes.
 
     ``backend``: its driver and host; ``operations``: the manager's operation
@@ -144,8 +116,7 @@ class MigrateWorker:
     """
 
     def __init__(self, backend, operations, volume_rpcapi, delete_volume):
-        self.backend = backend
-        self.operations = operations
+        super().__init__(backend, operations)
         self._volume_rpcapi = volume_rpcapi
         self._delete_volume = delete_volume
 

@@ -319,6 +319,15 @@ class ISCSITarget(abc.ABC):
         LOG.info('Exported %s as %s (tid %s)', volume.name, record.iqn, tid)
         return self._model_update(record, tid)
 
+    def _record_at(self, volume, volume_path):
+        """``volume``'s export record, pointed at ``volume_path`` (saved when the
+        path moved); None when the volume has none. Call under its lock."""
+        record = self.load_record(volume)
+        if record is not None and record.path != volume_path:
+            record.path = volume_path
+            self.save_record(volume, record)
+        return record
+
     def ensure_export(self, context, volume, volume_path):
         """Rebuild ``volume``'s live target from its record (e.g. after a
         tgtd restart), pointing it at ``volume_path``.
@@ -326,12 +335,9 @@ class ISCSITarget(abc.ABC):
         :returns: the model update, or None when the volume has no record.
         """
         with self._lock(volume):
-            record = self.load_record(volume)
+            record = self._record_at(volume, volume_path)
             if record is None:
                 return None
-            if record.path != volume_path:
-                record.path = volume_path
-                self.save_record(volume, record)
             tid = self._apply(record)
         return self._model_update(record, tid)
 
@@ -346,12 +352,9 @@ class ISCSITarget(abc.ABC):
         :returns: the model update, or None when the volume is not exported.
         """
         with self._lock(volume):
-            record = self.load_record(volume)
+            record = self._record_at(volume, volume_path)
             if record is None:
                 return None
-            if record.path != volume_path:
-                record.path = volume_path
-                self.save_record(volume, record)
             tid = self._resize_live(record)
         LOG.info('Export of %s follows its new size', volume.name)
         return self._model_update(record, tid)
