@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from blockstore.common import exception
+from blockstore.common.status import ATTACHED
 from blockstore.db import api as db
 from blockstore.db import models
 
@@ -98,7 +99,7 @@ def attached_of_volumes(context, volume_ids):
                 select(_MODEL.id, _MODEL.volume_id, _MODEL.instance_uuid, _MODEL.attached_host,
                        _MODEL.mountpoint, _MODEL.attach_time).where(
                     _MODEL.volume_id.in_(chunk), _MODEL.deleted == sa.false(),
-                    _MODEL.attach_status == 'attached').order_by(_MODEL.created_at))
+                    _MODEL.attach_status == ATTACHED).order_by(_MODEL.created_at))
             for r in rows:
                 found[r.volume_id].append(db.Record(r._mapping))
     return found

@@ -1,4 +1,4 @@
-"""Transition tables: the only place status strings are written down.
+"""Transition tables: the only place a status change is decided.
 
 Each resource has a table ``event -> Transition(sources, target, guards)``.
 ``transition()`` performs one as a single conditional UPDATE and reports
@@ -10,6 +10,15 @@ every precondition that does not hold. Resources are inserted in their
 import collections
 
 from blockstore.common import exception
+# Every status string lives in the leaf module blockstore.common.status; the
+# tables below use them, and callers keep writing ``states.AVAILABLE``.
+from blockstore.common.status import (  # noqa: F401  (re-exported)
+    ATTACHED, ATTACHING, AVAILABLE, AWAITING_TRANSFER, BACKING_UP, CREATING, DELETED, DELETING,
+    DETACHED, DETACHING, DOWNLOADING, ERROR, ERROR_ATTACHING, ERROR_DELETING, ERROR_DETACHING,
+    ERROR_EXTENDING, ERROR_MANAGING, ERROR_RESTORING, ERROR_UNMANAGING, EXTENDING, IN_USE,
+    MAINTENANCE, MANAGING, MIGRATING, MIGRATION_COMPLETING, MIGRATION_ENDED, MIGRATION_ERROR,
+    MIGRATION_NONE, MIGRATION_STARTING, MIGRATION_SUCCESS, MIGRATION_TARGET_PREFIX, RESERVED,
+    RESTORING, RETYPING, REVERTING, UNMANAGING, UPDATING, UPLOADING)
 from blockstore.db import api as db
 from blockstore.db.models import utcnow
 
@@ -55,48 +64,18 @@ class Machine:
         return found
 
 
-# Volume states, as the Cinder API shows them.
-CREATING = 'creating'
-AVAILABLE = 'available'
-DELETING = 'deleting'
-DELETED = 'deleted'
-ERROR = 'error'
-ERROR_DELETING = 'error_deleting'
-EXTENDING = 'extending'
-ERROR_EXTENDING = 'error_extending'
-IN_USE = 'in-use'
-# -- types, qos, actions, transfers
-RETYPING = 'retyping'
-REVERTING = 'reverting'
-RESTORING = 'restoring'
-MANAGING = 'managing'
-ERROR_MANAGING = 'error_managing'
-UNMANAGING = 'unmanaging'
-ERROR_UNMANAGING = 'error_unmanaging'
-AWAITING_TRANSFER = 'awaiting-transfer'
-# -- attach flow: volume states while hosts use it, and attachment states.
-RESERVED = 'reserved'
-ATTACHING = 'attaching'
-DETACHING = 'detaching'
-ATTACHED = 'attached'
-DETACHED = 'detached'
-ERROR_ATTACHING = 'error_attaching'
-ERROR_DETACHING = 'error_detaching'
-# -- image data: upload to an image, reimage (3.68)
-UPLOADING = 'uploading'
-DOWNLOADING = 'downloading'
-
 # What an administrator may reset a volume or snapshot to (os-reset_status), as Cinder.
 VOLUME_RESET_STATES = Choice((CREATING, AVAILABLE, DELETING, ERROR, ERROR_DELETING,
                               ERROR_MANAGING, MANAGING, ATTACHING, IN_USE, DETACHING,
-                              'maintenance', RESERVED))
-SNAPSHOT_RESET_STATES = Choice((ERROR, AVAILABLE, CREATING, DELETING, 'updating',
-                                ERROR_DELETING, UNMANAGING, 'backing-up', RESTORING))
+                              MAINTENANCE, RESERVED))
+SNAPSHOT_RESET_STATES = Choice((ERROR, AVAILABLE, CREATING, DELETING, UPDATING,
+                                ERROR_DELETING, UNMANAGING, BACKING_UP, RESTORING))
 VOLUME_ATTACH_STATES = (ATTACHED, DETACHED)
-VOLUME_MIGRATION_STATES = ('migrating', 'error', 'success', 'completing', 'none', 'starting')
+VOLUME_MIGRATION_STATES = (MIGRATING, MIGRATION_ERROR, MIGRATION_SUCCESS, MIGRATION_COMPLETING,
+                           MIGRATION_NONE, MIGRATION_STARTING)
 
 # States from which a volume may be deleted by its owner.
-_VOLUME_DELETABLE = (AVAILABLE, ERROR, 'error_restoring', ERROR_EXTENDING, ERROR_MANAGING)
+_VOLUME_DELETABLE = (AVAILABLE, ERROR, ERROR_RESTORING, ERROR_EXTENDING, ERROR_MANAGING)
 _DELETE_GUARDS = ['no_snapshots', 'not_attached', 'no_attachments', 'not_migrating',
                   'no_creating_clones']
 # The states a volume's attachments decide (see settle_target).
@@ -222,13 +201,6 @@ MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT, ATTACHMENT)}
 # -- volume migration: a volume's migration_status (Cinder's column), beside its status.
 # A migrating volume keeps its status (available, or retyping for an on-demand
 # retype); the not_migrating guard keeps every other operation off it.
-MIGRATION_STARTING = 'starting'
-MIGRATING = 'migrating'
-MIGRATION_SUCCESS = 'success'
-MIGRATION_ERROR = 'error'
-# The new volume a generic migration copies into: 'target:<source id>'.
-MIGRATION_TARGET_PREFIX = 'target:'
-
 MigrationStep = collections.namedtuple('MigrationStep', 'statuses sources target guards')
 _MIGRATION_GUARDS = ('not_attached', 'no_attachments', 'no_snapshots', 'not_migrating')
 

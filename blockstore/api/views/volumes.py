@@ -6,12 +6,14 @@ calls hand over records — so every getter reads attributes both share.
 
 from blockstore.api.views import fields as F
 from blockstore.api.views import links
+from blockstore.common.status import ATTACHED, CREATING, ERROR, ERROR_MANAGING, MANAGING
 
 COLLECTION = 'volumes'
 
-# Cinder shows transitional manage states under their public names.
-_STATUS_MAP = {'managing': 'creating', 'error_managing': 'error',
-               'error_managing_deleting': 'deleting'}
+# Cinder shows the manage states under their public names. Its third one,
+# error_managing_deleting (shown as deleting), is never entered here: a volume
+# that failed to be managed is deleted through deleting itself (see states.VOLUME).
+_STATUS_MAP = {MANAGING: CREATING, ERROR_MANAGING: ERROR}
 
 
 def _status(v, rc):
@@ -67,7 +69,7 @@ def _attachments(v, rc):
     Listings bring them along (``attachment_list``); a single volume fetches them.
     """
     found = getattr(v, 'attachment_list', None)
-    if found is None and getattr(v, 'attach_status', None) != 'attached':
+    if found is None and getattr(v, 'attach_status', None) != ATTACHED:
         return []
     if found is None:
         from blockstore.db import attachments as db_att
