@@ -20,6 +20,7 @@ from blockstore.common.status import (  # noqa: F401  (re-exported)
     MIGRATION_NONE, MIGRATION_STARTING, MIGRATION_SUCCESS, MIGRATION_TARGET_PREFIX, RESERVED,
     RESTORING, RETYPING, REVERTING, UNMANAGING, UPDATING, UPLOADING)
 from blockstore.db import api as db
+from blockstore.db import attachments as db_attachments
 from blockstore.db.models import utcnow
 
 Transition = collections.namedtuple('Transition', 'sources target guards')
@@ -292,6 +293,44 @@ def settle_target(current, attachment_statuses, hold_detaching=True):
     return RESERVED, attach_status
 
 
+def settle(session, volume_id, hold_detaching=True):
+    """Recompute the volume's status and attach_status from its live attachments.
+
+    Runs inside the transaction that changed them (the volume row is already
+    claimed by it). The status changes only from the states attachments
+    decide (the ``settle`` event); a volume being extended or retyped keeps
+    its status and gets only its attach_status. Returns the settled status.
+    """
+    current, statuses = db_attachments.settle_facts_in(session, volume_id)
+    status, attach_status = settle_target(current, statuses, hold_detaching)
+    if current is not None and current != status:
+        transition_in(session, 'volume', volume_id, 'settle', target=status)
+    db_attachments.set_attach_status_in(session, volume_id, attach_status)
+    return status
+
+
+def settler(volume_id):
+    """A ``then`` callback settling the volume in the transaction of a transition.
+
+    For events that end work begun on an attached volume (an extend): they
+    land on ``available`` and the volume's attachments make it in-use again.
+    """
+    def then(session):
+        settle(session, volume_id)
+        return True
+    return then
+
+
+def unclaim_extend(context, volume_id):
+    """Undo a claimed extend: back as it was, its work record gone (a quota refusal).
+
+    'extend_done' without a size leaves the size as it was: the extend ends
+    unapplied (and an attached volume settles back to in-use).
+    """
+    transition(context, 'volume', volume_id, 'extend_done', then=settler(volume_id))
+    db.worker_destroy(context, 'volume', volume_id, 'extend')
+
+
 def target_of(resource, event, target=None):
     """The state ``event`` leads to: its target, or ``target`` when it is a Choice."""
     t = MACHINES[resource].table[event]
@@ -351,7 +390,6 @@ def transition_in(session, resource, resource_id, event, values=None, project_id
 
 def _getter(resource):
     if resource == 'attachment':
-        from blockstore.db import attachments as db_attachments
         return db_attachments.attachment_get
     return db.volume_get if resource == 'volume' else db.snapshot_get
 

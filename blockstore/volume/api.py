@@ -245,7 +245,8 @@ class API(actions.VolumeActions, manage.ManageActions, connections.ConnectionAct
         states.transition_or_raise(ctx, 'volume', volume.id, event, project_id=project,
                                    work={'operation': 'extend',
                                          'payload': {'new_size': new_size}})
-        quota.verify_extend(ctx, volume, new_size)   # undoes the claim and raises 413 if over
+        quota.verify_extend(ctx, volume, new_size,   # undoes the claim and raises 413 if over
+                            undo=lambda: states.unclaim_extend(ctx, volume.id))
         volume.refresh()
         if event == 'extend_attached':
             self.volume_rpcapi.extend_volume(ctx, volume, new_size, attached=True)

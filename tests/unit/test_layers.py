@@ -153,3 +153,102 @@ def test_no_status_literal_outside_the_status_module():
 def test_status_literal_finder(code, expected):
     """The finder above catches what it must (so the repository test can fail)."""
     assert [v for _line, v in status_literals(code)] == sorted(expected)
+
+
+# ---------------------------------------------------------------------------
+# Imports point down
+# ---------------------------------------------------------------------------
+
+def _module_name(path):
+    return '.'.join(path.relative_to(ROOT).with_suffix('').parts).removesuffix('.__init__')
+
+
+def imports_of(source, module='blockstore.x'):
+    """(imported name, line, lazy) of every import of ours in ``source``.
+
+    ``from a.b import c`` counts as ``a.b.c`` (c may be a module or a name in
+    a.b; the prefix rules below hold either way). Lazy: inside a function.
+    """
+    tree = ast.parse(source)
+    lazy = {id(n) for f in ast.walk(tree)
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            for n in ast.walk(f) if n is not f}
+    found = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Import):
+            names = [a.name for a in n.names]
+        elif isinstance(n, ast.ImportFrom):
+            base = n.module or ''
+            if n.level:
+                parent = module.split('.')[:-n.level]
+                base = '.'.join(parent + ([base] if base else []))
+            names = ['%s.%s' % (base, a.name) for a in n.names]
+        else:
+            continue
+        found.extend((name, n.lineno, id(n) in lazy) for name in names
+                     if name == 'blockstore' or name.startswith('blockstore.'))
+    return found
+
+
+def _imports_under(prefix):
+    for path in sorted(PACKAGE.rglob('*.py')):
+        module = _module_name(path)
+        if module == prefix or module.startswith(prefix + '.'):
+            for name, line, lazy in imports_of(path.read_text(), module):
+                yield module, name, line, lazy
+
+
+def _allowed(name, prefixes):
+    return any(name == p or name.startswith(p + '.') for p in prefixes)
+
+
+# Each layer, and what of ours it may import (itself included). Function-level
+# (lazy) imports count like any other: a lazy import is how a cycle hides.
+LAYERS = {
+    # The status constants: a leaf.
+    'blockstore.common.status': (),
+    # Database primitives: models, queries, conditional update, guards as SQL.
+    'blockstore.db': ('blockstore.db', 'blockstore.common.exception',
+                      'blockstore.common.status'),
+    # The state machine and settle (objects.states), and the versioned objects.
+    'blockstore.objects': ('blockstore.objects', 'blockstore.db', 'blockstore.common.exception',
+                           'blockstore.common.status'),
+    # Quotas belong to the service layer, but are called by it with whatever needs
+    # the state machine (an extend's undo): they count rows and hold limits.
+    'blockstore.common.quota': ('blockstore.common.conf', 'blockstore.common.context',
+                                'blockstore.common.exception', 'blockstore.db.api',
+                                'blockstore.db.quotas'),
+}
+
+
+@pytest.mark.parametrize('layer', sorted(LAYERS))
+def test_layer_imports_only_below(layer):
+    wrong = ['%s:%d imports %s%s' % (module, line, name, ' (in a function)' if lazy else '')
+             for module, name, line, lazy in _imports_under(layer)
+             if not _allowed(name, LAYERS[layer] + (layer,))]
+    assert not wrong, '\n'.join(wrong)
+
+
+def test_nothing_below_the_api_imports_it():
+    wrong = ['%s:%d imports %s' % (module, line, name)
+             for module, name, line, _lazy in _imports_under('blockstore')
+             if _allowed(name, ('blockstore.api',))
+             and not _allowed(module, ('blockstore.api', 'blockstore.cmd'))]
+    assert not wrong, '\n'.join(wrong)
+
+
+@pytest.mark.parametrize('code,expected', [
+    ('from blockstore.objects import states', [('blockstore.objects.states', 1, False)]),
+    ('import os\ndef f():\n    from blockstore.db import attachments as a\n',
+     [('blockstore.db.attachments', 3, True)]),
+    ('from . import models', [('blockstore.db.models', 1, False)]),
+])
+def test_import_finder(code, expected):
+    assert imports_of(code, 'blockstore.db.api') == expected
+
+
+def test_layer_rule_refuses_an_upward_lazy_import():
+    """The shape this replaced: db settling a volume through the state machine above it."""
+    code = 'def settle(session):\n    from blockstore.objects import states\n'
+    [(name, _line, lazy)] = imports_of(code, 'blockstore.db.attachments')
+    assert lazy and not _allowed(name, LAYERS['blockstore.db'] + ('blockstore.db',))

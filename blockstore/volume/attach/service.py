@@ -6,7 +6,7 @@ os-attach, os-detach, os-begin_detaching, os-roll_detaching,
 os-force_detach). Every change is one transaction: claim the volume row
 through the transition table, change the attachment with a conditional
 update, settle the volume's status from its live attachments
-(``db.attachments.settle``). Work on the backend (exporting, connecting,
+(``objects.states.settle``). Work on the backend (exporting, connecting,
 disconnecting) is an RPC call to the volume service, recorded as a work row
 on the attachment so a crash in the middle is finished at restart.
 """
@@ -43,7 +43,7 @@ def change(ctx, volume_id, attachment_id, event, values=None, work=None,
         if not states.transition_in(session, 'attachment', attachment_id, event, values,
                                     work=work):
             raise _Lost()
-        return db_att.settle(session, volume_id, hold_detaching) or True
+        return states.settle(session, volume_id, hold_detaching) or True
     try:
         if states.transition(ctx, 'volume', volume_id, 'attachment_change',
                              project_id=project_id, then=then):
@@ -86,7 +86,7 @@ class AttachmentActions:
 
         def then(session):
             attachment_id = db_att.insert(session, values)
-            db_att.settle(session, volume.id)
+            states.settle(session, volume.id)
             return attachment_id
 
         project = _project(ctx)
@@ -234,7 +234,7 @@ class AttachmentActions:
 
     def roll_detaching(self, ctx, volume):
         def then(session):
-            return db_att.settle(session, volume.id, hold_detaching=False) or True
+            return states.settle(session, volume.id, hold_detaching=False) or True
         if not states.transition(ctx, 'volume', volume.id, 'roll_detaching',
                                  project_id=_project(ctx), then=then):
             # Cinder answers 202 whatever the state; nothing to roll back.

@@ -11,7 +11,6 @@ in-use, and the removal of the work record and of ``extend_new_size``.
 from oslo_log import log as logging
 
 from blockstore.common import exception
-from blockstore.db import attachments as db_att
 from blockstore.db import extends as db_extends
 from blockstore.objects import states
 
@@ -33,7 +32,7 @@ class ExtendActions:
         def then(session):
             db_extends.finish_in(session, volume.id)
             if not error:
-                db_att.settle(session, volume.id)
+                states.settle(session, volume.id)
             return True
         if not states.transition(ctx, 'volume', volume.id, event, values, then=then):
             reasons = states.explain(ctx, 'volume', volume.id, event)

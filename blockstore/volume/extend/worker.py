@@ -40,7 +40,7 @@ def attached_instances(context, volume_id):
 def end(context, volume_id, event, values=None):
     """Apply an end of an extend, settling the volume from its attachments; True if won."""
     return states.transition(context, 'volume', volume_id, event, values,
-                             then=db_att.settler(volume_id))
+                             then=states.settler(volume_id))
 
 
 def notify_extended(context, volume, instances):

@@ -38,7 +38,7 @@ LOG = logging.getLogger(__name__)
 
 def _end(context, volume_id, event, values=None):
     return states.transition(context, 'volume', volume_id, event, values,
-                             then=db_att.settler(volume_id))
+                             then=states.settler(volume_id))
 
 
 def _reason(error):
