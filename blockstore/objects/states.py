@@ -108,6 +108,8 @@ VOLUME = Machine('volume', CREATING, {
     # -- types, qos, actions, transfers
     # Administrators only (the API checks): whatever the state, to the one they name.
     'reset': T(ANY_STATE, VOLUME_RESET_STATES),
+    # The same, when they name only the attach or migration status: the status stays.
+    'reset_keep_status': T(ANY_STATE, None),
     # Back to available or in-use, whichever the volume was (by its attach status).
     'retype': T([AVAILABLE, IN_USE], RETYPING, guards=['not_migrating']),
     'retype_done': T([RETYPING], Choice((AVAILABLE, IN_USE))),

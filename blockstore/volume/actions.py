@@ -39,7 +39,7 @@ class VolumeActions:
         if status is not None:
             states.transition_or_raise(ctx, 'volume', volume.id, 'reset', values, target=status)
         elif values:
-            db.volume_update(ctx, volume.id, values)
+            states.transition_or_raise(ctx, 'volume', volume.id, 'reset_keep_status', values)
         db.worker_destroy(ctx, 'volume', volume.id)
         # An extend awaiting compute (3.71) is forgotten with its work record.
         db_extends.forget_size(ctx, volume.id)
