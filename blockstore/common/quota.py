@@ -312,25 +312,16 @@ def verify_create(ctx, kind, obj):
             per_volume_size=size if kind == 'volume' else None)
 
 
-def verify_extend(ctx, volume, new_size):
+def verify_extend(ctx, volume, new_size, undo):
     """After claiming an extend (its work record carries new_size): check gigabytes.
 
-    Running extends count with their new size. Over quota, the claim is
-    undone (the volume returns to available with its size unchanged and its
-    work record is removed) and the 413 is raised.
+    Running extends count with their new size. Over quota, ``undo()`` undoes
+    the claim (the caller's: ``objects.states.unclaim_extend`` returns the
+    volume to available with its size unchanged and removes its work record)
+    and the 413 is raised.
     """
     if not volume.use_quota:
         return
-    from blockstore.objects import states
-
-    def undo():
-        # 'extend_done' without a size leaves the size as it was: the extend ends unapplied
-        # (and an attached volume settles back to in-use).
-        from blockstore.db import attachments as db_att
-        states.transition(ctx, 'volume', volume.id, 'extend_done',
-                          then=db_att.settler(volume.id))
-        db.worker_destroy(ctx, 'volume', volume.id, 'extend')
-
     # As in Cinder, a refused extend reports the increment as the size requested.
     _verify(ctx, volume.project_id, 'extend', volume.volume_type_id, new_size - volume.size,
             undo, per_volume_size=new_size)

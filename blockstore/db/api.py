@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exists, select, update
 
 from blockstore.common import exception
+from blockstore.common.status import ATTACHED, CREATING, DETACHED, MIGRATION_ENDED
 from blockstore.db import filters as db_filters
 from blockstore.db import idempotency
 from blockstore.db import models
@@ -142,18 +143,18 @@ def _guard_no_snapshots(model):
 
 
 def _guard_not_attached(model):
-    return model.attach_status == 'detached'
+    return model.attach_status == DETACHED
 
 
 def _guard_not_migrating(model):
     return sa.or_(model.migration_status.is_(None),
-                  model.migration_status.in_(('success', 'error', 'none')))
+                  model.migration_status.in_(MIGRATION_ENDED))
 
 
 def _guard_no_dependent_clones(model):
     vol = sa.orm.aliased(models.Volume)
     return ~exists().where(vol.source_volid == model.id, vol.deleted == sa.false(),
-                           vol.status == 'creating')
+                           vol.status == CREATING)
 
 
 def _live_attachments(model):
@@ -196,7 +197,7 @@ GUARDS = {
                           'the volume is attached to another instance and is not multiattach'),
     'no_snapshots': (_guard_no_snapshots, 'the volume has snapshots'),
     'not_attached': (_guard_not_attached, 'the volume is attached'),
-    'attached': (lambda model: model.attach_status == 'attached', 'the volume is not attached'),
+    'attached': (lambda model: model.attach_status == ATTACHED, 'the volume is not attached'),
     'not_migrating': (_guard_not_migrating, 'the volume is migrating'),
     'no_creating_clones': (_guard_no_dependent_clones, 'a clone of the volume is being created'),
 }
@@ -647,7 +648,7 @@ def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys
     if resource == 'volume':
         from blockstore.db import attachments as db_attachments
         attached = db_attachments.attached_of_volumes(
-            context, [r.id for r in rows if r.attach_status == 'attached'])
+            context, [r.id for r in rows if r.attach_status == ATTACHED])
     for r in rows:
         r.metadata = metadata.get(r.id, {})
         if resource == 'volume':

@@ -1,12 +1,13 @@
-"""Queries of volume attachments, and how a volume's status follows them.
+"""Queries of volume attachments, and what a volume's status follows from them.
 
 Every change of an attachment runs inside a transaction that first claims
 the volume row (a guarded touch through the transition table), changes the
-attachment with a conditional update, then *settles* the volume: its status
-and attach_status are recomputed from its live attachments before the
-transaction commits. So a volume's status can never disagree with its
-attachments, and two requests changing one volume's attachments serialise
-on the volume row.
+attachment with a conditional update, then *settles* the volume
+(``objects.states.settle``, from the facts ``settle_facts_in`` reads here):
+its status and attach_status are recomputed from its live attachments
+before the transaction commits. So a volume's status can never disagree
+with its attachments, and two requests changing one volume's attachments
+serialise on the volume row.
 """
 
 from oslo_db.sqlalchemy import utils as sqlalchemyutils
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from blockstore.common import exception
+from blockstore.common.status import ATTACHED
 from blockstore.db import api as db
 from blockstore.db import idempotency
 from blockstore.db import models
@@ -99,7 +101,7 @@ def attached_of_volumes(context, volume_ids):
                 select(_MODEL.id, _MODEL.volume_id, _MODEL.instance_uuid, _MODEL.attached_host,
                        _MODEL.mountpoint, _MODEL.attach_time).where(
                     _MODEL.volume_id.in_(chunk), _MODEL.deleted == sa.false(),
-                    _MODEL.attach_status == 'attached').order_by(_MODEL.created_at))
+                    _MODEL.attach_status == ATTACHED).order_by(_MODEL.created_at))
             for r in rows:
                 found[r.volume_id].append(db.Record(r._mapping))
     return found
@@ -139,41 +141,25 @@ def encode(values):
     return values
 
 
-def settle(session, volume_id, hold_detaching=True):
-    """Recompute the volume's status and attach_status from its live attachments.
+def settle_facts_in(session, volume_id):
+    """(volume status or None, attach_status of each live attachment), inside ``session``.
 
-    Runs inside the transaction that changed them (the volume row is already
-    claimed by it). The status changes only from the states attachments
-    decide (``states.VOLUME['settle']``); a volume being extended or retyped
-    keeps its status and gets only its attach_status.
+    What ``objects.states.settle`` decides a volume's status from.
     """
-    from blockstore.objects import states
     volume = session.execute(select(models.Volume.status).where(
         models.Volume.id == volume_id)).first()
     statuses = [r[0] for r in session.execute(
         select(_MODEL.attach_status).where(_MODEL.volume_id == volume_id,
                                            _MODEL.deleted == sa.false()))]
-    status, attach_status = states.settle_target(volume.status if volume else None, statuses,
-                                                 hold_detaching)
-    if volume is not None and volume.status != status:
-        states.transition_in(session, 'volume', volume_id, 'settle', target=status)
+    return (volume.status if volume else None), statuses
+
+
+def set_attach_status_in(session, volume_id, attach_status):
+    """Write a volume's attach_status (settled from its attachments), inside ``session``."""
     session.execute(sa.update(models.Volume).where(
         models.Volume.id == volume_id, models.Volume.attach_status != attach_status)
         .values(attach_status=attach_status)
         .execution_options(synchronize_session=False))
-    return status
-
-
-def settler(volume_id):
-    """A ``then`` callback settling the volume in the transaction of a transition.
-
-    For events that end work begun on an attached volume (an extend): they
-    land on ``available`` and the volume's attachments make it in-use again.
-    """
-    def then(session):
-        settle(session, volume_id)
-        return True
-    return then
 
 
 def purge_deleted(session, before):

@@ -13,6 +13,8 @@ from sqlalchemy import (BigInteger, Boolean, Column, DateTime, ForeignKey, Index
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import declarative_base, relationship
 
+from blockstore.common.status import DETACHED
+
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
@@ -206,7 +208,7 @@ class Volume(TimestampMixin, SoftDeleteMixin, Base):
     availability_zone = Column(String(255))
     size = Column(Integer, nullable=False)
     status = Column(String(255), nullable=False)
-    attach_status = Column(String(255), nullable=False, default='detached')
+    attach_status = Column(String(255), nullable=False, default=DETACHED)
     migration_status = Column(String(255))
     # The volume whose backend object this one uses since a migration (0006).
     _name_id = Column('_name_id', String(36))

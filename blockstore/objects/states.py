@@ -1,4 +1,4 @@
-"""Transition tables: the only place status strings are written down.
+"""Transition tables: the only place a status change is decided.
 
 Each resource has a table ``event -> Transition(sources, target, guards)``.
 ``transition()`` performs one as a single conditional UPDATE and reports
@@ -10,7 +10,17 @@ every precondition that does not hold. Resources are inserted in their
 import collections
 
 from blockstore.common import exception
+# Every status string lives in the leaf module blockstore.common.status; the
+# tables below use them, and callers keep writing ``states.AVAILABLE``.
+from blockstore.common.status import (  # noqa: F401  (re-exported)
+    ATTACHED, ATTACHING, AVAILABLE, AWAITING_TRANSFER, BACKING_UP, CREATING, DELETED, DELETING,
+    DETACHED, DETACHING, DOWNLOADING, ERROR, ERROR_ATTACHING, ERROR_DELETING, ERROR_DETACHING,
+    ERROR_EXTENDING, ERROR_MANAGING, ERROR_RESTORING, ERROR_UNMANAGING, EXTENDING, IN_USE,
+    MAINTENANCE, MANAGING, MIGRATING, MIGRATION_COMPLETING, MIGRATION_ENDED, MIGRATION_ERROR,
+    MIGRATION_NONE, MIGRATION_STARTING, MIGRATION_SUCCESS, MIGRATION_TARGET_PREFIX, RESERVED,
+    RESTORING, RETYPING, REVERTING, UNMANAGING, UPDATING, UPLOADING)
 from blockstore.db import api as db
+from blockstore.db import attachments as db_attachments
 from blockstore.db.models import utcnow
 
 Transition = collections.namedtuple('Transition', 'sources target guards')
@@ -55,48 +65,18 @@ class Machine:
         return found
 
 
-# Volume states, as the Cinder API shows them.
-CREATING = 'creating'
-AVAILABLE = 'available'
-DELETING = 'deleting'
-DELETED = 'deleted'
-ERROR = 'error'
-ERROR_DELETING = 'error_deleting'
-EXTENDING = 'extending'
-ERROR_EXTENDING = 'error_extending'
-IN_USE = 'in-use'
-# -- types, qos, actions, transfers
-RETYPING = 'retyping'
-REVERTING = 'reverting'
-RESTORING = 'restoring'
-MANAGING = 'managing'
-ERROR_MANAGING = 'error_managing'
-UNMANAGING = 'unmanaging'
-ERROR_UNMANAGING = 'error_unmanaging'
-AWAITING_TRANSFER = 'awaiting-transfer'
-# -- attach flow: volume states while hosts use it, and attachment states.
-RESERVED = 'reserved'
-ATTACHING = 'attaching'
-DETACHING = 'detaching'
-ATTACHED = 'attached'
-DETACHED = 'detached'
-ERROR_ATTACHING = 'error_attaching'
-ERROR_DETACHING = 'error_detaching'
-# -- image data: upload to an image, reimage (3.68)
-UPLOADING = 'uploading'
-DOWNLOADING = 'downloading'
-
 # What an administrator may reset a volume or snapshot to (os-reset_status), as Cinder.
 VOLUME_RESET_STATES = Choice((CREATING, AVAILABLE, DELETING, ERROR, ERROR_DELETING,
                               ERROR_MANAGING, MANAGING, ATTACHING, IN_USE, DETACHING,
-                              'maintenance', RESERVED))
-SNAPSHOT_RESET_STATES = Choice((ERROR, AVAILABLE, CREATING, DELETING, 'updating',
-                                ERROR_DELETING, UNMANAGING, 'backing-up', RESTORING))
+                              MAINTENANCE, RESERVED))
+SNAPSHOT_RESET_STATES = Choice((ERROR, AVAILABLE, CREATING, DELETING, UPDATING,
+                                ERROR_DELETING, UNMANAGING, BACKING_UP, RESTORING))
 VOLUME_ATTACH_STATES = (ATTACHED, DETACHED)
-VOLUME_MIGRATION_STATES = ('migrating', 'error', 'success', 'completing', 'none', 'starting')
+VOLUME_MIGRATION_STATES = (MIGRATING, MIGRATION_ERROR, MIGRATION_SUCCESS, MIGRATION_COMPLETING,
+                           MIGRATION_NONE, MIGRATION_STARTING)
 
 # States from which a volume may be deleted by its owner.
-_VOLUME_DELETABLE = (AVAILABLE, ERROR, 'error_restoring', ERROR_EXTENDING, ERROR_MANAGING)
+_VOLUME_DELETABLE = (AVAILABLE, ERROR, ERROR_RESTORING, ERROR_EXTENDING, ERROR_MANAGING)
 _DELETE_GUARDS = ['no_snapshots', 'not_attached', 'no_attachments', 'not_migrating',
                   'no_creating_clones']
 _FORCE_DELETABLE = _VOLUME_DELETABLE + (CREATING, ERROR_DELETING, EXTENDING, DELETING)
@@ -136,6 +116,8 @@ VOLUME = Machine('volume', CREATING, {
     # -- types, qos, actions, transfers
     # Administrators only (the API checks): whatever the state, to the one they name.
     'reset': T(ANY_STATE, VOLUME_RESET_STATES),
+    # The same, when they name only the attach or migration status: the status stays.
+    'reset_keep_status': T(ANY_STATE, None),
     # Back to available or in-use, whichever the volume was (by its attach status).
     'retype': T([AVAILABLE, IN_USE], RETYPING, guards=['not_migrating']),
     'retype_done': T([RETYPING], Choice((AVAILABLE, IN_USE))),
@@ -234,13 +216,6 @@ CASCADE = {'delete_cascade': 'delete', 'force_delete_cascade': 'force_delete'}
 # -- volume migration: a volume's migration_status (Cinder's column), beside its status.
 # A migrating volume keeps its status (available, or retyping for an on-demand
 # retype); the not_migrating guard keeps every other operation off it.
-MIGRATION_STARTING = 'starting'
-MIGRATING = 'migrating'
-MIGRATION_SUCCESS = 'success'
-MIGRATION_ERROR = 'error'
-# The new volume a generic migration copies into: 'target:<source id>'.
-MIGRATION_TARGET_PREFIX = 'target:'
-
 MigrationStep = collections.namedtuple('MigrationStep', 'statuses sources target guards')
 _MIGRATION_GUARDS = ('not_attached', 'no_attachments', 'no_snapshots', 'not_migrating')
 
@@ -332,6 +307,44 @@ def settle_target(current, attachment_statuses, hold_detaching=True):
     return RESERVED, attach_status
 
 
+def settle(session, volume_id, hold_detaching=True):
+    """Recompute the volume's status and attach_status from its live attachments.
+
+    Runs inside the transaction that changed them (the volume row is already
+    claimed by it). The status changes only from the states attachments
+    decide (the ``settle`` event); a volume being extended or retyped keeps
+    its status and gets only its attach_status. Returns the settled status.
+    """
+    current, statuses = db_attachments.settle_facts_in(session, volume_id)
+    status, attach_status = settle_target(current, statuses, hold_detaching)
+    if current is not None and current != status:
+        transition_in(session, 'volume', volume_id, 'settle', target=status)
+    db_attachments.set_attach_status_in(session, volume_id, attach_status)
+    return status
+
+
+def settler(volume_id):
+    """A ``then`` callback settling the volume in the transaction of a transition.
+
+    For events that end work begun on an attached volume (an extend): they
+    land on ``available`` and the volume's attachments make it in-use again.
+    """
+    def then(session):
+        settle(session, volume_id)
+        return True
+    return then
+
+
+def unclaim_extend(context, volume_id):
+    """Undo a claimed extend: back as it was, its work record gone (a quota refusal).
+
+    'extend_done' without a size leaves the size as it was: the extend ends
+    unapplied (and an attached volume settles back to in-use).
+    """
+    transition(context, 'volume', volume_id, 'extend_done', then=settler(volume_id))
+    db.worker_destroy(context, 'volume', volume_id, 'extend')
+
+
 def target_of(resource, event, target=None):
     """The state ``event`` leads to: its target, or ``target`` when it is a Choice."""
     t = MACHINES[resource].table[event]
@@ -391,7 +404,6 @@ def transition_in(session, resource, resource_id, event, values=None, project_id
 
 def _getter(resource):
     if resource == 'attachment':
-        from blockstore.db import attachments as db_attachments
         return db_attachments.attachment_get
     return db.volume_get if resource == 'volume' else db.snapshot_get
 

@@ -85,8 +85,7 @@ def fail_work(ctx, worker):
     elif machine is not None and event in machine.table:
         then = None
         if (worker.resource_type, event) in _SETTLED_ENDS:
-            from blockstore.db import attachments as db_att
-            then = db_att.settler(worker.resource_id)
+            then = states.settler(worker.resource_id)
         if states.transition(ctx, worker.resource_type, worker.resource_id, event, then=then):
             LOG.info('Cleanup: %s of %s %s was lost; marked %s', worker.operation,
                      worker.resource_type, worker.resource_id, event)

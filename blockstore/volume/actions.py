@@ -46,11 +46,11 @@ class VolumeActions:
         if attach_status is not None:
             values['attach_status'] = attach_status
         if migration_status is not None:
-            values['migration_status'] = None if migration_status == 'none' else migration_status
+            values['migration_status'] = None if migration_status == states.MIGRATION_NONE else migration_status
         if status is not None:
             states.transition_or_raise(ctx, 'volume', volume.id, 'reset', values, target=status)
         elif values:
-            db.volume_update(ctx, volume.id, values)
+            states.transition_or_raise(ctx, 'volume', volume.id, 'reset_keep_status', values)
         db.worker_destroy(ctx, 'volume', volume.id)
         # An extend awaiting compute (3.71) is forgotten with its work record.
         db_extends.forget_size(ctx, volume.id)
@@ -132,7 +132,7 @@ class VolumeActions:
         if not volume.host:
             raise exception.InvalidVolume(reason='volume %s is on no backend' % volume.id)
         self.volume_rpcapi.require_actions('retype volumes')
-        back = states.IN_USE if volume.attach_status == 'attached' else states.AVAILABLE
+        back = states.IN_USE if volume.attach_status == states.ATTACHED else states.AVAILABLE
         project = None if ctx.is_admin else ctx.project_id
         states.transition_or_raise(ctx, 'volume', volume.id, 'retype', project_id=project,
                                    work={'operation': 'retype',

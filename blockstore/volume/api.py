@@ -205,7 +205,7 @@ class API:
             display_name=name, display_description=description, volume_type_id=vtype.id,
             availability_zone=az, snapshot_id=snapshot_id, source_volid=source_volid,
             metadata=metadata or {}, bootable=bool(bootable) or bool(source and source.bootable),
-            multiattach=spec_multiattach, attach_status='detached', use_quota=True,
+            multiattach=spec_multiattach, attach_status=states.DETACHED, use_quota=True,
             encryption_key_id=encryption_key_id,
             deleted=False, status=states.VOLUME.initial)
         volume.create(work={'operation': 'create',

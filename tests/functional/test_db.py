@@ -173,7 +173,7 @@ def test_concurrent_claims_of_a_shared_volume_all_win(database, vtype):
             aid = db_att.insert(session, {'volume_id': vid, 'project_id': 'proj',
                                           'attach_status': states.RESERVED,
                                           'instance_uuid': 'inst-%d' % i})
-            db_att.settle(session, vid)
+            states.settle(session, vid)
             return aid
         return states.transition(context.get_admin_context(), 'volume', vid,
                                  'reserve_shared', then=then)

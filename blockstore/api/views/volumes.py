@@ -6,12 +6,14 @@ calls hand over records — so every getter reads attributes both share.
 
 from blockstore.api.views import fields as F
 from blockstore.api.views import links
+from blockstore.common.status import CREATING, ERROR, ERROR_MANAGING, MANAGING
 
 COLLECTION = 'volumes'
 
-# Cinder shows transitional manage states under their public names.
-_STATUS_MAP = {'managing': 'creating', 'error_managing': 'error',
-               'error_managing_deleting': 'deleting'}
+# Cinder shows the manage states under their public names. Its third one,
+# error_managing_deleting (shown as deleting), is never entered here: a volume
+# that failed to be managed is deleted through deleting itself (see states.VOLUME).
+_STATUS_MAP = {MANAGING: CREATING, ERROR_MANAGING: ERROR}
 
 
 def _status(v, rc):

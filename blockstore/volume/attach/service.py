@@ -12,7 +12,7 @@
 
 Every change is one transaction: claim the volume row through the transition
 table, change the attachment with a conditional update, settle the volume's
-status from its live attachments (``db.attachments.settle``). Work on the
+status from its live attachments (``objects.states.settle``). Work on the
 backend (exporting, connecting, disconnecting) is an RPC call to the volume
 service (``attach.connections._call``), recorded as a work row on the
 attachment so a crash in the middle is finished at restart.
@@ -55,7 +55,7 @@ def change(ctx, volume_id, attachment_id, event, values=None, work=None,
         if not states.transition_in(session, 'attachment', attachment_id, event, values,
                                     work=work):
             raise _Lost()
-        return db_att.settle(session, volume_id, hold_detaching) or True
+        return states.settle(session, volume_id, hold_detaching) or True
     try:
         if states.transition(ctx, 'volume', volume_id, 'attachment_change',
                              project_id=project_id, then=then):
@@ -110,7 +110,7 @@ class AttachmentService:
 
         def then(session):
             attachment_id = db_att.insert(session, values)
-            db_att.settle(session, volume.id)
+            states.settle(session, volume.id)
             return attachment_id
 
         project = _project(ctx)
@@ -260,7 +260,7 @@ class AttachmentService:
 
     def roll_detaching(self, ctx, volume):
         def then(session):
-            return db_att.settle(session, volume.id, hold_detaching=False) or True
+            return states.settle(session, volume.id, hold_detaching=False) or True
         if not states.transition(ctx, 'volume', volume.id, 'roll_detaching',
                                  project_id=_project(ctx), then=then):
             # Cinder answers 202 whatever the state; nothing to roll back.

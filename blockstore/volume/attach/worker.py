@@ -39,7 +39,7 @@ def settled_end(context, volume_id, event, values=None):
     """Apply an end of an operation, settling the volume from its attachments in the same
     transaction (an attached volume returns to in-use); True if won."""
     return states.transition(context, 'volume', volume_id, event, values,
-                             then=db_att.settler(volume_id))
+                             then=states.settler(volume_id))
 
 
 def _initiator(connector):

@@ -15,7 +15,6 @@ from oslo_log import log as logging
 
 from blockstore.common import exception
 from blockstore.common import quota
-from blockstore.db import attachments as db_att
 from blockstore.db import extends as db_extends
 from blockstore.objects import states
 
@@ -47,7 +46,8 @@ class ExtendService:
         states.transition_or_raise(ctx, 'volume', volume.id, event, project_id=project,
                                    work={'operation': 'extend',
                                          'payload': {'new_size': new_size}})
-        quota.verify_extend(ctx, volume, new_size)   # undoes the claim and raises 413 if over
+        quota.verify_extend(ctx, volume, new_size,   # undoes the claim and raises 413 if over
+                            undo=lambda: states.unclaim_extend(ctx, volume.id))
         volume.refresh()
         if event == 'extend_attached':
             self.volume_rpcapi.extend_volume(ctx, volume, new_size, attached=True)
@@ -67,7 +67,7 @@ class ExtendService:
         def then(session):
             db_extends.finish_in(session, volume.id)
             if not error:
-                db_att.settle(session, volume.id)
+                states.settle(session, volume.id)
             return True
         if not states.transition(ctx, 'volume', volume.id, event, values, then=then):
             reasons = states.explain(ctx, 'volume', volume.id, event)

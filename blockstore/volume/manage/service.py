@@ -109,7 +109,7 @@ class ManageService:
             ctx, id=db.new_uuid(), project_id=ctx.project_id, user_id=ctx.user_id, size=0,
             display_name=name, display_description=description, volume_type_id=vtype.id,
             availability_zone=az, host=pool, metadata=metadata or {},
-            bootable=bool(bootable), multiattach=False, attach_status='detached',
+            bootable=bool(bootable), multiattach=False, attach_status=states.DETACHED,
             use_quota=True, deleted=False, service_uuid=svc.uuid, status=states.MANAGING)
         volume.create(work={'operation': 'manage', 'payload': {'ref': ref}})
         quota.verify_create(ctx, 'volume', volume)   # removes the row, 413 if over

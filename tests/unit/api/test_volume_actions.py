@@ -403,3 +403,17 @@ def test_snapshot_reset_and_progress(client, admin, volume):
     shown = admin.get('/v3/snapshots/%s' % snap['id']).json['snapshot']
     assert shown['os-extended-snapshot-attributes:progress'] == '50%'
     assert admin.post(path, {'os-update_progress': 5}).status_int == 400
+
+
+def test_reset_of_the_attach_status_alone_keeps_the_status(admin, volume):
+    """os-reset_status without a status goes through the table too (reset_keep_status)."""
+    vid = volume['id']
+    resp = _act(admin, vid, {'os-reset_status': {'attach_status': 'attached',
+                                                 'migration_status': 'error'}})
+    assert resp.status_int == 202, resp.body
+    row = db.volume_get(context.get_admin_context(), vid)
+    assert (row.status, row.attach_status, row.migration_status) == (
+        'available', 'attached', 'error')
+    # A deleted volume is not reset.
+    db.volume_update(context.get_admin_context(), vid, {'deleted': True})
+    assert _act(admin, vid, {'os-reset_status': {'attach_status': 'detached'}}).status_int == 404
