@@ -24,19 +24,30 @@ class StatefulMixin:
         won = states.transition(self._context, self._resource, self.id, event, values,
                                 target=target)
         if won:
-            target = states.target_of(self._resource, event, target)
-            if target is not None:
-                values['status'] = target
-            for k, v in values.items():
-                if k in self.fields:
-                    setattr(self, k, v)
-            self.obj_reset_changes(list(values))
+            self._applied(event, target, values)
         return won
 
     def transition_or_raise(self, event, target=None, **values):
+        """transition(), retried once with a 400 naming every unmet precondition.
+
+        The retry can win (the row changed back between the two tries); this
+        object then shows the state it won, as after a first-try win.
+        """
         if not self.transition(event, target=target, **values):
             states.transition_or_raise(self._context, self._resource, self.id, event, values,
                                        target=target)
+            self._applied(event, target, values)
+
+    def _applied(self, event, target, values):
+        """Show a won ``event`` on this object, as the database now has it."""
+        values = dict(values)
+        target = states.target_of(self._resource, event, target)
+        if target is not None:
+            values['status'] = target
+        for k, v in values.items():
+            if k in self.fields:
+                setattr(self, k, v)
+        self.obj_reset_changes(list(values))
 
     def _save_changes(self, update_fn, exclude=()):
         changes = {k: v for k, v in self.obj_get_changes().items() if k not in exclude}

@@ -168,6 +168,25 @@ def test_volume_transition_updates_object(ctx, vtype):
         vol.transition_or_raise('create_done')
 
 
+def test_transition_or_raise_shows_a_retry_that_wins(ctx, vtype, monkeypatch):
+    """The first try loses (a concurrent change, since undone); the retry wins."""
+    from blockstore.objects import states
+    vol = _volume(ctx, vtype)
+    real = states.transition
+    calls = []
+
+    def lose_once(*args, **kwargs):
+        calls.append(args[3])
+        return False if len(calls) == 1 else real(*args, **kwargs)
+
+    monkeypatch.setattr(states, 'transition', lose_once)
+    vol.transition_or_raise('create_done', host='node@file')
+    assert calls == ['create_done', 'create_done']
+    assert objects.Volume.get_by_id(ctx, vol.id).status == 'available'
+    assert (vol.status, vol.host) == ('available', 'node@file')
+    assert vol.obj_what_changed() == set()
+
+
 def test_snapshot_round_trip(ctx, vtype):
     vol = _volume(ctx, vtype)
     snap = objects.Snapshot(ctx, volume_id=vol.id, project_id='proj', user_id='user',
