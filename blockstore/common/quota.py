@@ -18,9 +18,10 @@ claiming an extend), which takes the project's quota lock, counts usage
 reverts the extend) in that same locked transaction before raising Cinder's
 413. Because the checks of a project are serialised and each sees every row
 committed before it, N concurrent creates against a quota of Q leave exactly
-min(N, Q) resources. The limits are read before the lock is taken: when none
-of those a creation consumes is enforced (-1), nothing is counted and the
-lock is not taken at all.
+min(N, Q) resources. Limit writes take the same lock, and the limits a check
+enforces are read under it. When none of those a creation consumes is
+enforced (-1) on a first, unlocked read, nothing is counted and the lock is
+not taken at all.
 """
 
 from oslo_config import cfg
@@ -253,36 +254,46 @@ def _unlimited(limits, names):
     return all(limits.get(n, UNLIMITED) < 0 for n in names)
 
 
+def _decide(limits, checks, kind, per_volume_size):
+    """(too_big, skip, volumes_only) of a creation under ``limits``."""
+    per_volume = limits['per_volume_gigabytes']
+    checked = [n for n, _d in checks]
+    too_big = per_volume_size is not None and 0 <= per_volume < per_volume_size
+    skip = not too_big and _unlimited(limits, checked)
+    # Snapshots and running extends only add gigabytes (and snapshots, which a
+    # volume creation does not consume).
+    volumes_only = kind == 'volume' and _unlimited(
+        limits, [n for n in checked if n.startswith('gigabytes')])
+    return too_big, skip, volumes_only
+
+
 @_retry
 def _verify(ctx, project_id, kind, type_id, size, undo, per_volume_size=None):
     """Under the project's lock: count (the new row included); undo and report if over.
 
-    The limits are read first, without the lock (a limit change is not
-    serialised by the lock either, so this sees what a read under the lock
-    could): when none that the creation consumes is enforced there is nothing
-    to count, and no lock is taken. Otherwise only the usage those limits
-    need is counted, under the lock.
+    Limit writes take the same lock, so the limits a check enforces are read
+    under it, with the usage. A first read without the lock only decides
+    whether the lock is needed at all: when no limit the creation consumes is
+    enforced, nothing is counted and no lock is taken (so a limit set on an
+    unlimited resource at that very moment is enforced from the next creation
+    on).
     """
     with quota_db.reading(ctx) as session:
         type_name = quota_db.type_name(ctx, type_id, session)
         checks = _checks(kind, type_name, size)
         names = [n for n, _d in checks] + ['per_volume_gigabytes']
         limits = project_quotas(ctx, project_id, names, session=session)
-    per_volume = limits['per_volume_gigabytes']
-    checked = [n for n, _d in checks]
-    too_big = per_volume_size is not None and 0 <= per_volume < per_volume_size
-    if not too_big and _unlimited(limits, checked):
+    if _decide(limits, checks, kind, per_volume_size)[1]:
         return
-    # Snapshots and running extends only add gigabytes (and snapshots, which a
-    # volume creation does not consume).
-    volumes_only = kind == 'volume' and _unlimited(
-        limits, [n for n in checked if n.startswith('gigabytes')])
+    checked = [n for n, _d in checks]
     error = None
     with quota_db.locked(ctx, project_id) as session:
+        limits = project_quotas(ctx, project_id, names, session=session)
+        too_big, skip, volumes_only = _decide(limits, checks, kind, per_volume_size)
         if too_big:
-            error = exception.VolumeSizeExceedsQuotaLimit(size=per_volume_size,
-                                                          limit=per_volume)
-        else:
+            error = exception.VolumeSizeExceedsQuotaLimit(
+                size=per_volume_size, limit=limits['per_volume_gigabytes'])
+        elif not skip:
             counted = quota_db.usage(ctx, project_id, session=session,
                                      type_names={type_id: type_name} if type_name else {},
                                      volumes_only=volumes_only)
