@@ -252,3 +252,20 @@ def test_layer_rule_refuses_an_upward_lazy_import():
     code = 'def settle(session):\n    from blockstore.objects import states\n'
     [(name, _line, lazy)] = imports_of(code, 'blockstore.db.attachments')
     assert lazy and not _allowed(name, LAYERS['blockstore.db'] + ('blockstore.db',))
+
+
+def test_states_re_exports_every_status():
+    """Callers keep writing ``states.X``: every constant is there, the same object."""
+    from blockstore.objects import states
+    missing = sorted(k for k, v in vars(status).items()
+                     if k.isupper() and getattr(states, k, None) is not v)
+    assert not missing, 'objects/states.py does not re-export: %s' % ', '.join(missing)
+
+
+def test_every_table_state_is_a_status_constant():
+    """A state a table names is spelled in blockstore/common/status.py, not in the table."""
+    from blockstore.objects import states
+    spelled = set(STATUS_VALUES)
+    unknown = sorted('%s: %s' % (name, s) for name, machine in states.MACHINES.items()
+                     for s in machine.states if s not in spelled)
+    assert not unknown, unknown
