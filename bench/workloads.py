@@ -21,7 +21,10 @@ class Client:
         self.project = project
         self.headers = {'X-Auth-Token': '%s:%s' % (user, project),
                         'OpenStack-API-Version': 'volume %s' % version,
-                        'Content-Type': 'application/json', 'Accept': 'application/json'}
+                        'Content-Type': 'application/json', 'Accept': 'application/json',
+                        # An ordinary project member, as before noauth callers without
+                        # X-Roles became administrators (admin views render more fields).
+                        'X-Roles': 'member,reader'}
         self.timeout = timeout
         self._local = threading.local()
 
