@@ -46,8 +46,8 @@ def dep(request, tmp_path_factory):
 
 def _report(title, dep, codes, seconds, **extra):
     line = ', '.join('%s=%s' % kv for kv in extra.items())
-    print('\n[%s on %s] %s; codes %s; wall %.2f s'
-          % (title, dep.backend, line, dict(sorted(codes.items(), key=lambda kv: str(kv[0]))), seconds))
+    codes = dict(sorted(codes.items(), key=lambda kv: str(kv[0])))   # ints and 'no response'
+    print('\n[%s on %s] %s; codes %s; wall %.2f s' % (title, dep.backend, line, codes, seconds))
 
 
 def _attach_body(vid, instance_uuid=None):
@@ -68,7 +68,7 @@ def test_one_winner_among_1000_attach_attempts(dep):
         kind = 'os-reserve' if i % 2 else 'attachment'
         started = time.monotonic()
         try:
-            if i % 2:
+            if kind == 'os-reserve':
                 r = dep.request('POST', '/volumes/%s/action' % vid, body={'os-reserve': {}},
                                 endpoint=endpoint, session=sessions.get(), timeout=120)
             else:
