@@ -41,6 +41,7 @@ core_opts = [
     cfg.ListOpt('enabled_backends', default=[],
                 help='Backend section names; one volume manager runs per backend.'),
     cfg.StrOpt('volume_topic', default='blockstore-volume', help='RPC topic of volume services.'),
+    cfg.StrOpt('backup_topic', default='blockstore-backup', help='RPC topic of backup services.'),
     cfg.StrOpt('scheduler_topic', default='blockstore-scheduler',
                help='RPC topic of scheduler services.'),
     cfg.IntOpt('volume_connection_timeout', default=120, min=1,
@@ -185,9 +186,60 @@ quota_opts = [
                 help='Do not count the size of snapshots in the gigabytes quotas.'),
 ]
 
+MiB = 1024 * 1024
+
+backup_opts = [
+    cfg.StrOpt('backup_driver', default='posix', choices=['posix', 'swift'],
+               help='Where backups are stored: a POSIX directory (local or a mounted '
+                    'share) or OpenStack Swift.'),
+    cfg.StrOpt('backup_container', default='backups',
+               help='Container (a directory under backup_posix_path, or a Swift '
+                    'container) used when a backup request names none.'),
+    cfg.StrOpt('backup_posix_path', sample_default='$state_path/backups',
+               help='Directory of the POSIX backup store; defaults to '
+                    '$state_path/backups.'),
+    cfg.IntOpt('backup_chunk_size', default=32 * MiB, min=64 * 1024,
+               help='Bytes of volume data per stored object (before compression).'),
+    cfg.IntOpt('backup_block_size', default=1 * MiB, min=4096,
+               help='Granularity in bytes of the hash map an incremental backup compares '
+                    'and of hole detection; must divide backup_chunk_size.'),
+    cfg.StrOpt('backup_compression', default='zstd', choices=['zstd', 'zlib', 'none'],
+               help='Compression of stored objects.'),
+    cfg.IntOpt('backup_workers', min=1, sample_default='<number of CPUs>',
+               help='Threads that hash, compress and store chunks in parallel; '
+                    'defaults to the number of CPUs.'),
+    cfg.IntOpt('backup_max_inflight', min=1, sample_default='2 * backup_workers',
+               help='Chunks held in memory at once by one backup or restore; bounds its '
+                    'memory to about this many times backup_chunk_size.'),
+    cfg.IntOpt('backup_max_operations', default=4, min=1,
+               help='Backups and restores one backup service runs at the same time.'),
+    cfg.StrOpt('backup_swift_url',
+               help='Swift storage URL (http://host:port/v1/AUTH_account); found through '
+                    'authentication when unset.'),
+    cfg.StrOpt('backup_swift_auth_url',
+               help='Authentication URL of Swift (tempauth: http://host:port/auth/v1.0; '
+                    'Keystone: its v3 URL).'),
+    cfg.StrOpt('backup_swift_auth_version', default='1', choices=['1', '3'],
+               help='Swift authentication: "1" (tempauth/swauth) or "3" (Keystone).'),
+    cfg.StrOpt('backup_swift_user', help='Swift user (tempauth: account:user).'),
+    cfg.StrOpt('backup_swift_key', secret=True, help='Swift key or password.'),
+    cfg.StrOpt('backup_swift_project', help='Keystone project (auth version 3).'),
+    cfg.StrOpt('backup_swift_project_domain', default='default',
+               help='Keystone project domain (auth version 3).'),
+    cfg.StrOpt('backup_swift_user_domain', default='default',
+               help='Keystone user domain (auth version 3).'),
+    cfg.StrOpt('backup_swift_container',
+               help='Swift container for backups; defaults to backup_container.'),
+    cfg.IntOpt('backup_swift_retries', default=3, min=0,
+               help='Retries of a failed Swift request.'),
+    cfg.FloatOpt('backup_swift_timeout', default=60.0, min=0.1,
+                 help='Seconds before a Swift request times out.'),
+]
+
 _opts = [
     (None, core_opts + api_opts + scheduler_opts + embedded_opts + quota_opts),
     ('backend_defaults', backend_opts),
+    ('backup', backup_opts),
 ]
 
 

@@ -39,6 +39,10 @@ class InvalidSnapshot(Invalid):
     msg_fmt = 'Invalid snapshot: %(reason)s'
 
 
+class InvalidBackup(Invalid):
+    msg_fmt = 'Invalid backup: %(reason)s'
+
+
 class InvalidVolumeType(Invalid):
     msg_fmt = 'Invalid volume type: %(reason)s'
 
@@ -76,6 +80,10 @@ class VolumeNotFound(NotFound):
 
 class SnapshotNotFound(NotFound):
     msg_fmt = 'Snapshot %(snapshot_id)s could not be found.'
+
+
+class BackupNotFound(NotFound):
+    msg_fmt = 'Backup %(backup_id)s could not be found.'
 
 
 class VolumeTypeNotFound(NotFound):
@@ -201,6 +209,15 @@ class SnapshotLimitExceeded(QuotaError):
     msg_fmt = 'Maximum number of snapshots allowed (%(allowed)d) exceeded'
 
 
+class BackupLimitExceeded(QuotaError):
+    msg_fmt = 'Maximum number of backups allowed (%(allowed)d) exceeded'
+
+
+class VolumeBackupSizeExceedsAvailableQuota(QuotaError):
+    msg_fmt = ('Requested backup exceeds allowed Backup gigabytes quota. Requested '
+               '%(requested)sG, quota is %(quota)sG and %(consumed)sG has been consumed.')
+
+
 class VolumeSizeExceedsAvailableQuota(QuotaError):
     msg_fmt = ('Requested volume or snapshot exceeds allowed %(name)s quota. Requested '
                '%(requested)sG, quota is %(quota)sG and %(consumed)sG has been consumed.')
@@ -227,3 +244,10 @@ class MessageNotFound(NotFound):
 
 class HostNotFound(NotFound):
     msg_fmt = 'Host %(host)s could not be found.'
+
+
+class BackupServiceUnavailable(BlockstoreException):
+    """No live, enabled backup service can take the request."""
+    msg_fmt = 'Service %(service)s could not be found: %(reason)s'
+    code = 503
+    safe = True
