@@ -49,7 +49,9 @@ from blockstore.common import exception
 from blockstore.common import processutils
 from blockstore.volume.drivers import base
 from blockstore.volume.drivers import image_data
+from blockstore.volume.drivers import lvm_backup
 from blockstore.volume.drivers import lvm_datapath
+from blockstore.volume.drivers import lvm_thin
 from blockstore.volume.drivers import lvm_vg
 from blockstore.volume.targets import base as target_base
 
@@ -110,12 +112,23 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         # happen together, so two attachments never attach two loop devices.
         self._export_lock = threading.Lock()
         self._dm = None
+        self._backups = None
 
     def _make_vg(self, devices):
         conf = self.configuration
         return lvm_vg.LVM(conf.volume_group, execute=self._execute,
                           conf_dir=conf.lvm_conf_dir, devices=devices,
                           activation=self.activation, timeout=self.timeout)
+
+    @property
+    def backups(self):
+        """Backup sources and restore targets of this backend (lvm_backup.LVMBackups)."""
+        if self._backups is None or self._backups.vg is not self.vg:
+            metadata = (lvm_thin.ThinMetadata(self.vg, self.pool_name, self._execute,
+                                              self.timeout) if self.thin else None)
+            self._backups = lvm_backup.LVMBackups(self.vg, self.thin, self.device_mapper,
+                                                  metadata, self.loops, self._extent_range)
+        return self._backups
 
     # -- capability checks ---------------------------------------------------
 
@@ -465,6 +478,8 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         """Remove the export, wipe (volume_clear) and remove the LV; idempotent."""
         with self._export_lock:
             self.target.remove_export(None, volume)
+        if self.thin:
+            self.backups.remove_bases(volume.name)
         lvs = self._lvs()
         for name in (volume.name + TMP_SUFFIX, volume.name + NEW_SUFFIX,
                      volume.name + OLD_SUFFIX, volume.name):
@@ -753,6 +768,8 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             return 'it is the thin pool'
         if kind in ('s', 'S') or name.startswith('_snapshot'):
             return 'it is a snapshot'
+        if lvm_backup.is_backup_base(name):
+            return 'it is the snapshot an incremental backup starts from'
         if name.endswith(_TEMP_SUFFIXES):
             return 'it is a temporary LV of an operation in progress'
         if kind not in ('-', 'o', 'V'):
@@ -806,7 +823,8 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         for name, lv in sorted(self._lvs().items()):
             kind = lv['lv_attr'][:1]
             if (name == self.pool_name or kind in ('t', 's', 'S') or
-                    name.startswith('_snapshot') or name.endswith(_TEMP_SUFFIXES)):
+                    name.startswith('_snapshot') or name.endswith(_TEMP_SUFFIXES)
+                    or lvm_backup.is_backup_base(name)):
                 continue
             cinder_id = name[len('volume-'):] if name.startswith('volume-') else None
             cinder_id = cinder_id if cinder_id in known else None
