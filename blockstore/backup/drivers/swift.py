@@ -22,6 +22,7 @@ on get raises ``BackupObjectNotFound``; any other answer raises
 import hashlib
 import io
 import threading
+import weakref
 
 import requests
 from swiftclient import client as swift_client
@@ -59,7 +60,9 @@ class SwiftStore(base.BackupStore):
         self._local = threading.local()
         self._lock = threading.Lock()
         self._auth = None           # (storage url, token) shared by the connections
-        self._connections = []      # every thread's, so close() reaches them all
+        # Every live thread's connection, so close() reaches them; a thread's
+        # connection goes with the thread (the pipeline's pools come and go).
+        self._connections = weakref.WeakSet()
 
     @property
     def default_container(self):
@@ -103,13 +106,13 @@ class SwiftStore(base.BackupStore):
             conn = self._new_connection(url, token)
             self._local.conn = conn
             with self._lock:
-                self._connections.append(conn)
+                self._connections.add(conn)
         return conn
 
     def close(self):
         """Close every connection and forget the token (the store stays usable)."""
         with self._lock:
-            conns, self._connections = self._connections, []
+            conns, self._connections = list(self._connections), weakref.WeakSet()
             self._auth = None
         for conn in conns:
             conn.close()
