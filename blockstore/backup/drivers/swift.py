@@ -38,9 +38,49 @@ def _md5(data):
     return hashlib.md5(data, usedforsecurity=False).hexdigest()
 
 
+class _Body(io.RawIOBase):
+    """A rewindable file over a bytes-like object, read without copying it whole.
+
+    swiftclient streams a file in pieces and, to retry a put, rewinds only
+    what has ``seek``/``tell``.
+    """
+
+    def __init__(self, data):
+        super().__init__()
+        self._view = memoryview(data).cast('B')
+        self._pos = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def seek(self, pos, whence=io.SEEK_SET):
+        base_pos = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._view)}[whence]
+        self._pos = max(0, base_pos + pos)
+        return self._pos
+
+    def read(self, size=-1):
+        end = len(self._view) if size is None or size < 0 else min(len(self._view),
+                                                                   self._pos + size)
+        piece = bytes(self._view[self._pos:end])
+        self._pos = max(self._pos, end)
+        return piece
+
+    def readinto(self, buffer):
+        piece = self.read(len(buffer))
+        buffer[:len(piece)] = piece
+        return len(piece)
+
+
 class SwiftStore(base.BackupStore):
     name = 'swift'
     thread_safe = True
+    accepts_buffers = True      # put takes a memoryview (the chunked pipeline's buffers)
 
     def __init__(self, conf):
         super().__init__(conf)
@@ -179,15 +219,14 @@ class SwiftStore(base.BackupStore):
 
     def put(self, container, name, data):
         self._check_container(container)
-        data = bytes(data)
         etag = _md5(data)
         what = 'store object %s/%s' % (container, name)
         for attempt in (1, 2):
             try:
                 # A file object, not bytes: swiftclient retries only what it can rewind.
                 returned = self._call(what, 'put_object', container, name,
-                                      contents=io.BytesIO(data),
-                                      content_length=len(data), etag=etag,
+                                      contents=_Body(data),
+                                      content_length=memoryview(data).nbytes, etag=etag,
                                       content_type='application/octet-stream')
             except swift_exc.ClientException as e:
                 if e.http_status == 404 and attempt == 1:

@@ -155,6 +155,16 @@ class StoreContract:
         store.put(container, 'obj-%d' % size, data)
         assert store.get(container, 'obj-%d' % size) == data
 
+    def test_put_of_a_buffer(self, store, container):
+        """Stores that say ``accepts_buffers`` take a memoryview (the pipeline's buffers)."""
+        if not getattr(store, 'accepts_buffers', False):
+            pytest.skip('%s takes bytes only' % store.name)
+        buf = bytearray(os.urandom(3 * 65536 + 11))
+        store.put(container, 'view', memoryview(buf)[5:-5])
+        expected = bytes(buf[5:-5])
+        buf[:] = bytes(len(buf))            # the caller reuses its buffer after put
+        assert store.get(container, 'view') == expected
+
     def test_names_with_slashes(self, store, container):
         names = ['volume_1/20261204/backup_a-00001', 'volume_1/20261204/backup_a_metadata',
                  'volume_1/x']

@@ -155,6 +155,23 @@ def test_put_sends_md5_and_a_rewindable_body(fake):
     assert seen['content_length'] == 7
 
 
+def test_put_of_a_memoryview_rewinds_for_a_retry(fake):
+    reads = []
+
+    def put(container, name, contents, kwargs):
+        reads.append(contents.read(4) + contents.read())
+        contents.seek(0)                    # what swiftclient does before a retry
+        reads.append(contents.read())
+        return kwargs['etag']
+
+    fake.behaviour['put_object'] = put
+    store = swift_store.SwiftStore(_conf())
+    assert store.accepts_buffers
+    data = bytearray(b'0123456789')
+    store.put('c', 'o', memoryview(data)[2:8])
+    assert reads == [b'234567', b'234567']
+
+
 def test_put_422_names_the_checksum(fake):
     fake.behaviour['put_object'] = client_error(422, 'Unprocessable Entity')
     with pytest.raises(base.BackupStoreError) as err:
