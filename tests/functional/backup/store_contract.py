@@ -4,15 +4,15 @@
 ``KINDS``: every store whose module exists ('swift' always, 'posix' once
 blockstore/backup/drivers/posix.py is there). A test module runs them with::
 
-    from tests.fixtures.swift import swift_fixture
     from tests.functional.backup.store_contract import StoreContract
-
-    swift_server = swift_fixture(listing_limit=10)   # the 'swift' kind uses it
 
     class TestStoreContract(StoreContract):
         pass
 
-(tests/functional/backup/test_store_contract.py does exactly this). A new
+(tests/functional/backup/test_store_contract.py does exactly this); the
+'swift' kind uses the ``swift_server`` fixture of
+tests/functional/backup/conftest.py (elsewhere: ``swift_server =
+tests.fixtures.swift.swift_fixture(listing_limit=10)`` in the module). A new
 store adds a builder to ``BUILDERS``: it returns a ``StoreEnv`` with a working
 store and a factory of one that cannot reach its backend.
 """

@@ -9,12 +9,9 @@ import os
 import pytest
 
 from blockstore.backup.drivers import swift as swift_store
-from tests.fixtures.swift import swift_fixture
 
 chunked = pytest.importorskip('blockstore.backup.chunked',
                               reason='blockstore/backup/chunked.py is not in this tree yet')
-
-swift_server = swift_fixture(listing_limit=10)
 
 KiB = 1024
 MiB = 1024 * KiB

@@ -13,9 +13,7 @@ from swiftclient import client as swift_client
 
 from blockstore.backup.drivers import base
 from blockstore.backup.drivers import swift as swift_store
-from tests.fixtures.swift import start_or_skip, swift_fixture
-
-swift_server = swift_fixture(listing_limit=10)
+from tests.fixtures.swift import start_or_skip
 
 
 @pytest.fixture
@@ -33,7 +31,9 @@ def container(store):
 
 
 def test_fixture_starts_fast_and_on_loopback(swift_server):
-    assert swift_server.start_seconds < 10, swift_server.start_seconds
+    # About 4 s on an idle 2-core machine, 10 s when its load is 5; a minute would
+    # mean the fixture waits on something it should not.
+    assert swift_server.start_seconds < 30, swift_server.start_seconds
     assert swift_server.auth_url.startswith('http://127.0.0.1:')
     assert sorted(swift_server.procs) == ['account', 'container', 'memcached', 'object',
                                           'proxy']
@@ -123,19 +123,24 @@ def test_swift_stopping_under_a_working_store():
         store.ensure_container('c')
         store.put('c', 'o', b'before')
         server.stop_process('object')
-        began = time.monotonic()
-        with pytest.raises(base.BackupStoreUnavailable) as err:
-            store.put('c', 'o2', os.urandom(1000))
-        assert '503' in str(err.value) and server.auth_url in str(err.value)
+
+        def fails_quickly(call, *args):
+            began = time.monotonic()
+            with pytest.raises(base.BackupStoreUnavailable) as err:
+                call(*args)
+            assert time.monotonic() - began < 8, 'the failure took too long'
+            return str(err.value)
+
+        reason = fails_quickly(store.put, 'c', 'o2', os.urandom(1000))
+        assert '503' in reason and server.auth_url in reason
         server.stop_process('proxy')
-        with pytest.raises(base.BackupStoreUnavailable) as err:
-            store.check()
-        assert server.auth_url in str(err.value)
-        with pytest.raises(base.BackupStoreUnavailable):
-            store.get('c', 'o')
-        with pytest.raises(base.BackupStoreUnavailable):
-            store.list('c')
-        assert time.monotonic() - began < 15
+        assert server.auth_url in fails_quickly(store.check)
+        fails_quickly(store.get, 'c', 'o')
+        fails_quickly(store.list, 'c')
         store.close()
     finally:
+        procs, where = list(server.procs.values()), server.dir
         server.stop()
+    # Exactly what it started is gone, and so is its directory.
+    assert all(p.poll() is not None for p in procs)
+    assert not os.path.exists(where)
