@@ -111,7 +111,8 @@ class SwiftStore(base.BackupStore):
     @property
     def where(self):
         """Where the store is, for error messages (never the key)."""
-        return self.storage_url or self.auth_url or '<backup_swift_auth_url unset>'
+        where = self.auth_url or '<backup_swift_auth_url unset>'
+        return '%s (storage %s)' % (where, self.storage_url) if self.storage_url else where
 
     # -- connections ------------------------------------------------------
 

@@ -112,6 +112,10 @@ def test_storage_url_option_overrides(fake):
     store = swift_store.SwiftStore(_conf(backup_swift_url='http://swift.example/v1/AUTH_x'))
     store.check()
     assert fake.made[0].kwargs['preauthurl'] == 'http://swift.example/v1/AUTH_x'
+    fake.behaviour['head_account'] = client_error(503, 'Service Unavailable')
+    with pytest.raises(base.BackupStoreUnavailable) as err:
+        store.check()
+    assert AUTH_URL in str(err.value) and 'swift.example' in str(err.value)
 
 
 @pytest.mark.parametrize('error', [
