@@ -3,8 +3,11 @@
 # Make this machine ready for every test tier; tools/run-tests.sh runs it first.
 #
 # 1. the Debian packages the tests use: python3-venv, the host tier's (LVM on a
-#    loop device, userspace tgtd, userspace iSCSI initiators) and the kernel
-#    tier's (a QEMU guest booting Debian's kernel with this machine's / as root);
+#    loop device, userspace tgtd, userspace iSCSI initiators), the kernel
+#    tier's (a QEMU guest booting Debian's kernel with this machine's / as root)
+#    and OpenStack Swift with memcached for the backup store's functional tests
+#    (tests/fixtures/swift.py starts its own on free loopback ports; nothing
+#    here starts or configures them);
 # 2. the servers the functional tests talk to, when their port is closed:
 #    MariaDB (127.0.0.1:3306, root without a password), PostgreSQL
 #    (127.0.0.1:5432, trust), RabbitMQ (127.0.0.1:5672, guest/guest) and Redis
@@ -44,6 +47,11 @@ HOST_TIER_PACKAGES=(lvm2 thin-provisioning-tools tgt qemu-utils qemu-block-extra
 # `apt-get download` (never installed), which needs the package lists.
 KERNEL_TIER_PACKAGES=(qemu-system-x86 busybox-static kmod targetcli-fb python3-rtslib-fb
                       open-iscsi)
+# The Swift backup store's functional tests (tests/functional/backup): Debian's
+# Swift servers (system Python, with eventlet: never in blockstore's venv) and
+# memcached, where tempauth keeps its tokens. The test fixture runs them with a
+# swift.conf of its own; /etc/swift is not used.
+SWIFT_PACKAGES=(swift-proxy swift-account swift-container swift-object memcached)
 
 _apt_updated=0
 apt_update_once() {
@@ -60,7 +68,7 @@ ensure_packages() {
     if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
         wanted+=(python3 python3-venv)
     fi
-    wanted+=("${HOST_TIER_PACKAGES[@]}" "${KERNEL_TIER_PACKAGES[@]}")
+    wanted+=("${HOST_TIER_PACKAGES[@]}" "${KERNEL_TIER_PACKAGES[@]}" "${SWIFT_PACKAGES[@]}")
     for pkg in "${wanted[@]}"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
