@@ -38,7 +38,7 @@ DEADLINE = int(os.environ.get('BLOCKSTORE_GUEST_TIMEOUT', '900'))
 #: does (os-brick's iSCSI connector). Every inside file is in exactly one.
 SUITES = {
     'lio-scenario': ['test_lio_lvm.py'],
-    'driver-data': ['test_conformance.py', 'test_lvm_data.py'],
+    'driver-data': ['test_conformance.py', 'test_lvm_data.py', 'test_lvm_backup.py'],
     'attach-osbrick': ['test_attach_osbrick.py'],
 }
 #: The guest's scratch disk (/dev/vda, sparse): eight concurrent 1 GiB thick

@@ -376,3 +376,49 @@ def test_store_failure_stops_the_backup(tmp_path):
 def test_missing_source_is_an_io_error(store, tmp_path):
     with pytest.raises(chunked.BackupIOError):
         engine(store).backup(str(tmp_path / 'absent'), SIZE, 'c', 'b')
+
+
+# -- changed regions (thin_delta): an incremental reads only what changed -------------
+
+def test_incremental_with_changed_regions_reads_only_them(store, tmp_path):
+    src = sparse(str(tmp_path / 'vol'))
+    cb = engine(store)
+    full = cb.backup(src, SIZE, 'c', 'full')
+    with open(src, 'r+b') as f:
+        f.seek(MiB + 100)             # inside block 16: an unaligned change
+        f.write(b'thin changed' * 10)
+        f.seek(SIZE // 2 + 10 * KiB)  # the middle data becomes zeros
+        f.write(bytes(30 * KiB))
+    changed = [(MiB + 100, 120), (SIZE // 2, BLOCK)]
+    inc = cb.backup(src, SIZE, 'c', 'inc', parent=full, changed_regions=changed)
+    # Two whole blocks read, not the 200 KiB of data of the volume.
+    assert inc['bytes_read'] == 2 * BLOCK
+    assert inc['stored_blocks'] == 1
+    # The unchanged blocks keep the full's entries; the zeroed one is a hole now.
+    assert inc['data_blocks'] == full['data_blocks']
+    dest = str(tmp_path / 'r')
+    cb.restore([full, inc], dest, SIZE, dest_reads_zeros=True)
+    assert read(dest) == read(src)
+
+
+def test_changed_regions_that_miss_a_change_are_trusted(store, tmp_path):
+    """The regions are the source's word (the pool's metadata): what lies outside
+    them is the parent's, even when the file says otherwise -- which is why only
+    a snapshot-backed source may pass them."""
+    src = sparse(str(tmp_path / 'vol'))
+    original = read(src)
+    cb = engine(store)
+    full = cb.backup(src, SIZE, 'c', 'full')
+    with open(src, 'r+b') as f:
+        f.seek(0)
+        f.write(b'unreported')
+    inc = cb.backup(src, SIZE, 'c', 'inc', parent=full, changed_regions=[])
+    assert inc['bytes_read'] == 0 and inc['object_count'] == 0
+    cb.restore([full, inc], str(tmp_path / 'r'), SIZE, dest_reads_zeros=True)
+    assert read(str(tmp_path / 'r')) == original
+
+
+def test_changed_regions_without_a_parent_are_refused(store, tmp_path):
+    src = sparse(str(tmp_path / 'vol'))
+    with pytest.raises(exception.InvalidInput, match='parent'):
+        engine(store).backup(src, SIZE, 'c', 'b', changed_regions=[(0, BLOCK)])

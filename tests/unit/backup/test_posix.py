@@ -105,18 +105,6 @@ def test_check_unwritable_is_unavailable(tmp_path):
     assert str(blocker / 'sub') in str(e.value)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason='root writes into read-only directories')
-def test_check_read_only_dir_is_unavailable(tmp_path):
-    root = tmp_path / 'ro'
-    root.mkdir()
-    root.chmod(0o500)
-    try:
-        with pytest.raises(base.BackupStoreUnavailable):
-            posix.PosixStore(make_conf(str(root))).check()
-    finally:
-        root.chmod(0o700)
-
-
 def test_concurrent_puts(store):
     errors = []
 
