@@ -186,7 +186,7 @@ class BackupManager(service.Manager):
 
     def _cancelled(self, context, backup_id):
         """True once the backup is being deleted (force-delete) or the service stops."""
-        seen = {'at': 0.0, 'deleting': False}
+        seen = {'at': 0.0, 'gone': False}
 
         def cancelled():
             if self._stopping.is_set():
@@ -196,10 +196,10 @@ class BackupManager(service.Manager):
                 seen['at'] = now
                 try:
                     row = db_backups.backup_get(context, backup_id, read_deleted=True)
-                    seen['deleting'] = row.deleted or row.status == states.DELETING
+                    seen['gone'] = row.deleted or row.status == states.DELETING
                 except exception.NotFound:
-                    seen['deleting'] = True
-            return seen['deleting']
+                    seen['gone'] = True
+            return seen['gone']
         return cancelled
 
     @staticmethod
