@@ -28,13 +28,13 @@ CONF = cfg.CONF
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
-CHUNK = 256 * KiB
+CHUNK = 4 * MiB
 
 
 @pytest.fixture
 def backup_conf(tmp_path):
     overrides = {'backup_posix_path': str(tmp_path / 'store'), 'backup_chunk_size': CHUNK,
-                 'backup_block_size': 64 * KiB, 'backup_workers': 2,
+                 'backup_block_size': 256 * KiB, 'backup_workers': 2,
                  'backup_max_inflight': 4, 'backup_compression': 'zstd',
                  'backup_driver': 'posix'}
     for name, value in overrides.items():
