@@ -154,8 +154,9 @@ class BackupManager(service.Manager):
                                           name='backup-recovery')
         self._recovery.start()
 
-    def stop(self):
-        """Running backups and restores stop between chunks; they end as failed."""
+    def prepare_stop(self):
+        """The service stops (SIGTERM): running backups and restores stop between
+        chunks and end as failed (as after a crash, but at once)."""
         self._stopping.set()
 
     def periodic_tasks(self):
@@ -228,7 +229,23 @@ class BackupManager(service.Manager):
 
     def create_backup(self, context, backup):
         with self._slots:
-            self._create(context, backup)
+            try:
+                source = self._source(context, backup)
+            except exception.NotFound as e:
+                self._lost(context, backup, 'create_failed', 'create', e)
+                return
+            self._create(context, backup, *source)
+
+    def _lost(self, context, backup, event, operation, error):
+        """What a request cannot start without is gone: end it at once."""
+        LOG.warning('Backup %s: %s', backup.id, op_mod.reason_of(error))
+        with op_mod.locked('backup', backup.id):
+            values = {'fail_reason': op_mod.reason_of(error)[:255]} if (
+                event == 'create_failed') else {}
+            if backup.transition(event, **values):
+                op_mod.record_failure(backup.project_id, 'backup', backup.id,
+                                      'BACKUP_%s' % operation.upper(), error)
+            db.worker_destroy(context, 'backup', backup.id, operation)
 
     def _source(self, context, backup):
         """(volume, snapshot or None) a backup reads."""
@@ -239,8 +256,7 @@ class BackupManager(service.Manager):
                                                   read_deleted=True)
         return volume, snapshot
 
-    def _create(self, context, backup):
-        volume, snapshot = self._source(context, backup)
+    def _create(self, context, backup, volume, snapshot):
         ran = []
 
         def work():
@@ -339,7 +355,12 @@ class BackupManager(service.Manager):
 
     def restore_backup(self, context, backup, volume_id):
         with self._slots:
-            self._restore(context, backup, volume_id)
+            try:
+                volume = objects.Volume.get_by_id(context, volume_id)
+            except exception.NotFound as e:
+                self._lost(context, backup, 'restore_done', 'restore', e)
+                return
+            self._restore(context, backup, volume)
 
     def _chain(self, context, backup):
         """Metadata of the full backup .. ``backup`` (an incremental's parents first)."""
@@ -353,8 +374,8 @@ class BackupManager(service.Manager):
                        if current.parent_id else None)
         return list(reversed(chain))
 
-    def _restore(self, context, backup, volume_id):
-        volume = objects.Volume.get_by_id(context, volume_id)
+    def _restore(self, context, backup, volume):
+        volume_id = volume.id
 
         def work():
             db_backups.backup_update(context, backup.id, {'restore_volume_id': volume_id})
@@ -503,8 +524,12 @@ class BackupManager(service.Manager):
     def _recover_create(self, ctx, backup):
         if backup.deleted or backup.status not in (states.CREATING, states.DELETING):
             return
-        volume, snapshot = self._source(ctx, backup)
-        self._release_source(ctx, backup, volume, snapshot)
+        try:
+            volume, snapshot = self._source(ctx, backup)
+        except exception.NotFound:
+            LOG.warning('The source of backup %s is gone', backup.id)
+        else:
+            self._release_source(ctx, backup, volume, snapshot)
         if backup.service_metadata:
             self._remove_objects(backup)
         if backup.status == states.DELETING:

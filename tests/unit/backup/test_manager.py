@@ -390,6 +390,40 @@ def test_force_delete_cancels_a_running_backup(bmgr, vmgr, ctx, monkeypatch):
     assert _no_work(ctx, b.id)
 
 
+def test_a_stopping_service_ends_its_running_backup(bmgr, vmgr, ctx, monkeypatch):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    first_put = threading.Event()
+    real_put = bmgr.store.put
+
+    def put(container, name, data):
+        first_put.set()
+        real_put(container, name, data)
+        time.sleep(0.05)
+    monkeypatch.setattr(bmgr.store, 'put', put)
+    b = _start_backup(ctx, bmgr, v)
+    t = threading.Thread(target=bmgr.create_backup, args=(ctx, b))
+    t.start()
+    assert first_put.wait(5)
+    bmgr.prepare_stop()   # SIGTERM: Service.stop() tells the manager first
+    t.join(10)
+    b.refresh()
+    assert b.status == states.ERROR and b.fail_reason == backup_manager.STOPPED
+    assert _objects_of(bmgr, b) == []
+    assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+
+
+def test_restore_onto_a_vanished_volume_frees_the_backup(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    b = _backup(ctx, bmgr, v)
+    assert b.transition('restore')
+    objects.Worker.record(ctx, 'backup', b.id, 'restore', states.RESTORING)
+    bmgr.restore_backup(ctx, b, '6f3b2a10-0000-4000-8000-00000000dead')
+    assert objects.Backup.get_by_id(ctx, b.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+
+
 def test_failed_restore_leaves_the_volume_error_restoring(bmgr, vmgr, ctx, monkeypatch):
     v = _volume(ctx, vmgr)
     _fill(v)
