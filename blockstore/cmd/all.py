@@ -1,8 +1,9 @@
-"""blockstore-all: API, scheduler and volume services in one process.
+"""blockstore-all: API, scheduler, volume and backup services in one process.
 
 Defaults need no setup: SQLite in the state directory, oslo.messaging's
-in-process ``fake://`` transport, and a file-backed backend. The schema is
-brought up to date at start.
+in-process ``fake://`` transport, a file-backed backend and backups in the
+posix store under ``$state_path/backups``. The schema is brought up to date
+at start.
 """
 
 from oslo_log import log as logging
@@ -22,6 +23,7 @@ def main(argv=None):
     volume_types.ensure_default_type(context.get_admin_context())
     services = [common.make_scheduler_service(conf)]
     services += common.make_volume_services(conf)
+    services.append(common.make_backup_service(conf))
     services.append(common.make_api_service(conf))
     LOG.info('blockstore-all: state in %s, database %s', conf.state_path,
              conf.database.connection)

@@ -1,17 +1,18 @@
-"""blockstore-backup: not implemented yet.
+"""blockstore-backup: the backup service of this node (backups, restores, deletes).
 
-Backups are a later piece of work; this command exists so deployments can be
-scripted now, and says plainly that it does nothing.
+It reads and writes volumes through paths on this node that the volume
+services of the node hand out (volume RPC 1.8), and stores backups in the
+store ``[backup] backup_driver`` names (posix, swift).
 """
 
-import sys
+from blockstore.cmd import common
+from blockstore.common import service
 
 
 def main(argv=None):
-    sys.stderr.write('blockstore-backup: backups are not implemented yet; '
-                     'nothing to run.\n')
-    return 2
+    conf = common.setup(argv, prog='blockstore-backup')
+    service.run([common.make_backup_service(conf)])
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    main()

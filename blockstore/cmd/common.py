@@ -93,6 +93,15 @@ def make_volume_services(conf=CONF):
     return services
 
 
+def make_backup_service(conf=CONF):
+    """The backup service of this node (server: ``conf.host``, topic ``backup_topic``)."""
+    from blockstore.backup import manager
+    from blockstore.common import service
+    mgr = manager.BackupManager(conf.host, conf=conf)
+    return service.Service('blockstore-backup', conf.host, conf.backup_topic, mgr,
+                           cluster=conf.cluster)
+
+
 def make_scheduler_service(conf=CONF):
     from blockstore.common import service
     from blockstore.scheduler import manager

@@ -139,6 +139,11 @@ class Service:
         return task
 
     def stop(self):
+        # Long work in RPC handlers (a backup) stops early when the manager is told
+        # first; the RPC server's wait() below waits for the handlers to return.
+        stopping_fn = getattr(self.manager, 'prepare_stop', None)
+        if stopping_fn:
+            stopping_fn()
         if self.rpcserver is not None:
             try:
                 self.rpcserver.stop()

@@ -26,6 +26,7 @@ from blockstore import objects
 from blockstore.objects import states
 from blockstore.scheduler import rpcapi as scheduler_rpcapi
 from blockstore.volume.attach import worker as attach_worker
+from blockstore.volume.backups import worker as backup_worker
 from blockstore.volume import drivers
 from blockstore.volume.drivers import base as driver_base
 from blockstore.volume.extend import worker as extend_worker
@@ -60,14 +61,15 @@ class VolumeManager(service.Manager):
     * ``operations`` (common/operation.py): the skeleton every long operation runs on;
     * ``extend`` (extend/worker.py), ``images`` (images/worker.py),
       ``attachments`` (attach/worker.py), ``migration`` (migrate/worker.py),
-      ``manage`` (manage/worker.py): each handed the ``backend`` (driver and
-      host) and ``operations``, plus what else it needs.
+      ``manage`` (manage/worker.py), ``backups`` (backups/worker.py): each
+      handed the ``backend`` (driver and host) and ``operations``, plus what
+      else it needs.
 
     The manager keeps the RPC surface (short delegations), volume and snapshot
     create/delete, revert and retype, startup, recovery and capabilities.
     """
 
-    RPC_API_VERSION = '1.7'
+    RPC_API_VERSION = '1.8'
 
     def __init__(self, host, backend_conf, service_name='blockstore-volume'):
         super().__init__(host, service_name)
@@ -76,6 +78,7 @@ class VolumeManager(service.Manager):
                                                          backend_conf, host))
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self._volume_rpcapi = None
+        self._backup_rpcapi = None
         self._ready = False
         self._setup_lock = threading.Lock()
         self.operations = op_mod.Runner(lambda: self.service, self._driver_ready)
@@ -85,6 +88,9 @@ class VolumeManager(service.Manager):
         self.manage = manage_worker.ManageWorker(self.backend, self.operations)
         self.migration = migrate_worker.MigrateWorker(
             self.backend, self.operations, lambda: self.volume_rpcapi, self.delete_volume)
+        self.backups = backup_worker.BackupWorker(
+            self.backend, self.operations, self.create_snapshot, self.delete_snapshot,
+            lambda: self.backup_rpcapi)
 
     @property
     def driver(self):
@@ -105,6 +111,18 @@ class VolumeManager(service.Manager):
     @volume_rpcapi.setter
     def volume_rpcapi(self, value):
         self._volume_rpcapi = value
+
+    @property
+    def backup_rpcapi(self):
+        """The backup RPC client (a volume created from a backup is handed over)."""
+        if self._backup_rpcapi is None:
+            from blockstore.backup import rpcapi as backup_rpcapi
+            self._backup_rpcapi = backup_rpcapi.BackupAPI()
+        return self._backup_rpcapi
+
+    @backup_rpcapi.setter
+    def backup_rpcapi(self, value):
+        self._backup_rpcapi = value
 
     # -- startup ------------------------------------------------------------
 
@@ -163,8 +181,8 @@ class VolumeManager(service.Manager):
         mine = self.service.id
         redo = []
         for worker in objects.WorkerList.get_all(ctx):
-            if worker.service_id not in (None, mine):
-                continue
+            if worker.service_id not in (None, mine) or worker.resource_type not in _OWNED:
+                continue   # another service's, or a backup's (the backup service's)
             obj = self._load(ctx, worker.resource_type, worker.resource_id)
             if obj is None or obj.status != worker.status:
                 db.worker_destroy(ctx, worker.resource_type, worker.resource_id,
@@ -269,6 +287,11 @@ class VolumeManager(service.Manager):
                 update.update(self.images.fill_from_image(context, volume, image_id))
             return dict(update, launched_at=utcnow(), service_uuid=self.service.uuid,
                         shared_targets=self._shared_targets())
+        backup_id = (request_spec or {}).get('backup_id')
+        if backup_id:   # 3.47: an empty volume, handed to the backup service (RPC 1.8)
+            self.operations.run(context, volume, self.backups.restore_create_operation(
+                context, volume, backup_id), work)
+            return
         self._run(context, volume, 'create', work,
                   'create_done', 'create_failed', 'CREATE_VOLUME_FROM_BACKEND')
 
@@ -406,6 +429,16 @@ class VolumeManager(service.Manager):
         self.migration.migrate_volume(context, volume, dest, force_host_copy, new_type_id,
                                       retype_target)
 
+    # -- backups (RPC 1.8) -------------------------------------------------------------
+
+    def backup_device(self, context, volume, backup_id, snapshot_id=None,
+                      temp_snapshot=False):
+        return self.backups.backup_device(context, volume, backup_id, snapshot_id,
+                                          temp_snapshot)
+
+    def backup_device_release(self, context, volume, temp_snapshot_id):
+        self.backups.backup_device_release(context, volume, temp_snapshot_id)
+
     # -- capabilities -------------------------------------------------------
 
     def publish_service_capabilities(self, context):
@@ -422,6 +455,10 @@ class VolumeManager(service.Manager):
             ctx, self.service_name, self.host, stats,
             cluster_name=self.service.cluster_name if self.service else None,
             timestamp=time.time())
+
+
+# The work records a volume service redoes (a backup's belong to the backup service).
+_OWNED = ('volume', 'snapshot', 'attachment')
 
 
 class _PendingAttachment:

@@ -18,6 +18,10 @@ History:
         image ``request_spec['image_id']`` names (an older one would create it empty)
   1.7 - migrate_volume (cast; also on-demand retypes), migration_local_path (call): moving
         a volume's data between backends
+  1.8 - backups: backup_device, backup_device_release (calls: the local path a backup
+        reads or a restore writes; an attached volume's temporary snapshot); create_volume
+        hands a volume made for ``request_spec['backup_id']`` to the backup service (an
+        older one would leave it available and empty)
 """
 
 from oslo_config import cfg
@@ -32,7 +36,7 @@ CONF = cfg.CONF
 
 
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.7'
+    RPC_API_VERSION = '1.8'
     BINARY = 'blockstore-volume'
 
     @property
@@ -43,8 +47,13 @@ class VolumeAPI(rpc.RPCAPI):
         return self.prepare(server=utils.backend_of(host), version=version, **kwargs)
 
     def create_volume(self, ctxt, volume, request_spec):
-        self._prepare(volume.host).cast(ctxt, 'create_volume', volume=volume,
-                                        request_spec=request_spec)
+        """``request_spec['backup_id']`` (a volume restored from a backup) needs 1.8."""
+        version = '1.0'
+        if (request_spec or {}).get('backup_id'):
+            self.require_backups('create volumes from backups')
+            version = self.BACKUP_VERSION
+        self._prepare(volume.host, version=version).cast(
+            ctxt, 'create_volume', volume=volume, request_spec=request_spec)
 
     def delete_volume(self, ctxt, volume):
         self._prepare(volume.host).cast(ctxt, 'delete_volume', volume=volume)
@@ -226,3 +235,32 @@ class VolumeAPI(rpc.RPCAPI):
         """The path on its node through which the detached ``volume``'s bytes are reached."""
         return self._prepare(volume.host, version=self.MIGRATE_VERSION, timeout=60).call(
             ctxt, 'migration_local_path', volume=volume)
+
+    # -- backups (RPC 1.8) -----------------------------------------------------------------
+
+    BACKUP_VERSION = '1.8'
+    # A temporary snapshot is taken (or deleted) within the call.
+    BACKUP_DEVICE_TIMEOUT = 600
+
+    def require_backups(self, what='back up or restore volumes'):
+        """ServiceTooOld unless every volume service serves backups (1.8)."""
+        if not self.can_send_version(self.BACKUP_VERSION):
+            raise exception.ServiceTooOld(
+                reason='volume services older than RPC %s cannot %s; upgrade them first'
+                % (self.BACKUP_VERSION, what))
+
+    def backup_device(self, ctxt, volume, backup_id, snapshot_id=None, temp_snapshot=False):
+        """{'path', 'temp_snapshot_id'}: where on its node a backup reads (or a restore
+        writes) ``volume``; ``temp_snapshot``: through a temporary snapshot (attached)."""
+        self.require_backups()
+        return self._prepare(volume.host, version=self.BACKUP_VERSION,
+                             timeout=self.BACKUP_DEVICE_TIMEOUT).call(
+            ctxt, 'backup_device', volume=volume, backup_id=backup_id,
+            snapshot_id=snapshot_id, temp_snapshot=temp_snapshot)
+
+    def backup_device_release(self, ctxt, volume, temp_snapshot_id):
+        """Delete a backup's temporary snapshot of ``volume``."""
+        self.require_backups()
+        return self._prepare(volume.host, version=self.BACKUP_VERSION,
+                             timeout=self.BACKUP_DEVICE_TIMEOUT).call(
+            ctxt, 'backup_device_release', volume=volume, temp_snapshot_id=temp_snapshot_id)

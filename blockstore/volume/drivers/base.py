@@ -460,10 +460,28 @@ class ImageOps(abc.ABC):
         """
 
 
+class BackupDeviceOps(abc.ABC):
+    """Snapshots are readable through a path on this node, so a backup service of this
+    node can back them up (and an attached volume through a temporary snapshot).
+
+    Volumes themselves are read (and restores written) through
+    :meth:`LocalPathOps.local_path`; a driver declaring this interface declares that
+    one too.
+    """
+
+    @abc.abstractmethod
+    def snapshot_local_path(self, snapshot):
+        """Path on this node to read ``snapshot``'s bytes (``snapshot.volume_size`` GiB).
+
+        :returns: an absolute path (regular file or block device).
+        :raises VolumeBackendAPIException: the snapshot has no such path now.
+        """
+
+
 #: Every interface, in the order :func:`declared_interfaces` reports them.
 INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps,
               ManageSnapshotOps, ManageableListOps, MigrateOps, ComputeExtendOps, ImageOps,
-              LocalPathOps)
+              LocalPathOps, BackupDeviceOps)
 
 _BY_NAME = {iface.__name__: iface for iface in INTERFACES}
 

@@ -105,7 +105,7 @@ def _backend_errors(action):
 
 class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.RevertOps,
                  base.ManageOps, base.ManageSnapshotOps, base.ManageableListOps,
-                 base.ExportOps, base.ImageOps, base.LocalPathOps):
+                 base.ExportOps, base.ImageOps, base.LocalPathOps, base.BackupDeviceOps):
     """Sparse files in a local directory; thin provisioned.
 
     Exports are local: a connection is the file's path
@@ -506,6 +506,15 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
         if self._size_if_exists(path) is None:
             raise exception.VolumeBackendAPIException(
                 data='volume %s has no file %s' % (volume.id, path))
+        return path
+
+    # -- BackupDeviceOps: a snapshot is a file too --------------------------------
+
+    def snapshot_local_path(self, snapshot):
+        path = self._path(snapshot.name)
+        if self._size_if_exists(path) is None:
+            raise exception.VolumeBackendAPIException(
+                data='snapshot %s has no file %s' % (snapshot.id, path))
         return path
 
     # -- exports: the file itself, for hosts that see this directory -------------
