@@ -432,12 +432,14 @@ class VolumeManager(service.Manager):
     # -- backups (RPC 1.8) -------------------------------------------------------------
 
     def backup_device(self, context, volume, backup_id, snapshot_id=None,
-                      temp_snapshot=False):
+                      temp_snapshot=False, restore=False):
         return self.backups.backup_device(context, volume, backup_id, snapshot_id,
-                                          temp_snapshot)
+                                          temp_snapshot, restore)
 
-    def backup_device_release(self, context, volume, temp_snapshot_id):
-        self.backups.backup_device_release(context, volume, temp_snapshot_id)
+    def backup_device_release(self, context, volume, temp_snapshot_id, backup_id=None,
+                              succeeded=True, restore=False, snapshot_id=None):
+        self.backups.backup_device_release(context, volume, temp_snapshot_id, backup_id,
+                                           succeeded, restore, snapshot_id)
 
     # -- capabilities -------------------------------------------------------
 

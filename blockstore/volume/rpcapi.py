@@ -249,18 +249,24 @@ class VolumeAPI(rpc.RPCAPI):
                 reason='volume services older than RPC %s cannot %s; upgrade them first'
                 % (self.BACKUP_VERSION, what))
 
-    def backup_device(self, ctxt, volume, backup_id, snapshot_id=None, temp_snapshot=False):
-        """{'path', 'temp_snapshot_id'}: where on its node a backup reads (or a restore
-        writes) ``volume``; ``temp_snapshot``: through a temporary snapshot (attached)."""
+    def backup_device(self, ctxt, volume, backup_id, snapshot_id=None, temp_snapshot=False,
+                      restore=False):
+        """{'path', 'temp_snapshot_id', 'data_regions', 'changed_regions', 'discard_zeroes'}:
+        where on its node a backup reads (or, with ``restore``, a restore writes)
+        ``volume``; ``temp_snapshot``: through a temporary snapshot (attached)."""
         self.require_backups()
         return self._prepare(volume.host, version=self.BACKUP_VERSION,
                              timeout=self.BACKUP_DEVICE_TIMEOUT).call(
             ctxt, 'backup_device', volume=volume, backup_id=backup_id,
-            snapshot_id=snapshot_id, temp_snapshot=temp_snapshot)
+            snapshot_id=snapshot_id, temp_snapshot=temp_snapshot, restore=restore)
 
-    def backup_device_release(self, ctxt, volume, temp_snapshot_id):
-        """Delete a backup's temporary snapshot of ``volume``."""
+    def backup_device_release(self, ctxt, volume, temp_snapshot_id, backup_id=None,
+                              succeeded=True, restore=False, snapshot_id=None):
+        """Release what backup_device opened (the driver's source or target) and delete a
+        backup's temporary snapshot of ``volume``."""
         self.require_backups()
         return self._prepare(volume.host, version=self.BACKUP_VERSION,
                              timeout=self.BACKUP_DEVICE_TIMEOUT).call(
-            ctxt, 'backup_device_release', volume=volume, temp_snapshot_id=temp_snapshot_id)
+            ctxt, 'backup_device_release', volume=volume, temp_snapshot_id=temp_snapshot_id,
+            backup_id=backup_id, succeeded=succeeded, restore=restore,
+            snapshot_id=snapshot_id)

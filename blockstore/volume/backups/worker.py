@@ -25,6 +25,8 @@ told to restore (cast). A failed create gives the claimed backup back
 (``restore_done``).
 """
 
+import contextlib
+
 from oslo_log import log as logging
 
 from blockstore.common import exception
@@ -68,22 +70,62 @@ class BackupWorker(operation.Worker):
 
     # -- RPC 1.8 ------------------------------------------------------------------
 
-    def backup_device(self, context, volume, backup_id, snapshot_id=None, temp_snapshot=False):
-        """{'path', 'temp_snapshot_id'}: where the backup (or restore) ``backup_id`` works."""
+    def backup_device(self, context, volume, backup_id, snapshot_id=None, temp_snapshot=False,
+                      restore=False):
+        """Where the backup (or, with ``restore``, the restore) ``backup_id`` works:
+        ``{'path', 'temp_snapshot_id', 'data_regions', 'changed_regions', 'discard_zeroes'}``.
+
+        A driver with ``BackupSourceOps`` says what the source holds (regions
+        to read, or changed since the parent); the others give a path whose
+        file holes say it.
+        """
         self.operations.ensure_ready(context)
+        sources = driver_base.supports(self.driver, driver_base.BackupSourceOps)
+        device = {'temp_snapshot_id': None, 'data_regions': None, 'changed_regions': None,
+                  'discard_zeroes': False}
+        if restore:
+            if sources:
+                device.update(self.driver.open_restore_target(volume))
+                return device
+            return dict(device, path=self._volume_path(volume))
+        snapshot = None
         if snapshot_id:
             snapshot = objects.Snapshot.get_by_id(context, snapshot_id)
-            return {'path': self._snapshot_path(snapshot), 'temp_snapshot_id': None}
-        if temp_snapshot:
+        elif temp_snapshot and not (sources and self.driver.backup_source_is_snapshot):
             snapshot = self._temp_snapshot(context, volume, backup_id)
-            return {'path': self._snapshot_path(snapshot), 'temp_snapshot_id': snapshot.id}
+            device['temp_snapshot_id'] = snapshot.id
+        if sources:
+            parent_id = None
+            if snapshot is None:
+                parent_id = db_backups.backup_get(context, backup_id).parent_id
+            device.update(self.driver.open_backup_source(
+                volume, backup_id, parent_backup_id=parent_id, snapshot=snapshot))
+            return device
+        if snapshot is not None:
+            return dict(device, path=self._snapshot_path(snapshot))
+        return dict(device, path=self._volume_path(volume))
+
+    def _volume_path(self, volume):
         if not driver_base.supports(self.driver, driver_base.LocalPathOps):
             raise BackupDeviceRefused(data='backend %s reaches its volumes through no local '
                                            'path' % self.backend.host)
-        return {'path': self.driver.local_path(volume), 'temp_snapshot_id': None}
+        return self.driver.local_path(volume)
 
-    def backup_device_release(self, context, volume, temp_snapshot_id):
-        """Delete the temporary snapshot of a backup (absent or deleted: nothing to do)."""
+    def backup_device_release(self, context, volume, temp_snapshot_id, backup_id=None,
+                              succeeded=True, restore=False, snapshot_id=None):
+        """Close the driver's source or target, then delete the temporary snapshot of a
+        backup (absent or deleted: nothing to do)."""
+        if driver_base.supports(self.driver, driver_base.BackupSourceOps):
+            if restore:
+                self.driver.close_restore_target(volume)
+            elif backup_id:
+                snapshot = None
+                if snapshot_id or temp_snapshot_id:
+                    with contextlib.suppress(exception.NotFound):
+                        snapshot = objects.Snapshot.get_by_id(
+                            context, snapshot_id or temp_snapshot_id, read_deleted=True)
+                self.driver.close_backup_source(volume, backup_id, succeeded,
+                                                snapshot=snapshot)
         if not temp_snapshot_id:
             return
         try:

@@ -478,10 +478,51 @@ class BackupDeviceOps(abc.ABC):
         """
 
 
+class BackupSourceOps(abc.ABC):
+    """The driver says what a backup reads and what a restore writes, and what it knows
+    of the bytes there, so backups read only allocated (or changed) data.
+
+    Drivers without it are read through :class:`LocalPathOps` and
+    :class:`BackupDeviceOps` paths (a regular file's holes are found with
+    SEEK_DATA). Sources and targets are held until closed: the backup
+    service closes each one however the backup or restore went.
+    """
+
+    #: What :meth:`open_backup_source` opens is a point-in-time snapshot of its
+    #: own, so an attached volume needs no temporary snapshot.
+    backup_source_is_snapshot = False
+
+    @abc.abstractmethod
+    def open_backup_source(self, volume, backup_id, parent_backup_id=None, snapshot=None):
+        """What backup ``backup_id`` of ``volume`` (or of ``snapshot``) reads.
+
+        :param parent_backup_id: the backup an incremental compares with.
+        :returns: ``{'path', 'data_regions', 'changed_regions'}``: a local path
+            (regular file or block device); ``[(offset, length)]`` outside which
+            the source reads as zeros, or None (unknown); and, for an incremental,
+            ``[(offset, length)]`` outside which the source holds what the parent
+            backed up, or None (compare every block).
+        """
+
+    @abc.abstractmethod
+    def close_backup_source(self, volume, backup_id, succeeded, snapshot=None):
+        """Release what :meth:`open_backup_source` holds; ``succeeded``: the
+        backup is complete (a driver may keep what the next incremental needs)."""
+
+    @abc.abstractmethod
+    def open_restore_target(self, volume):
+        """``{'path', 'discard_zeroes'}``: where a restore writes ``volume``, and whether
+        discarding a range there makes it read as zeros (holes stay unallocated)."""
+
+    @abc.abstractmethod
+    def close_restore_target(self, volume):
+        """Release what :meth:`open_restore_target` holds."""
+
+
 #: Every interface, in the order :func:`declared_interfaces` reports them.
 INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps,
               ManageSnapshotOps, ManageableListOps, MigrateOps, ComputeExtendOps, ImageOps,
-              LocalPathOps, BackupDeviceOps)
+              LocalPathOps, BackupDeviceOps, BackupSourceOps)
 
 _BY_NAME = {iface.__name__: iface for iface in INTERFACES}
 

@@ -87,7 +87,7 @@ def snapshot_lv_name(snapshot):
 
 class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportOps,
                 base.ManageOps, base.RevertOps, base.ManageableListOps, base.MigrateOps,
-                base.ImageOps):
+                base.ImageOps, base.BackupSourceOps):
     """LVM volumes exported over iSCSI; see the module docstring."""
 
     VERSION = '1.0.0'
@@ -698,6 +698,30 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         if not self.thin:
             length = min(length, snap_lv['lv_size'])
         self._copy(snap, volume.name, length)
+
+    # -- BackupSourceOps (lvm_backup.py) -----------------------------------------
+
+    @property
+    def backup_source_is_snapshot(self):
+        return self.thin   # a thin backup reads a snapshot taken when it starts
+
+    def open_backup_source(self, volume, backup_id, parent_backup_id=None, snapshot=None):
+        return self.backups.open_source(volume.name, backup_id, parent_backup_id,
+                                        snapshot_lv=snapshot_lv_name(snapshot) if snapshot
+                                        else None)
+
+    def close_backup_source(self, volume, backup_id, succeeded, snapshot=None):
+        self.backups.close_source(volume.name, backup_id, succeeded,
+                                  snapshot_lv=snapshot_lv_name(snapshot) if snapshot else None)
+
+    def open_restore_target(self, volume):
+        path = self._export_device(volume)
+        discard = self.thin or (not self.device_mapper and lvm_datapath.is_regular_file(
+            self._extent_range(volume.name)[0]))
+        return {'path': path, 'discard_zeroes': discard}
+
+    def close_restore_target(self, volume):
+        self._detach_loops(volume.name)
 
     # -- ExportOps --------------------------------------------------------------
 
