@@ -411,7 +411,7 @@ def test_force_delete_cancels_a_running_restore(bmgr, vmgr, ctx, monkeypatch):
     real_get = bmgr.store.get
 
     def slow_get(container, name):
-        if name.endswith('-00000'):
+        if name[-6:-5] == '-' and name[-5:].isdigit():
             first_get.set()
             cancelled.wait(5)
         return real_get(container, name)
