@@ -340,16 +340,32 @@ class BackupManager(service.Manager):
         except Exception:
             LOG.exception('Could not give back the source of backup %s', backup.id)
 
+    def _work_of(self, context, backup_id):
+        """The operation of the backup's work record, or None."""
+        rows = db.worker_get_all(context, resource_type='backup', resource_id=backup_id)
+        return rows[0].operation if rows else None
+
     def _release_skipped(self, context, backup, volume, snapshot):
-        """A create that never ran because the backup was deleted first: source back."""
-        backup.refresh()
-        if backup.deleted and backup.status == states.DELETED:
-            if snapshot is not None and snapshot.status == states.BACKING_UP:
-                snapshot.transition('backup_done')
-            elif snapshot is None:
-                volume.refresh()
-                if volume.status == states.BACKING_UP:
-                    volume.transition('backup_done')
+        """A create force-deleted before it ran (``cancel``: its record is still the
+        create's): the source back, the backup deleted."""
+        with op_mod.locked('backup', backup.id):
+            backup.refresh()
+            if (backup.deleted or backup.status != states.DELETING
+                    or self._work_of(context, backup.id) != 'create'):
+                return
+            LOG.info('Backup %s was deleted before it started', backup.id)
+            self._release_source(context, backup, volume, snapshot)
+            self._remove_objects(backup)
+            backup.transition('delete_done')
+            db.worker_destroy(context, 'backup', backup.id, 'create')
+
+    def _delete_after_cancel(self, context, backup):
+        """A restore force-deleted (``cancel``): its record becomes the delete's, then
+        the backup is deleted (in another thread: the caller holds the backup's lock)."""
+        db.worker_create(context, 'backup', backup.id, 'delete', states.DELETING,
+                         service_id=self.service.id if self.service else None)
+        threading.Thread(target=self.delete_backup, args=(context, backup), daemon=True,
+                         name='delete-%s' % backup.id).start()
 
     # -- restore ------------------------------------------------------------------------
 
@@ -393,10 +409,24 @@ class BackupManager(service.Manager):
             LOG.info('Restored backup %s to volume %s', backup.id, volume.id)
             return {}
 
+        ran = []
+
+        def run():
+            ran.append(True)
+            return work()
+
         op = _Op('restore', 'restore_done', 'restore_done', 'BACKUP_RESTORE',
                  end_hook=lambda ctx, obj, event, values, op: self._restore_end(
                      ctx, obj, volume, op.reason))
-        self.operations.run(context, backup, op, op.wrap(work))
+        self.operations.run(context, backup, op, op.wrap(run))
+        if not ran:
+            with op_mod.locked('backup', backup.id):
+                backup.refresh()
+                if (not backup.deleted and backup.status == states.DELETING
+                        and self._work_of(context, backup.id) == 'restore'):
+                    # Force-deleted before it ran: the volume was never written.
+                    self._restore_end(context, backup, volume,
+                                      'the backup was deleted before the restore began')
 
     def _restore_end(self, context, backup, volume, reason):
         """The volume available (or error_restoring), then the backup available."""
@@ -409,9 +439,8 @@ class BackupManager(service.Manager):
         won = backup.transition('restore_done', restore_volume_id=None)
         if not won:
             backup.refresh()
-            if backup.status == states.DELETING:   # force-deleted while restoring
-                threading.Thread(target=self.delete_backup, args=(context, backup),
-                                 daemon=True, name='delete-%s' % backup.id).start()
+            if backup.status == states.DELETING and not backup.deleted:   # cancelled
+                self._delete_after_cancel(context, backup)
                 return True
         return won
 
@@ -515,7 +544,8 @@ class BackupManager(service.Manager):
             if worker.operation == 'create':
                 self._recover_create(ctx, backup)
             elif worker.operation == 'restore':
-                self._recover_restore(ctx, backup, worker.args.get('volume_id'))
+                if self._recover_restore(ctx, backup, worker.args.get('volume_id')):
+                    return   # its record is the delete's now
             elif worker.operation == 'import':
                 if backup.status == states.CREATING:
                     backup.transition('create_failed', fail_reason=STOPPED)
@@ -552,6 +582,6 @@ class BackupManager(service.Manager):
                 pass
         if backup.status == states.RESTORING:
             backup.transition('restore_done', restore_volume_id=None)
-        elif backup.status == states.DELETING:
-            threading.Thread(target=self.delete_backup, args=(ctx, backup), daemon=True,
-                             name='delete-%s' % backup.id).start()
+        elif backup.status == states.DELETING and not backup.deleted:
+            self._delete_after_cancel(ctx, backup)
+            return True

@@ -3,9 +3,9 @@
 The API, scheduler, volume and backup services run as separate processes;
 the backup service reads volumes through the volume service (RPC 1.8) and
 stores them in the real posix store, slowed (tests/fixtures/slow_backup.py)
-so a kill lands in the middle of a backup or a restore. The test does what
-the service layer does to start work (claims, work record) and casts over
-the real broker; after each kill the service is started again and nothing
+so a kill lands in the middle of a backup or a restore. Work is started by
+the real service layer (backup/api.py, in a process of its own:
+tests/fixtures/backup_request.py) casting over the real broker; after each kill the service is started again and nothing
 may stay in a transitional state: the interrupted backup is ``error`` with
 its objects removed, its temporary snapshot deleted and its volume given
 back; the interrupted restore leaves the volume ``error_restoring`` and the
@@ -68,7 +68,6 @@ def deployment(request, tmp_path_factory):
         database.activate()   # this process reads and claims like the service layer
         try:
             dep.wait_for_api()
-            dep.caster = _Caster(dep)
             yield dep
         finally:
             database.deactivate()
@@ -92,20 +91,15 @@ def _restart_backup_service(dep):
     _start_backup_service(dep)
 
 
-class _Caster:
-    """Casts to the backup service over the deployment's broker, as backup/api.py would
-    (through the real rpcapi, in a process of its own: tests/fixtures/backup_cast.py)."""
-
-    def __init__(self, dep):
-        self.dep = dep
-
-    def cast(self, method, *ids):
-        out = subprocess.run(
-            [sys.executable, '-m', 'tests.fixtures.backup_cast', '--config-file',
-             self.dep.config_file, '--', method] + list(ids),
-            cwd=self.dep.workdir, capture_output=True, text=True, timeout=60,
-            env=dict(os.environ, PYTHONPATH=depfix.REPO_ROOT))
-        assert out.returncode == 0, out.stdout + out.stderr
+def _request(dep, *args):
+    """The service layer (backup/api.py) in a process of its own; its output line."""
+    out = subprocess.run(
+        [sys.executable, '-m', 'tests.fixtures.backup_request', '--config-file',
+         dep.config_file, '--'] + list(args),
+        cwd=dep.workdir, capture_output=True, text=True, timeout=60,
+        env=dict(os.environ, PYTHONPATH=depfix.REPO_ROOT))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout.strip().splitlines()[-1]
 
 
 def _wait(what, fn, timeout=60):
@@ -139,28 +133,12 @@ def _fill(volume):
 
 
 def _start_backup(dep, volume):
-    """As backup/api.py create: claim the volume, insert with the create record, cast."""
-    ctx = context.get_admin_context()
-    volume.refresh()
-    event = 'backup_attached' if volume.status == states.IN_USE else 'backup'
-    assert volume.transition(event)
-    backup = objects.Backup(ctx, volume_id=volume.id, project_id=volume.project_id,
-                            user_id=volume.user_id, host=dep.host, availability_zone='nova',
-                            display_name='kill-test', size=volume.size, object_count=0,
-                            deleted=False, metadata={})
-    backup.create(work={'operation': 'create'})
-    dep.caster.cast('create_backup', backup.id)
-    return backup
+    return objects.Backup.get_by_id(context.get_admin_context(),
+                                    _request(dep, 'create', volume.id))
 
 
 def _start_restore(dep, backup, volume):
-    """As backup/api.py restore onto an existing volume."""
-    ctx = context.get_admin_context()
-    assert volume.transition('restore_backup')
-    assert backup.transition('restore')
-    objects.Worker.record(ctx, 'backup', backup.id, 'restore', states.RESTORING,
-                          payload={'volume_id': volume.id})
-    dep.caster.cast('restore_backup', backup.id, volume.id)
+    _request(dep, 'restore', backup.id, volume.id)
 
 
 def _store_objects(dep, backup):

@@ -379,7 +379,7 @@ def test_force_delete_cancels_a_running_backup(bmgr, vmgr, ctx, monkeypatch):
     t = threading.Thread(target=bmgr.create_backup, args=(ctx, b))
     t.start()
     assert first_put.wait(5)
-    assert objects.Backup.get_by_id(ctx, b.id).transition('force_delete')
+    assert objects.Backup.get_by_id(ctx, b.id).transition('cancel')   # os-force_delete
     deleted.set()
     t.join(10)
     assert not t.is_alive()
@@ -387,6 +387,67 @@ def test_force_delete_cancels_a_running_backup(bmgr, vmgr, ctx, monkeypatch):
     assert gone.deleted and gone.status == states.DELETED
     assert bmgr.store.list('backups', 'volume_%s/' % v.id) == []
     assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+
+
+def test_force_delete_before_the_backup_began(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    b = _start_backup(ctx, bmgr, v)
+    assert b.transition('cancel')      # the cast is still queued
+    bmgr.create_backup(ctx, b)
+    assert objects.Backup.get_by_id(ctx, b.id, read_deleted=True).status == states.DELETED
+    assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+
+
+def test_force_delete_cancels_a_running_restore(bmgr, vmgr, ctx, monkeypatch):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _backup(ctx, bmgr, v)
+    target = _volume(ctx, vmgr)
+    _start_restore(ctx, b, target)
+    first_get = threading.Event()
+    cancelled = threading.Event()
+    real_get = bmgr.store.get
+
+    def slow_get(container, name):
+        if name[-6:-5] == '-' and name[-5:].isdigit():
+            first_get.set()
+            cancelled.wait(5)
+        return real_get(container, name)
+    monkeypatch.setattr(bmgr.store, 'get', slow_get)
+    t = threading.Thread(target=bmgr.restore_backup, args=(ctx, b, target.id))
+    t.start()
+    assert first_get.wait(5)
+    assert objects.Backup.get_by_id(ctx, b.id).transition('cancel')
+    cancelled.set()
+    t.join(10)
+    deadline = time.time() + 5
+    while time.time() < deadline and not objects.Backup.get_by_id(
+            ctx, b.id, read_deleted=True).deleted:
+        time.sleep(0.05)
+    gone = objects.Backup.get_by_id(ctx, b.id, read_deleted=True)
+    assert gone.deleted and gone.status == states.DELETED
+    assert _objects_of(bmgr, b) == []
+    assert objects.Volume.get_by_id(ctx, target.id).status == states.ERROR_RESTORING
+    assert _no_work(ctx, b.id)
+
+
+def test_force_delete_before_the_restore_began(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _backup(ctx, bmgr, v)
+    target = _volume(ctx, vmgr)
+    _start_restore(ctx, b, target)
+    assert b.transition('cancel')
+    bmgr.restore_backup(ctx, b, target.id)
+    deadline = time.time() + 5
+    while time.time() < deadline and not objects.Backup.get_by_id(
+            ctx, b.id, read_deleted=True).deleted:
+        time.sleep(0.05)
+    assert objects.Backup.get_by_id(ctx, b.id, read_deleted=True).status == states.DELETED
+    assert _objects_of(bmgr, b) == []
+    assert objects.Volume.get_by_id(ctx, target.id).status == states.ERROR_RESTORING
     assert _no_work(ctx, b.id)
 
 
