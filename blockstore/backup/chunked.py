@@ -565,6 +565,8 @@ class ChunkedBackup:
                     self._finished(objects, record, report, size)
             for size, record in pipeline.drain():
                 self._finished(objects, record, report, size)
+            if cancelled is not None and cancelled():   # also after the last chunk
+                raise BackupCancelled()
         finally:
             pipeline.stop()
             os.close(fd)
@@ -659,13 +661,16 @@ class ChunkedBackup:
     # -- restore ----------------------------------------------------------
 
     def restore(self, chain, dest_path, length, dest_reads_zeros=False, progress=None,
-                cancelled=None):
+                cancelled=None, discard_zeroes=False):
         """Write the backup ``chain[-1]`` onto ``dest_path`` (``length`` bytes).
 
         :param chain: metadata dicts, the full backup first, each next one an
             incremental of the previous.
         :param dest_reads_zeros: the destination reads as zeros already (a new
             file or volume): holes are left alone.
+        :param discard_zeroes: on a block device, discarding a range makes it read
+            as zeros (a thin LV, a loop over a file): holes are discarded, not
+            written, so they stay unallocated.
         """
         if not chain:
             raise exception.InvalidInput(reason='empty backup chain')
@@ -755,13 +760,16 @@ class ChunkedBackup:
                     report.add(n)
             for n in pipeline.drain():
                 report.add(n)
+            if cancelled is not None and cancelled():   # also after the last object
+                raise BackupCancelled()
             for lo, hi in holes:
                 if not dest_reads_zeros:
                     try:
                         if regular:
                             punch_hole(fd, lo, hi - lo)
                         else:
-                            lvm_datapath.zero_fd(fd, lo, hi - lo)
+                            lvm_datapath.zero_fd(fd, lo, hi - lo,
+                                                 discard_zeroes=discard_zeroes)
                     except OSError as e:
                         raise BackupIOError(reason='zeroing %s at offset %d failed: %s'
                                             % (dest_path, lo, e.strerror))

@@ -258,6 +258,7 @@ class BackupManager(service.Manager):
 
     def _create(self, context, backup, volume, snapshot):
         ran = []
+        opened = []   # the volume service opened a source: release it however it went
 
         def work():
             ran.append(True)
@@ -277,9 +278,12 @@ class BackupManager(service.Manager):
                 context, volume, backup.id, snapshot_id=backup.snapshot_id,
                 temp_snapshot=snapshot is None and volume.status != states.BACKING_UP)
             backup.temp_snapshot_id = device.get('temp_snapshot_id')
+            opened.append(True)
             size = snapshot.volume_size if snapshot is not None else volume.size
             meta = self.chunked.backup(
                 device['path'], size * GiB, container, prefix, parent=parent,
+                data_regions=device.get('data_regions'),
+                changed_regions=device.get('changed_regions') if parent is not None else None,
                 volume_meta={'volume_id': volume.id, 'volume_size': size,
                              'backup_id': backup.id, 'snapshot_id': backup.snapshot_id,
                              'parent_id': backup.parent_id},
@@ -294,15 +298,16 @@ class BackupManager(service.Manager):
 
         op = _Op('create', 'create_done', 'create_failed', 'BACKUP_CREATE',
                  end_hook=lambda ctx, obj, event, values, op: self._create_end(
-                     ctx, obj, event, values, op, volume, snapshot),
+                     ctx, obj, event, values, op, volume, snapshot, bool(opened)),
                  on_failure=self._create_failed)
         self.operations.run(context, backup, op, op.wrap(work))
         if not ran:
             self._release_skipped(context, backup, volume, snapshot)
 
-    def _create_end(self, context, backup, event, values, op, volume, snapshot):
+    def _create_end(self, context, backup, event, values, op, volume, snapshot, opened=False):
         """Give the source back, then end the backup (both before the record is cleared)."""
-        self._release_source(context, backup, volume, snapshot)
+        self._release_source(context, backup, volume, snapshot, opened=opened,
+                             succeeded=event == 'create_done')
         if event == 'create_failed':
             reason = STOPPED if (self._stopping.is_set() and isinstance(
                 op.error, chunked.BackupCancelled)) else op.reason
@@ -320,13 +325,16 @@ class BackupManager(service.Manager):
         except Exception:
             LOG.exception('Cleaning up after backup %s failed', backup.id)
 
-    def _release_source(self, context, backup, volume, snapshot):
-        """The temporary snapshot deleted; the volume (or snapshot) back to available."""
+    def _release_source(self, context, backup, volume, snapshot, opened=False,
+                        succeeded=False):
+        """The driver's source closed (a successful one may stay as the next incremental's
+        base), the temporary snapshot deleted; the volume (or snapshot) back to available."""
         backup.refresh()
-        if backup.temp_snapshot_id:
+        if backup.temp_snapshot_id or opened:
             try:
-                self.volume_rpcapi.backup_device_release(context, volume,
-                                                         backup.temp_snapshot_id)
+                self.volume_rpcapi.backup_device_release(
+                    context, volume, backup.temp_snapshot_id, backup_id=backup.id,
+                    succeeded=succeeded, snapshot_id=backup.snapshot_id)
                 db_backups.backup_update(context, backup.id, {'temp_snapshot_id': None})
                 backup.temp_snapshot_id = None
             except Exception:
@@ -401,11 +409,21 @@ class BackupManager(service.Manager):
                                           '(%d GiB)' % (volume.id, volume.size, backup.id,
                                                         backup.size))
             chain = self._chain(context, backup)
-            device = self.volume_rpcapi.backup_device(context, volume, backup.id)
-            self.chunked.restore(chain, device['path'], backup.size * GiB,
-                                 progress=self._progress(context, backup.id, 'Restore',
-                                                         save=False),
-                                 cancelled=self._cancelled(context, backup.id))
+            device = self.volume_rpcapi.backup_device(context, volume, backup.id,
+                                                      restore=True)
+            try:
+                self.chunked.restore(chain, device['path'], backup.size * GiB,
+                                     progress=self._progress(context, backup.id, 'Restore',
+                                                             save=False),
+                                     cancelled=self._cancelled(context, backup.id),
+                                     discard_zeroes=bool(device.get('discard_zeroes')))
+            finally:
+                try:
+                    self.volume_rpcapi.backup_device_release(context, volume, None,
+                                                             backup_id=backup.id,
+                                                             restore=True)
+                except Exception:
+                    LOG.exception('Could not release restore target %s', volume.id)
             LOG.info('Restored backup %s to volume %s', backup.id, volume.id)
             return {}
 

@@ -61,6 +61,7 @@ class LVMBackups:
         self.thin_metadata = thin_metadata
         self.loops = loops
         self.extent_range = extent_range
+        self._loops = {}   # backup id -> the loop device its source attached
 
     # -- backup sources ------------------------------------------------------------
 
@@ -80,7 +81,10 @@ class LVMBackups:
                     'changed_regions': None}
         back_file, offset, size = self.extent_range(name)
         found = self.loops.find(back_file, offset, size)
-        path = sorted(found)[0] if found else self.loops.attach(back_file, offset, size)
+        if found:   # an export's: it stays
+            path = sorted(found)[0]
+        else:
+            path = self._loops[backup_id] = self.loops.attach(back_file, offset, size)
         regions = None
         if lvm_datapath.is_regular_file(back_file):
             regions = lvm_datapath.file_data_regions(back_file, offset, size)
@@ -112,11 +116,10 @@ class LVMBackups:
     def close_source(self, lv_name, backup_id, succeeded, snapshot_lv=None):
         """Release what :meth:`open_source` held; thin: keep or drop the new base."""
         if not self.thin:
-            if not self.device_mapper:
+            path = self._loops.pop(backup_id, None)
+            if path:
                 with contextlib.suppress(exception.VolumeBackendAPIException):
-                    back_file, offset, size = self.extent_range(snapshot_lv or lv_name)
-                    for device in self.loops.find(back_file, offset, size):
-                        self.loops.detach(device)
+                    self.loops.detach(path)
             return
         if snapshot_lv:
             return

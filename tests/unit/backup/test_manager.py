@@ -71,13 +71,17 @@ class InProcessVolumeRPC:
         self.vmgr = vmgr
         self.calls = []
 
-    def backup_device(self, ctxt, volume, backup_id, snapshot_id=None, temp_snapshot=False):
+    def backup_device(self, ctxt, volume, backup_id, snapshot_id=None, temp_snapshot=False,
+                      restore=False):
         self.calls.append(('backup_device', volume.id, temp_snapshot))
-        return self.vmgr.backup_device(ctxt, volume, backup_id, snapshot_id, temp_snapshot)
+        return self.vmgr.backup_device(ctxt, volume, backup_id, snapshot_id, temp_snapshot,
+                                       restore)
 
-    def backup_device_release(self, ctxt, volume, temp_snapshot_id):
+    def backup_device_release(self, ctxt, volume, temp_snapshot_id, backup_id=None,
+                              succeeded=True, restore=False, snapshot_id=None):
         self.calls.append(('backup_device_release', temp_snapshot_id))
-        return self.vmgr.backup_device_release(ctxt, volume, temp_snapshot_id)
+        return self.vmgr.backup_device_release(ctxt, volume, temp_snapshot_id, backup_id,
+                                               succeeded, restore, snapshot_id)
 
 
 @pytest.fixture
@@ -238,7 +242,8 @@ def test_attached_volume_is_read_through_a_temporary_snapshot(bmgr, vmgr, ctx):
     assert b.status == states.AVAILABLE, b.fail_reason
     assert b.temp_snapshot_id is None
     assert objects.Volume.get_by_id(ctx, v.id).status == states.IN_USE
-    temp = [c for c in bmgr.volume_rpcapi.calls if c[0] == 'backup_device_release']
+    temp = [c for c in bmgr.volume_rpcapi.calls
+            if c[0] == 'backup_device_release' and c[1]]
     assert len(temp) == 1
     snap = objects.Snapshot.get_by_id(ctx, temp[0][1], read_deleted=True)
     assert snap.deleted and snap.display_name == 'backup-%s' % b.id and not snap.use_quota
