@@ -1,4 +1,4 @@
-"""Request bodies of the backup API (Cinder's shapes; the backup service comes later)."""
+"""Request bodies of the backup API (Cinder's shapes)."""
 
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api import validation
@@ -36,9 +36,10 @@ create = validation.Versioned({
 
 _UPDATE = {'name': pt.name_allow_zero_min_length, 'description': pt.description}
 update = validation.Versioned({
-    '3.0': validation.relaxed(_body('backup', _UPDATE)),
-    '3.43': validation.relaxed(_body('backup', dict(_UPDATE, metadata=pt.metadata_allows_null))),
-    '3.53': _body('backup', dict(_UPDATE, metadata=pt.metadata_allows_null)),
+    '3.0': validation.relaxed(_body('backup', _UPDATE, nullable=True)),
+    '3.43': validation.relaxed(_body('backup', dict(_UPDATE, metadata=pt.metadata_allows_null),
+                                     nullable=True)),
+    '3.53': _body('backup', dict(_UPDATE, metadata=pt.metadata_allows_null), nullable=True),
 })
 
 restore = validation.strict_since_353(_body(
