@@ -10,8 +10,8 @@ A limit (-1: unlimited) is the project's own (``quotas`` table), else the
 -1). A project whose parent is known is also bound by the parent's limits:
 its effective limit is the smaller of the two (see :func:`parent_of`).
 
-Usage is never stored: it is counted from the volumes and snapshots
-themselves. Enforcement is insert-then-verify: the service layer inserts the
+Usage is never stored: it is counted from the volumes, snapshots and
+backups themselves. Enforcement is insert-then-verify: the service layer inserts the
 new row, then calls :func:`verify_create` (or :func:`verify_extend` after
 claiming an extend), which takes the project's quota lock, counts usage
 *including* the new row, and, when a limit is exceeded, removes the row (or
@@ -180,7 +180,10 @@ def _count(counted, names):
             if name is not None:
                 typed = '%s_%s' % (key, name)
                 in_use[typed] = in_use.get(typed, 0) + value
-    # Backups and groups have no tables yet: nothing of them is in use.
+    n, gb = counted.backups
+    in_use['backups'] = in_use.get('backups', 0) + n
+    in_use['backup_gigabytes'] = in_use.get('backup_gigabytes', 0) + gb
+    # Groups have no table yet: nothing of them is in use.
     return {n: in_use.get(n, 0) for n in names}
 
 
@@ -222,6 +225,11 @@ def _over(checks, limits, in_use):
 
 
 def _error(kind, name, delta, limit, in_use, size):
+    if kind == 'backup':
+        if name == 'backup_gigabytes':
+            return exception.VolumeBackupSizeExceedsAvailableQuota(
+                requested=size, quota=limit, consumed=in_use[name] - delta)
+        return exception.BackupLimitExceeded(allowed=limit)
     if 'gigabytes' in name:
         return exception.VolumeSizeExceedsAvailableQuota(
             name=name, requested=size, quota=limit, consumed=in_use[name] - delta)
@@ -231,7 +239,9 @@ def _error(kind, name, delta, limit, in_use, size):
 
 
 def _checks(kind, type_name, size):
-    """(resource, delta) pairs a creation of ``kind`` (volume, snapshot, extend) consumes."""
+    """(resource, delta) pairs a creation of ``kind`` (volume, snapshot, extend, backup) consumes."""
+    if kind == 'backup':
+        return [('backups', 1), ('backup_gigabytes', size)]
     if kind == 'extend':
         typed = [('gigabytes_%s' % type_name, size)] if type_name is not None else []
         return [('gigabytes', size)] + typed
@@ -296,7 +306,8 @@ def _verify(ctx, project_id, kind, type_id, size, undo, per_volume_size=None):
         elif not skip:
             counted = quota_db.usage(ctx, project_id, session=session,
                                      type_names={type_id: type_name} if type_name else {},
-                                     volumes_only=volumes_only)
+                                     volumes_only=volumes_only,
+                                     backups_only=kind == 'backup')
             in_use = _count(counted, checked)
             over = _over(checks, limits, in_use)
             if over is not None:
@@ -321,6 +332,20 @@ def verify_create(ctx, kind, obj):
     _verify(ctx, obj.project_id, kind, obj.volume_type_id, size,
             undo=lambda: db.hard_delete(ctx, kind, obj.id),
             per_volume_size=size if kind == 'volume' else None)
+
+
+def verify_backup(ctx, backup, undo=None):
+    """After inserting a backup: keep it if the project is within its backup quotas.
+
+    Otherwise ``undo()`` runs in the locked quota transaction (default: the row
+    is removed with its work record and metadata; the service layer also gives
+    the volume back there) and Cinder's 413 is raised: BackupLimitExceeded
+    (``backups``) or VolumeBackupSizeExceedsAvailableQuota (``backup_gigabytes``).
+    """
+    if undo is None:
+        def undo():
+            db.hard_delete(ctx, 'backup', backup.id)
+    _verify(ctx, backup.project_id, 'backup', None, backup.size, undo)
 
 
 def verify_extend(ctx, volume, new_size, undo):

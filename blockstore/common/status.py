@@ -8,7 +8,9 @@ tables say which of these states each resource goes through; a unit test
 (tests/unit/test_layers.py) fails on a status literal anywhere else.
 """
 
-# -- volume states, as the Cinder API shows them (snapshots use the shared ones).
+# -- volume states, as the Cinder API shows them (snapshots and backups use the shared
+# ones: a backup goes through creating, available, deleting, deleted, error,
+# error_deleting and restoring -- see objects/states.py BACKUP).
 CREATING = 'creating'
 AVAILABLE = 'available'
 DELETING = 'deleting'
@@ -37,9 +39,13 @@ DETACHING = 'detaching'
 # image data: upload to an image, reimage (3.68)
 UPLOADING = 'uploading'
 DOWNLOADING = 'downloading'
+# backups: a volume being read by a backup (backing-up, also a snapshot state, below),
+# or written by a restore (restoring-backup; a failed restore leaves error_restoring).
+RESTORING_BACKUP = 'restoring-backup'
 
 # -- snapshot states beside the shared ones (accepted by os-reset_status, as Cinder).
 UPDATING = 'updating'
+# Also a volume state: a volume or snapshot read by a backup.
 BACKING_UP = 'backing-up'
 
 # -- attachment states (attachments.attach_status), and a volume's attach_status,

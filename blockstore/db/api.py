@@ -184,6 +184,23 @@ def _guard_awaiting_extend_completion(model):
                           w.operation == EXTEND_COMPLETION)
 
 
+def _guard_no_dependent_backups(model):
+    child = sa.orm.aliased(models.Backup)
+    return ~exists().where(child.parent_id == model.id, child.deleted == sa.false())
+
+
+def _guard_no_active_backups(model):
+    b = models.Backup
+    return ~exists().where(b.volume_id == model.id, b.deleted == sa.false(),
+                           b.status == CREATING)
+
+
+def _guard_no_active_snapshot_backups(model):
+    b = models.Backup
+    return ~exists().where(b.snapshot_id == model.id, b.deleted == sa.false(),
+                           b.status == CREATING)
+
+
 # The work record of an attached extend that waits for the compute host's
 # os-extend_volume_completion (its payload keeps new_size, counted by quotas).
 EXTEND_COMPLETION = 'extend_completion'
@@ -200,16 +217,24 @@ GUARDS = {
     'attached': (lambda model: model.attach_status == ATTACHED, 'the volume is not attached'),
     'not_migrating': (_guard_not_migrating, 'the volume is migrating'),
     'no_creating_clones': (_guard_no_dependent_clones, 'a clone of the volume is being created'),
+    'no_dependent_backups': (_guard_no_dependent_backups,
+                             'incremental backups depend on the backup'),
+    'no_active_backups': (_guard_no_active_backups, 'a backup of the volume is being created'),
+    'no_active_snapshot_backups': (_guard_no_active_snapshot_backups,
+                                   'a backup of the snapshot is being created'),
 }
 
 # Guards that read tables other than the claimed row's (see conditional_update).
 _SUBQUERY_GUARDS = frozenset(('no_attachments', 'instance_attached', 'no_snapshots',
-                              'no_creating_clones', 'awaiting_extend_completion'))
+                              'no_creating_clones', 'awaiting_extend_completion',
+                              'no_dependent_backups', 'no_active_backups',
+                              'no_active_snapshot_backups'))
 
 MODELS = {
     'volume': models.Volume,
     'snapshot': models.Snapshot,
     'attachment': models.VolumeAttachment,
+    'backup': models.Backup,
 }
 
 
@@ -490,11 +515,15 @@ _LIST_COLUMNS = {
                'migration_status', 'replication_status', 'created_at', 'updated_at'},
     'snapshot': {'status', 'display_name', 'volume_id', 'project_id', 'user_id', 'id',
                  'group_snapshot_id', 'volume_size', 'created_at', 'updated_at'},
+    'backup': {'status', 'display_name', 'volume_id', 'snapshot_id', 'parent_id', 'project_id',
+               'user_id', 'host', 'availability_zone', 'container', 'size', 'id',
+               'created_at', 'updated_at', 'data_timestamp'},
 }
 
 _META = {
     'volume': (models.VolumeMetadata, 'volume_id'),
     'snapshot': (models.SnapshotMetadata, 'snapshot_id'),
+    'backup': (models.BackupMetadata, 'backup_id'),
 }
 
 
@@ -640,10 +669,11 @@ def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys
             if image_metadata:
                 g = models.VolumeGlanceMetadata
                 glance = _key_values(conn, g, 'volume_id', page, order_by=g.id)
-            vt = models.VolumeType
-            vtypes = {t.id: Record(t._mapping) for t in conn.execute(
-                select(vt.id, vt.name).where(_ids_in(vt.id)),
-                {'ids': list({r.volume_type_id for r in rows})}).all()}
+            if resource in ('volume', 'snapshot'):
+                vt = models.VolumeType
+                vtypes = {t.id: Record(t._mapping) for t in conn.execute(
+                    select(vt.id, vt.name).where(_ids_in(vt.id)),
+                    {'ids': list({r.volume_type_id for r in rows})}).all()}
     attached = {}
     if resource == 'volume':
         from blockstore.db import attachments as db_attachments
@@ -656,14 +686,15 @@ def _get_all(context, resource, filters=None, marker=None, limit=None, sort_keys
             r.attachment_list = attached.get(r.id, [])
         if image_metadata:
             r.image_metadata = glance.get(r.id)
-        r.volume_type = vtypes.get(r.volume_type_id)
+        if resource in ('volume', 'snapshot'):
+            r.volume_type = vtypes.get(r.volume_type_id)
     return rows
 
 
 def count(context, resource, filters=None, project_id=None):
-    """(number of matching live rows, their total size in GiB) of volumes or snapshots."""
+    """(number of matching live rows, their total size in GiB) of volumes, snapshots, backups."""
     model = MODELS[resource]
-    size_col = model.size if resource == 'volume' else model.volume_size
+    size_col = model.volume_size if resource == 'snapshot' else model.size
     with _reader(context) as session:
         q = _filtered(session, resource, filters, project_id)
         n, total = q.with_entities(sa.func.count(model.id),
@@ -803,7 +834,7 @@ def hard_delete(context, resource, resource_id):
 
 
 def purge_deleted(context, before):
-    """Remove soft-deleted volumes and snapshots deleted before ``before``."""
+    """Remove soft-deleted volumes, snapshots and backups deleted before ``before``."""
     counts = {}
     with _writer(context) as session:
         att = models.VolumeAttachment
@@ -828,6 +859,12 @@ def purge_deleted(context, before):
                 models.VolumeAdminMetadata.volume_id.in_(ids)))
             session.execute(sa.delete(models.Volume).where(models.Volume.id.in_(ids)))
         counts['volumes'] = len(ids)
+        old_backups = select(models.Backup.id).where(models.Backup.deleted == sa.true(),
+                                                     models.Backup.deleted_at < before)
+        session.execute(sa.delete(models.BackupMetadata).where(
+            models.BackupMetadata.backup_id.in_(old_backups)))
+        counts['backups'] = session.execute(sa.delete(models.Backup).where(
+            models.Backup.deleted == sa.true(), models.Backup.deleted_at < before)).rowcount
     return counts
 
 

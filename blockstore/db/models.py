@@ -1,6 +1,6 @@
 """SQLAlchemy models: the database schema.
 
-Volumes and snapshots are soft-deleted (``deleted`` flag, ``deleted_at``):
+Volumes, snapshots and backups are soft-deleted (``deleted`` flag, ``deleted_at``):
 operators audit them and ``blockstore-manage db purge`` removes old rows.
 Everything else is deleted outright. Every column a list call filters or
 sorts on has an index that starts with the columns that call always sets.
@@ -337,6 +337,69 @@ class SnapshotMetadata(Base):
     value = Column(String(255))
 
 
+class Backup(TimestampMixin, SoftDeleteMixin, Base):
+    """A backup of a volume (or of one of its snapshots) in a backup store (Cinder's columns).
+
+    ``volume_id`` is no foreign key: a backup outlives its volume (it may be
+    restored once the volume is gone). ``service`` is the store's name
+    (posix, swift), ``service_metadata`` the prefix of its objects there;
+    ``host`` the blockstore-backup service that owns it (NULL until picked).
+    ``num_dependent_backups`` is kept 0: the live children (``parent_id``)
+    are counted when read. ``progress`` (percent), ``bytes_done`` and
+    ``bytes_read`` (what reading the source cost) are ours.
+    """
+    __tablename__ = 'backups'
+    __table_args__ = (
+        # Project listing: WHERE project_id=? AND deleted=? ORDER BY created_at, id
+        Index('backups_project_deleted_created_idx', 'project_id', 'deleted', 'created_at', 'id'),
+        # Admin (all projects) listing
+        Index('backups_deleted_created_idx', 'deleted', 'created_at', 'id'),
+        Index('backups_volume_deleted_idx', 'volume_id', 'deleted'),
+        Index('backups_parent_idx', 'parent_id'),
+        Index('backups_snapshot_idx', 'snapshot_id'),
+        Index('backups_host_idx', 'host'),
+    )
+    id = Column(String(36), primary_key=True)
+    volume_id = Column(String(36), nullable=False)
+    user_id = Column(String(255))
+    project_id = Column(String(255), nullable=False)
+    host = Column(String(255))
+    availability_zone = Column(String(255))
+    display_name = Column(String(255))
+    display_description = Column(String(255))
+    container = Column(String(255))
+    status = Column(String(255), nullable=False)
+    fail_reason = Column(String(255))
+    service_metadata = Column(Text)
+    service = Column(String(255))
+    size = Column(Integer, nullable=False, default=0)
+    object_count = Column(Integer, nullable=False, default=0)
+    parent_id = Column(String(36))
+    temp_volume_id = Column(String(36))
+    temp_snapshot_id = Column(String(36))
+    snapshot_id = Column(String(36))
+    data_timestamp = Column(DateTime)
+    restore_volume_id = Column(String(36))
+    encryption_key_id = Column(String(36))
+    num_dependent_backups = Column(Integer, nullable=False, default=0)
+    progress = Column(Integer)
+    bytes_done = Column(BigInteger, nullable=False, default=0)
+    bytes_read = Column(BigInteger, nullable=False, default=0)
+
+    backup_metadata = relationship('BackupMetadata', lazy='selectin',
+                                   cascade='all, delete-orphan')
+
+
+class BackupMetadata(Base):
+    """A backup's metadata (3.43), shaped as volume_metadata."""
+    __tablename__ = 'backup_metadata'
+    __table_args__ = (UniqueConstraint('backup_id', 'key', name='uniq_backup_metadata0backup0key'),)
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    backup_id = Column(String(36), ForeignKey('backups.id', ondelete='CASCADE'), nullable=False)
+    key = Column(String(255), nullable=False)
+    value = Column(String(255))
+
+
 class Worker(TimestampMixin, Base):
     """A claimable record of long work in progress on one resource.
 
@@ -419,6 +482,7 @@ Index('volumes_quota_idx', Volume.project_id, Volume.deleted, Volume.use_quota,
       Volume.volume_type_id, Volume.size)
 Index('snapshots_quota_idx', Snapshot.project_id, Snapshot.deleted, Snapshot.use_quota,
       Snapshot.volume_type_id, Snapshot.volume_size)
+Index('backups_quota_idx', Backup.project_id, Backup.deleted, Backup.size)
 
 
 # Keys are printable ASCII (validated by the service layer), kept case-sensitive.

@@ -1,7 +1,8 @@
 """Database queries of quotas: limits (per project, per class), usage counts, the lock.
 
-Usage is never stored: it is counted from the volumes and snapshots tables
-(``volumes_quota_idx`` / ``snapshots_quota_idx`` cover the counts). A quota
+Usage is never stored: it is counted from the volumes, snapshots and backups
+tables (``volumes_quota_idx`` / ``snapshots_quota_idx`` / ``backups_quota_idx``
+cover the counts). A quota
 check that guards a creation runs inside :func:`locked`: a transaction that
 first takes the project's row lock in ``quota_locks``, so the checks of one
 project run one after the other and each sees every row committed before it.
@@ -112,6 +113,14 @@ def _pending_extends(session, project_id):
     return pending
 
 
+def _backups(session, project_id):
+    """(count, GiB) of the project's live backups."""
+    b = models.Backup
+    n, gb = session.execute(select(sa.func.count(), sa.func.coalesce(sa.func.sum(b.size), 0))
+                            .where(b.project_id == project_id, b.deleted == sa.false())).one()
+    return int(n), int(gb)
+
+
 def _type_names(session):
     vt = models.VolumeType
     return {tid: name for tid, name in session.execute(select(vt.id, vt.name))}
@@ -121,31 +130,38 @@ class Usage:
     """Counted usage of one project, per volume type id.
 
     ``volumes``/``snapshots``: {type_id: (count, GiB)}; ``extending``: {type_id: GiB
-    that running extends add}; ``type_names``: {type_id: name}.
+    that running extends add}; ``type_names``: {type_id: name}; ``backups``:
+    (count, GiB) of the project's backups (not per type).
     """
 
-    def __init__(self, volumes, snapshots, extending, type_names):
+    def __init__(self, volumes, snapshots, extending, type_names, backups=(0, 0)):
         self.volumes = volumes
         self.snapshots = snapshots
         self.extending = extending
         self.type_names = type_names
+        self.backups = backups
 
 
-def usage(context, project_id, session=None, type_names=None, volumes_only=False):
-    """Count the project's volumes and snapshots (and running extends), per type.
+def usage(context, project_id, session=None, type_names=None, volumes_only=False,
+          backups_only=False):
+    """Count the project's volumes and snapshots (and running extends) per type, and backups.
 
     ``type_names`` ({type_id: name}) saves reading every type's name when the
     caller knows the types it needs. ``volumes_only``: count only volumes (the
-    snapshot and extend queries add to no limit the caller enforces).
+    snapshot and extend queries add to no limit the caller enforces);
+    ``backups_only``: only backups.
     """
     def count(s):
+        if backups_only:
+            return Usage({}, {}, {}, type_names or {}, _backups(s, project_id))
         if volumes_only:
             return Usage(_by_type(s, models.Volume, models.Volume.size, project_id), {}, {},
                          type_names if type_names is not None else _type_names(s))
         return Usage(_by_type(s, models.Volume, models.Volume.size, project_id),
                      _by_type(s, models.Snapshot, models.Snapshot.volume_size, project_id),
                      _pending_extends(s, project_id),
-                     type_names if type_names is not None else _type_names(s))
+                     type_names if type_names is not None else _type_names(s),
+                     _backups(s, project_id))
     if session is not None:
         return count(session)
     with _reader(context) as session:

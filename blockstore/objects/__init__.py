@@ -7,3 +7,4 @@ def register_all():
     __import__('blockstore.objects.volume')
     __import__('blockstore.objects.snapshot')
     __import__('blockstore.objects.worker')
+    __import__('blockstore.objects.backup')

@@ -47,6 +47,8 @@ OBJ_VERSIONS.add('1.0', {
 OBJ_VERSIONS.add('1.1', {'VolumeType': '1.1', 'Volume': '1.1', 'Snapshot': '1.1'})
 # 1.2: Volume._name_id (migration); Snapshot embeds Volume
 OBJ_VERSIONS.add('1.2', {'Volume': '1.2', 'Snapshot': '1.2'})
+# 1.3: Backup, BackupList (backups, issue 10)
+OBJ_VERSIONS.add('1.3', {'Backup': '1.0', 'BackupList': '1.0'})
 
 
 class BlockstoreObject(base.VersionedObject):

@@ -18,9 +18,10 @@ from blockstore.common.status import (  # noqa: F401  (re-exported)
     ERROR_EXTENDING, ERROR_MANAGING, ERROR_RESTORING, ERROR_UNMANAGING, EXTENDING, IN_USE,
     MAINTENANCE, MANAGING, MIGRATING, MIGRATION_COMPLETING, MIGRATION_ENDED, MIGRATION_ERROR,
     MIGRATION_NONE, MIGRATION_STARTING, MIGRATION_SUCCESS, MIGRATION_TARGET_PREFIX, RESERVED,
-    RESTORING, RETYPING, REVERTING, UNMANAGING, UPDATING, UPLOADING)
+    RESTORING, RESTORING_BACKUP, RETYPING, REVERTING, UNMANAGING, UPDATING, UPLOADING)
 from blockstore.db import api as db
 from blockstore.db import attachments as db_attachments
+from blockstore.db import backups as db_backups
 from blockstore.db.models import utcnow
 
 Transition = collections.namedtuple('Transition', 'sources target guards')
@@ -78,7 +79,7 @@ VOLUME_MIGRATION_STATES = (MIGRATING, MIGRATION_ERROR, MIGRATION_SUCCESS, MIGRAT
 # States from which a volume may be deleted by its owner.
 _VOLUME_DELETABLE = (AVAILABLE, ERROR, ERROR_RESTORING, ERROR_EXTENDING, ERROR_MANAGING)
 _DELETE_GUARDS = ['no_snapshots', 'not_attached', 'no_attachments', 'not_migrating',
-                  'no_creating_clones']
+                  'no_creating_clones', 'no_active_backups']
 _FORCE_DELETABLE = _VOLUME_DELETABLE + (CREATING, ERROR_DELETING, EXTENDING, DELETING)
 # Cascade delete (?cascade=true): the volume's snapshots are claimed with it (see
 # transition_cascade) instead of having to be gone.
@@ -92,11 +93,12 @@ VOLUME = Machine('volume', CREATING, {
     'delete': T(_VOLUME_DELETABLE, DELETING, guards=_DELETE_GUARDS),
     # Admin cleanup: also from states where work was lost (not while attached).
     'force_delete': T(_FORCE_DELETABLE, DELETING,
-                      guards=['no_snapshots', 'not_attached', 'no_attachments']),
+                      guards=['no_snapshots', 'not_attached', 'no_attachments',
+                              'no_active_backups']),
     # The same with the volume's snapshots (CASCADE names the event each one takes).
     'delete_cascade': T(_VOLUME_DELETABLE, DELETING, guards=_CASCADE_GUARDS),
     'force_delete_cascade': T(_FORCE_DELETABLE, DELETING,
-                              guards=['not_attached', 'no_attachments']),
+                              guards=['not_attached', 'no_attachments', 'no_active_backups']),
     'delete_failed': T([DELETING], ERROR_DELETING),
     'delete_done': T([DELETING], DELETED),
     'extend': T([AVAILABLE], EXTENDING, guards=['not_migrating']),
@@ -168,16 +170,34 @@ VOLUME = Machine('volume', CREATING, {
     'reimage_reserved': T([AVAILABLE, ERROR, RESERVED], DOWNLOADING, guards=['not_migrating']),
     'reimage_done': T([DOWNLOADING], AVAILABLE),
     'reimage_failed': T([DOWNLOADING], ERROR),
+    # -- backups. The volume is read by a backup (an in-use one with force keeps its
+    # status: the backup reads a temporary snapshot of it) and back to available
+    # whether the backup worked or not (the backup says how it went).
+    'backup': T([AVAILABLE], BACKING_UP, guards=['not_migrating']),
+    'backup_attached': T([IN_USE], None, guards=['not_migrating']),
+    'backup_done': T([BACKING_UP], AVAILABLE),
+    # A restore writes a detached volume; a failed one leaves it error_restoring.
+    'restore_backup': T([AVAILABLE], RESTORING_BACKUP,
+                        guards=['not_attached', 'no_attachments', 'not_migrating']),
+    'restore_backup_done': T([RESTORING_BACKUP], AVAILABLE),
+    'restore_backup_failed': T([RESTORING_BACKUP], ERROR_RESTORING),
+    # 3.47 create from a backup (and restore to a new volume): the volume service
+    # made the empty volume and hands it to the backup service.
+    'create_restore': T([CREATING], RESTORING_BACKUP),
 }, deleted_state=DELETED, entries=(MANAGING,))
 
 SNAPSHOT = Machine('snapshot', CREATING, {
     'create_done': T([CREATING], AVAILABLE),
     'create_failed': T([CREATING], ERROR),
-    'delete': T([AVAILABLE, ERROR], DELETING),
-    'force_delete': T([AVAILABLE, ERROR, CREATING, DELETING, ERROR_DELETING], DELETING),
+    'delete': T([AVAILABLE, ERROR], DELETING, guards=['no_active_snapshot_backups']),
+    'force_delete': T([AVAILABLE, ERROR, CREATING, DELETING, ERROR_DELETING], DELETING,
+                      guards=['no_active_snapshot_backups']),
     'delete_failed': T([DELETING], ERROR_DELETING),
     'delete_done': T([DELETING], DELETED),
     'use_as_source': T([AVAILABLE], None),
+    # A backup of the snapshot reads it; back to available however it went.
+    'backup': T([AVAILABLE], BACKING_UP),
+    'backup_done': T([BACKING_UP], AVAILABLE),
     # -- types, qos, actions, transfers
     'reset': T(ANY_STATE, SNAPSHOT_RESET_STATES),
     # The snapshot a volume reverts to; back to available whether the revert worked or not.
@@ -207,7 +227,30 @@ ATTACHMENT = Machine('attachment', RESERVED, {
     'detach_failed': T([DETACHING], ERROR_DETACHING),
 }, deleted_state=DETACHED, entries=(ATTACHING,))
 
-MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT, ATTACHMENT)}
+# A backup: creating (the backup service reads the volume) -> available; a restore
+# holds it in restoring (it cannot be deleted meanwhile) and gives it back
+# available however the restore went (the volume restored onto says how).
+# os-force_delete also takes a running backup: the backup service sees
+# ``deleting`` between chunks, stops and removes what it stored.
+BACKUP_RESET_STATES = Choice((AVAILABLE, ERROR))
+
+BACKUP = Machine('backup', CREATING, {
+    'create_done': T([CREATING], AVAILABLE),
+    'create_failed': T([CREATING], ERROR),
+    'delete': T([AVAILABLE, ERROR], DELETING, guards=['no_dependent_backups']),
+    'force_delete': T([AVAILABLE, ERROR, CREATING, RESTORING, DELETING, ERROR_DELETING],
+                      DELETING, guards=['no_dependent_backups']),
+    'delete_done': T([DELETING], DELETED),
+    'delete_failed': T([DELETING], ERROR_DELETING),
+    'restore': T([AVAILABLE], RESTORING),
+    'restore_done': T([RESTORING], AVAILABLE),
+    # The parent of an incremental, or the backup an export reads: proves it usable.
+    'use_as_source': T([AVAILABLE], None),
+    # os-reset_status (administrators), as Cinder: available or error only.
+    'reset': T(ANY_STATE, BACKUP_RESET_STATES),
+}, deleted_state=DELETED)
+
+MACHINES = {m.resource: m for m in (VOLUME, SNAPSHOT, ATTACHMENT, BACKUP)}
 
 # Cascade delete: volume event -> the snapshot event each of its live snapshots
 # takes in the same transaction (transition_cascade).
@@ -375,7 +418,8 @@ def transition(context, resource, resource_id, event, values=None, project_id=No
 
 
 # Attachments keep their state in attach_status (Cinder's column name).
-_STATUS = {'volume': 'status', 'snapshot': 'status', 'attachment': 'attach_status'}
+_STATUS = {'volume': 'status', 'snapshot': 'status', 'attachment': 'attach_status',
+           'backup': 'status'}
 
 
 def _prepare(resource, event, values, target):
@@ -405,6 +449,8 @@ def transition_in(session, resource, resource_id, event, values=None, project_id
 def _getter(resource):
     if resource == 'attachment':
         return db_attachments.attachment_get
+    if resource == 'backup':
+        return db_backups.backup_get
     return db.volume_get if resource == 'volume' else db.snapshot_get
 
 
@@ -426,7 +472,7 @@ def explain(context, resource, resource_id, event, guard_args=None):
 
 
 _INVALID = {'volume': exception.InvalidVolume, 'snapshot': exception.InvalidSnapshot,
-            'attachment': exception.InvalidVolume}
+            'attachment': exception.InvalidVolume, 'backup': exception.InvalidBackup}
 
 
 def transition_or_raise(context, resource, resource_id, event, values=None, project_id=None,

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.usefixtures('database')
 #   3. paste the new fingerprint here.
 # Never update a fingerprint here without bumping the VERSION.
 OBJECT_FINGERPRINTS = {
+    'Backup': '1.0-386603c62f49e9d6817414cd1dd14583',
+    'BackupList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
     'Service': '1.0-90d9db0581f3ef991262c55c8a7b5d3c',
     'ServiceList': '1.0-15ecf022a68ddbb8c2a6739cfc9f8f5e',
     'Snapshot': '1.2-7ced524506f12102a7827c148812feee',

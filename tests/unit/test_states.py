@@ -14,6 +14,7 @@ from blockstore.common import context
 from blockstore.common import exception
 from blockstore.db import api as db
 from blockstore.db import attachments as db_att
+from blockstore.db import backups as db_backups
 from blockstore.db.models import utcnow
 from blockstore.objects import states
 
@@ -24,9 +25,7 @@ MACHINES = sorted(states.MACHINES.values(), key=lambda m: m.resource)
 # States the tables list as sources, but that no event leads to yet: the flows
 # that produce them (attach, restore from backup, manage existing) are not
 # written. Strict xfail: once an event reaches one, the test says to drop it here.
-KNOWN_UNREACHABLE = {
-    ('volume', 'error_restoring'): 'no backup restore events yet',
-}
+KNOWN_UNREACHABLE = {}
 
 # How to break each guard on an otherwise deletable volume, and a word the
 # user-facing explanation must contain.
@@ -40,6 +39,9 @@ GUARD_WORDS = {
     'not_migrating': 'migrating',
     'no_creating_clones': 'clone',
     'awaiting_extend_completion': 'completion',
+    'no_dependent_backups': 'incremental',
+    'no_active_backups': 'backup',
+    'no_active_snapshot_backups': 'backup',
 }
 
 
@@ -101,9 +103,19 @@ def make_attachment(ctx, vtype, status='reserved', volume_id=None, **values):
         return db_att.insert(session, row)
 
 
+def make_backup(ctx, vtype, status='available', volume_id=None, **values):
+    if volume_id is None:
+        volume_id = make_volume(ctx, vtype)
+    row = dict(project_id='proj', user_id='user', size=1, status=status, volume_id=volume_id)
+    if status == states.BACKUP.deleted_state:
+        row.update(deleted=True, deleted_at=utcnow())
+    row.update(values)
+    return db_backups.backup_create(ctx, row).id
+
+
 def make(ctx, vtype, resource, status):
     return {'volume': make_volume, 'snapshot': make_snapshot,
-            'attachment': make_attachment}[resource](ctx, vtype, status)
+            'attachment': make_attachment, 'backup': make_backup}[resource](ctx, vtype, status)
 
 
 class _Row:
@@ -119,7 +131,8 @@ def read(ctx, resource, resource_id):
     if resource == 'attachment':
         row = db_att.attachment_get(ctx, resource_id, read_deleted=True)
         return _Row(row, row.attach_status)
-    getter = db.volume_get if resource == 'volume' else db.snapshot_get
+    getter = {'volume': db.volume_get, 'snapshot': db.snapshot_get,
+              'backup': db_backups.backup_get}[resource]
     return getter(ctx, resource_id, read_deleted=True)
 
 
@@ -251,8 +264,8 @@ def test_refusal_names_the_status(ctx, vtype, machine):
     event, t = next((e, t) for e, t in sorted(machine.table.items())
                     if machine.initial not in t.sources)
     rid = make(ctx, vtype, machine.resource, machine.initial)
-    error = (exception.InvalidSnapshot if machine.resource == 'snapshot'
-             else exception.InvalidVolume)
+    error = {'snapshot': exception.InvalidSnapshot,
+             'backup': exception.InvalidBackup}.get(machine.resource, exception.InvalidVolume)
     with pytest.raises(error) as info:
         states.transition_or_raise(ctx, machine.resource, rid, event)
     assert 'but is %s' % machine.initial in str(info.value)
@@ -291,7 +304,16 @@ def test_values_are_written_with_the_status(ctx, vtype):
 # ---------------------------------------------------------------------------
 
 def violate(ctx, vtype, guard, volume_id):
-    if guard == 'no_snapshots':
+    """Break ``guard`` on the row ``volume_id`` (a volume, or the snapshot or backup it names)."""
+    if guard == 'no_dependent_backups':
+        parent = db_backups.backup_get(ctx, volume_id)
+        make_backup(ctx, vtype, 'creating', volume_id=parent.volume_id, parent_id=volume_id)
+    elif guard == 'no_active_backups':
+        make_backup(ctx, vtype, 'creating', volume_id=volume_id)
+    elif guard == 'no_active_snapshot_backups':
+        snap = db.snapshot_get(ctx, volume_id)
+        make_backup(ctx, vtype, 'creating', volume_id=snap.volume_id, snapshot_id=volume_id)
+    elif guard == 'no_snapshots':
         make_snapshot(ctx, vtype, 'creating', volume_id=volume_id)
     elif guard == 'not_attached':
         db.volume_update(ctx, volume_id, {'attach_status': 'attached'})
@@ -319,25 +341,27 @@ def _guard_cases():
 
 @pytest.mark.parametrize('machine,event,guard', list(_guard_cases()))
 def test_violated_guard_blocks_and_is_named(ctx, vtype, machine, event, guard):
-    # Guards are written against the volume row; a snapshot guard needs a case here.
-    assert machine.resource == 'volume', 'add a snapshot guard violation to this test'
+    resource = machine.resource
+    assert resource in ('volume', 'snapshot', 'backup'), 'add a guard violation of %s' % resource
     t = machine.table[event]
     status = t.sources[0]
-    vid = make_volume(ctx, vtype, status)
+    vid = make(ctx, vtype, resource, status)
     guard_args = satisfy(ctx, vtype, machine, event, vid, skip=guard)
     if guard == 'instance_attached':
         guard_args = {'instance_attached': INSTANCE}   # but no attachment of it
     violate(ctx, vtype, guard, vid)
-    before = read(ctx, 'volume', vid)
+    before = read(ctx, resource, vid)
 
     target = _some_target(t)
-    assert states.transition(ctx, 'volume', vid, event, target=target,
+    assert states.transition(ctx, resource, vid, event, target=target,
                              guard_args=guard_args) is False
-    after = read(ctx, 'volume', vid)
+    after = read(ctx, resource, vid)
     assert (after.status, after.updated_at) == (before.status, before.updated_at)
 
-    with pytest.raises(exception.InvalidVolume) as info:
-        states.transition_or_raise(ctx, 'volume', vid, event, target=target)
+    error = {'snapshot': exception.InvalidSnapshot,
+             'backup': exception.InvalidBackup}.get(resource, exception.InvalidVolume)
+    with pytest.raises(error) as info:
+        states.transition_or_raise(ctx, resource, vid, event, target=target)
     message = str(info.value)
     assert db.GUARDS[guard][1] in message
     assert GUARD_WORDS[guard] in message
