@@ -150,10 +150,7 @@ def cmd_backup_update_host(args, out):
     from blockstore.ops import backups as ops_backups
     moved = ops_backups.update_backup_host(context.get_admin_context(), args.currenthost,
                                            args.newhost)
-    for backup_id in moved:
-        out.write('Backup %s: host %s -> %s\n' % (backup_id, args.currenthost, args.newhost))
-    out.write('%d backup(s) moved from %s to %s.\n' % (len(moved), args.currenthost,
-                                                       args.newhost))
+    out.write('%d backup(s) moved from %s to %s.\n' % (moved, args.currenthost, args.newhost))
 
 
 def cmd_version(args, out):

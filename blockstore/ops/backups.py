@@ -6,6 +6,7 @@ host is retired, so that the new one restores and deletes them). Both work on
 every project.
 """
 
+from blockstore.db import backups as db_backups
 from blockstore import objects
 
 # The columns of ``backup list`` (cinder-manage's), and the Backup fields they show.
@@ -25,13 +26,7 @@ def list_backups(ctx, host=None):
 
 
 def update_backup_host(ctx, current_host, new_host):
-    """Point every live backup of ``current_host`` at ``new_host``; the ids moved."""
+    """Point every live backup of ``current_host`` at ``new_host`` (one statement); how many."""
     if not current_host or not new_host:
         raise ValueError('both hosts are required')
-    moved = []
-    for backup in objects.BackupList.get_all(ctx, filters={'host': current_host},
-                                             project_id=None):
-        backup.host = new_host
-        backup.save()
-        moved.append(backup.id)
-    return moved
+    return db_backups.backup_host_update(ctx, current_host, new_host)
