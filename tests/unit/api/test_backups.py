@@ -20,7 +20,7 @@ from blockstore.db import api as db
 from blockstore.db.models import utcnow
 from blockstore import objects
 from blockstore.objects import states
-from tests.unit.api.conftest import Client, fault_of, make_available
+from tests.unit.api.conftest import Client, RPCRecorder, fault_of, make_available
 
 ID = str(uuid.uuid4())
 BACKUP_BINARY = 'blockstore-backup'
@@ -525,3 +525,33 @@ def test_manage_backup_list_and_update_host(client, backup_service, project):
     out = _cli('backup', 'update_backup_host', '--currenthost', backup_service.host,
                '--newhost', new_host)
     assert '0 backup(s) moved' in out
+
+
+def test_a_volume_from_a_backup_that_cannot_be_placed_gives_the_backup_back(
+        client, scheduler_rpcapi):
+    from blockstore.scheduler import manager as sched_manager
+    vol = _volume(client, size=2)
+    backup = _backup(client, vol['id'])
+    resp = client.post('/v3/volumes', {'volume': {'backup_id': backup['id']}}, version='3.47')
+    assert resp.status_int == 202, resp.body
+    _name, args, kwargs = scheduler_rpcapi.calls[-1]
+    spec = kwargs.get('request_spec') or args[-1]
+    ctx = _admin_ctx()
+    sched = sched_manager.SchedulerManager('sched-' + uuid.uuid4().hex[:6])
+    sched.volume_rpcapi = RPCRecorder()
+    backend = 'node-%s@b1' % uuid.uuid4().hex[:6]
+    svc = db.service_create(ctx, {'host': backend, 'binary': 'blockstore-volume', 'topic': 't',
+                                  'availability_zone': 'nova'})
+    db.service_heartbeat(ctx, svc.id, {})
+    try:
+        sched.update_service_capabilities(ctx, host=backend, capabilities={
+            'volume_backend_name': 'b1', 'pools': [{
+                'pool_name': 'b1', 'total_capacity_gb': 1, 'free_capacity_gb': 1,
+                'thin_provisioning_support': False}]})
+        sched.create_volume(ctx, objects.Volume.get_by_id(ctx, resp.json['volume']['id']),
+                            spec)
+    finally:
+        db.service_destroy(ctx, svc.id)
+    assert _status('volume', resp.json['volume']['id']) == states.ERROR
+    assert _status('backup', backup['id']) == states.AVAILABLE
+    assert sched.volume_rpcapi.calls == []
