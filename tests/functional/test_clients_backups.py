@@ -10,6 +10,7 @@ volume created from the backup (3.47).
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -86,6 +87,20 @@ def _read(c, volume_id, length):
     return _with_path(c, volume_id, read)
 
 
+def _lose_backup_row(dep, backup_id):
+    """What a lost database does to a backup: its rows are gone, its objects are not."""
+    assert dep.db_url is None, 'the embedded deployment uses its SQLite file'
+    db = sqlite3.connect(os.path.join(dep.state_path, 'blockstore.sqlite'))
+    try:
+        with db:
+            db.execute('DELETE FROM backup_metadata WHERE backup_id = ?', (backup_id,))
+            db.execute("DELETE FROM workers WHERE resource_type = 'backup' AND "
+                       "resource_id = ?", (backup_id,))
+            db.execute('DELETE FROM backups WHERE id = ?', (backup_id,))
+    finally:
+        db.close()
+
+
 # -- python-cinderclient ---------------------------------------------------------------------
 
 def test_cinderclient_backup_lifecycle(embedded):  # noqa: F811
@@ -137,16 +152,21 @@ def test_cinderclient_backup_lifecycle(embedded):  # noqa: F811
     assert from_backup.size == 1
     assert _read(c, from_backup.id, len(payload)) == payload
 
-    # Export (admin), delete, import the record back, restore from the imported one.
+    # Export (admin); the database loses the backup (its objects stay in the store);
+    # importing the record brings it back under its id, and it restores.
     with pytest.raises(cinder_exc.Forbidden):
         c.backups.export_record(inc.id)
     c.backups.delete(inc.id)
     _wait_gone(lambda: c.backups.get(inc.id))
     record = admin.backups.export_record(backup.id)
     assert record['backup_service'] and record['backup_url']
-    c.backups.delete(backup.id)
-    _wait_gone(lambda: c.backups.get(backup.id))
+    with pytest.raises(cinder_exc.BadRequest):   # it still exists
+        admin.backups.import_record(record['backup_service'], record['backup_url'])
+    _lose_backup_row(embedded, backup.id)
+    with pytest.raises(cinder_exc.NotFound):
+        c.backups.get(backup.id)
     imported = admin.backups.import_record(record['backup_service'], record['backup_url'])
+    assert imported['id'] == backup.id
     imported = _wait(lambda: admin.backups.get(imported['id']), 'available')
     assert imported.size == 1
     restore = admin.restores.restore(imported.id, name='from-import')
