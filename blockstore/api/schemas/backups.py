@@ -46,9 +46,11 @@ restore = validation.strict_since_353(_body(
     'restore', {'volume_id': pt.optional_uuid, 'name': pt.name_allow_zero_min_length},
     nullable=True))
 
-_STRING = {'type': 'string', 'minLength': 1, 'maxLength': 65535}
+# Cinder's parameter types: a store name, and the base64 record export_record gave.
+_BACKUP_SERVICE = {'type': 'string', 'minLength': 0, 'maxLength': 255}
+_BACKUP_URL = {'type': 'string', 'minLength': 1, 'format': 'base64'}
 import_record = validation.strict_since_353(_body(
-    'backup-record', {'backup_service': _STRING, 'backup_url': _STRING},
+    'backup-record', {'backup_service': _BACKUP_SERVICE, 'backup_url': _BACKUP_URL},
     ['backup_service', 'backup_url']))
 
 reset_status = validation.strict_since_353(_body(

@@ -441,6 +441,9 @@ def test_export_and_import(client, admin, backup_rpcapi):
     _fault(client.post('/v3/backups/import_record', {'backup-record': record}), 403,
            'forbidden')
     _fault(admin.post('/v3/backups/import_record', {'backup-record': {}}), 400, 'badRequest')
+    _fault(admin.post('/v3/backups/import_record', {'backup-record': {
+        'backup_service': record['backup_service'], 'backup_url': 'a'}}), 400, 'badRequest',
+        'backup_url')
     # Importing the record of a backup that still exists is refused; of a deleted one, 201.
     resp = admin.post('/v3/backups/import_record', {'backup-record': record})
     assert resp.status_int in (400, 201), resp.body
