@@ -39,8 +39,10 @@ def _is_base64(value):
     """Cinder's ``base64`` format (a backup record's backup_url)."""
     if not isinstance(value, str):
         return True
+    if not value.isascii():
+        return False
     try:
-        base64.b64decode(value.encode('utf-8'), validate=False)
+        base64.b64decode(value.encode('ascii'), validate=False)
     except (binascii.Error, ValueError):
         return False
     return True
