@@ -39,22 +39,37 @@ def _with_dependents(session, row):
     return row
 
 
+class _Lost(Exception):
+    """Roll the transaction back: a claim inside it lost."""
+
+
 @_retry_on_deadlock
-def backup_create(context, values, metadata=None, work=None):
-    """Insert a backup (and, atomically with it, its key and the work record of its create)."""
+def backup_create(context, values, metadata=None, work=None, claim=None):
+    """Insert a backup (and, atomically with it, its key and the work record of its create).
+
+    ``claim()``: transitions of the backup's sources (its volume or snapshot,
+    its parent) run first in the same transaction, with the same context; if
+    it returns False nothing is inserted, everything is rolled back and None
+    is returned.
+    """
     values = dict(values)
     values.setdefault('id', new_uuid())
     row = models.Backup(**values)
     row.backup_metadata = [models.BackupMetadata(key=k, value=v)
                            for k, v in (metadata or {}).items()]
-    with _writer(context) as session:
-        idempotency.put(session, 'backup', values['id'])   # a keyed create: its key first
-        session.add(row)
-        session.flush()
-        if work:
-            db._put_worker(session, 'backup', row.id, work)
-        session.refresh(row)
-        sa.orm.attributes.set_committed_value(row, 'num_dependent_backups', 0)
+    try:
+        with _writer(context) as session:
+            if claim is not None and not claim():
+                raise _Lost()
+            idempotency.put(session, 'backup', values['id'])   # a keyed create: its key
+            session.add(row)
+            session.flush()
+            if work:
+                db._put_worker(session, 'backup', row.id, work)
+            session.refresh(row)
+            sa.orm.attributes.set_committed_value(row, 'num_dependent_backups', 0)
+    except _Lost:
+        return None
     return row
 
 

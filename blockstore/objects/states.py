@@ -240,6 +240,9 @@ BACKUP = Machine('backup', CREATING, {
     'delete': T([AVAILABLE, ERROR], DELETING, guards=['no_dependent_backups']),
     'force_delete': T([AVAILABLE, ERROR, CREATING, RESTORING, DELETING, ERROR_DELETING],
                       DELETING, guards=['no_dependent_backups']),
+    # os-force_delete of a running backup or restore: the operation running it sees
+    # ``deleting``, stops and ends the backup (its work record covers the delete).
+    'cancel': T([CREATING, RESTORING], DELETING, guards=['no_dependent_backups']),
     'delete_done': T([DELETING], DELETED),
     'delete_failed': T([DELETING], ERROR_DELETING),
     'restore': T([AVAILABLE], RESTORING),
