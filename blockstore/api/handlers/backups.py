@@ -17,6 +17,7 @@ from blockstore.api.schemas import backups as schemas
 from blockstore.api.schemas import parameter_types as pt
 from blockstore.api import validation
 from blockstore.api.views import backups as views
+from blockstore.common import idempotency
 
 P = 'backup:'
 ADMIN = 'volume_extension:backup_admin_actions:'
@@ -86,7 +87,8 @@ def create(req):
         kwargs['metadata'] = body.get('metadata')
     if version >= mv.BACKUP_AZ:
         kwargs['availability_zone'] = body.get('availability_zone')
-    backup = common.backup_api(req).create(ctx, body['volume_id'], **kwargs)
+    backup = common.backup_api(req).create(
+        ctx, body['volume_id'], idempotency=idempotency.request_of(req.headers, body), **kwargs)
     return common.json_response(views.summary(req, backup), status=202)
 
 

@@ -1,6 +1,7 @@
 """Request bodies of the backup API (Cinder's shapes)."""
 
 from blockstore.api.schemas import parameter_types as pt
+from blockstore.common import idempotency
 from blockstore.api import validation
 
 
@@ -23,6 +24,8 @@ _CREATE = {
     'force': pt.optional_boolean,
     'name': pt.name_allow_zero_min_length,
     'snapshot_id': pt.optional_uuid,
+    # Ours, as for volumes and snapshots (README: idempotent create).
+    'client_token': idempotency.SCHEMA,
 }
 _CREATE_343 = dict(_CREATE, metadata=pt.metadata_allows_null)
 _CREATE_351 = dict(_CREATE_343, availability_zone=pt.availability_zone)

@@ -8,8 +8,10 @@ sorting and pagination, the admin actions, export/import, quotas, the 3.47
 volume create from a backup, and blockstore-manage backup.
 """
 
+import base64
 import datetime
 import io
+import json
 import uuid
 
 import pytest
@@ -31,6 +33,24 @@ def _fault(resp, code, key, words=''):
     assert (got_code, got_key) == (code, key), resp.body
     assert words in message, message
     return message
+
+
+class BackupRPC(RPCRecorder):
+    """Records the casts; export_record (a call) answers as a backup service would."""
+
+    def export_record(self, ctxt, backup):
+        self.calls.append(('export_record', (backup.id,), {}))
+        record = {'id': backup.id, 'volume_id': backup.volume_id, 'size': backup.size,
+                  'display_name': backup.display_name, 'container': backup.container,
+                  'service_metadata': 'volume_%s/backup_%s' % (backup.volume_id, backup.id),
+                  'object_count': backup.object_count}
+        return {'backup_service': 'posix',
+                'backup_url': base64.b64encode(json.dumps(record).encode()).decode()}
+
+
+@pytest.fixture
+def backup_rpcapi():
+    return BackupRPC()
 
 
 def _all_backup_services_down():
@@ -123,6 +143,23 @@ def test_create_is_202_with_the_summary_and_casts(client, backup_rpcapi, backup_
     assert shown['size'] == 2 and shown['volume_id'] == vol['id']
     assert shown['description'] == 'd' and shown['is_incremental'] is False
     assert objects.Backup.get_by_id(_admin_ctx(), body['id']).host == backup_service.host
+
+
+def test_create_is_idempotent_with_a_key(client, backup_rpcapi):
+    vol = _volume(client)
+    body = {'backup': {'volume_id': vol['id'], 'name': 'once'}}
+    first = client.post('/v3/backups', body, headers={'Idempotency-Key': 'bk-once'})
+    assert first.status_int == 202, first.body
+    again = client.post('/v3/backups', body, headers={'Idempotency-Key': 'bk-once'})
+    assert (again.status_int, again.json) == (202, first.json)
+    token = client.post('/v3/backups', {'backup': dict(body['backup'], client_token='bk-once')},
+                        version='3.71')
+    assert (token.status_int, token.json) == (202, first.json)
+    assert backup_rpcapi.names() == ['create_backup']
+    # The same key with another request is refused.
+    other = client.post('/v3/backups', {'backup': {'volume_id': vol['id'], 'name': 'two'}},
+                        headers={'Idempotency-Key': 'bk-once'})
+    _fault(other, 409, 'conflictingRequest')
 
 
 def test_create_refusals(client, other, admin):
