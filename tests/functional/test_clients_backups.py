@@ -228,9 +228,24 @@ def test_cinder_cli_backup_commands(embedded):  # noqa: F811
     _wait(lambda: c.backups.get(backup.id), 'available')
     assert backup.id in _cli(embedded, project, 'backup-list')
     assert 'cli-b' in _cli(embedded, project, 'backup-show', backup.id)
+    # Restore to a new volume by name (the restore API), and with a volume type (the
+    # client then creates the volume from the backup: 3.47).
+    out = _cli(embedded, project, 'backup-restore', '--name', 'cli-restored', backup.id)
+    assert 'cli-restored' in out
+    restored = [v for v in c.volumes.list() if v.name == 'cli-restored'][0]
+    _wait(lambda: c.volumes.get(restored.id), 'available', timeout=90)
+    _wait(lambda: c.backups.get(backup.id), 'available')
+    vtype = c.volume_types.default().name
+    out = _cli(embedded, project, 'backup-restore', '--name', 'cli-typed', '--volume-type',
+               vtype, backup.id)
+    typed = [v for v in c.volumes.list() if v.name == 'cli-typed'][0]
+    typed = _wait(lambda: c.volumes.get(typed.id), 'available', timeout=90)
+    assert typed.volume_type == vtype
+    _wait(lambda: c.backups.get(backup.id), 'available')
     _cli(embedded, project, 'backup-delete', backup.id)
     _wait_gone(lambda: c.backups.get(backup.id))
-    c.volumes.delete(vol.id)
+    for v in (vol, restored, typed):
+        c.volumes.delete(v.id)
 
 
 # -- openstacksdk and the openstack CLI -----------------------------------------------------
