@@ -7,6 +7,7 @@ name and links; show and detail listings add the rest.
 
 from blockstore.api.views import fields as F
 from blockstore.api.views import links
+from blockstore.common import policy
 
 COLLECTION = 'backups'
 
@@ -36,7 +37,8 @@ FIELDS = F.FieldTable([
     # Microversioned fields (show and detail listings only).
     F.Field('metadata', _metadata, since='3.43'),
     F.Field('encryption_key_id', F.attr('encryption_key_id'), since='3.64', omit_none=True),
-    # Cinder's rule backup:backup_project_attribute is admin_api: admins only.
+    # "admin" fields here: for callers the rule backup:backup_project_attribute allows
+    # (Cinder's; admin_api by default), not for administrators as such.
     F.Field('os-backup-project-attr:project_id', F.attr('project_id'), since='3.18',
             admin=True),
     F.Field('user_id', F.attr('user_id'), since='3.56', admin=True),
@@ -45,10 +47,18 @@ FIELDS = F.FieldTable([
     F.Field('os-backup-progress:bytes_done', F.attr('bytes_done'), admin=True),
 ])
 
+ATTRIBUTES_RULE = 'backup:backup_project_attribute'
+
+
+def _plan(rc, kind):
+    sees = kind != F.SUMMARY and rc.ctx is not None and bool(
+        policy.authorize(rc.ctx, ATTRIBUTES_RULE, do_raise=False))
+    return FIELDS.plan(kind, rc.version, sees)
+
 
 def show(req, backup, kind=F.DETAIL):
     rc = links.RenderContext(req, COLLECTION)
-    return {'backup': FIELDS.plan(kind, rc.version, rc.is_admin).render(backup, rc)}
+    return {'backup': _plan(rc, kind).render(backup, rc)}
 
 
 def summary(req, backup):
@@ -57,7 +67,7 @@ def summary(req, backup):
 
 def index(req, backups, detail, limit=None, count=None):
     rc = links.RenderContext(req, COLLECTION)
-    plan = FIELDS.plan(F.DETAIL if detail else F.SUMMARY, rc.version, rc.is_admin)
+    plan = _plan(rc, F.DETAIL if detail else F.SUMMARY)
     body = {'backups': plan.render_all(backups, rc)}
     next_links = links.collection_links(
         rc, backups, limit, 'backups/detail' if detail else 'backups', count)

@@ -14,10 +14,12 @@ import io
 import json
 import uuid
 
+from oslo_config import cfg
 import pytest
 
 from blockstore.cmd import manage
 from blockstore.common import context
+from blockstore.common import policy
 from blockstore.db import api as db
 from blockstore.db.models import utcnow
 from blockstore import objects
@@ -299,6 +301,29 @@ def test_show_fields_by_version_and_role(client, admin, other, project):
            % backup['id'])
     _fault(client.get('/v3/backups/%s' % ID), 404, 'itemNotFound',
            'Backup %s could not be found.' % ID)
+
+
+def test_the_attribute_rule_decides_who_sees_project_and_progress(client, admin, project,
+                                                                  tmp_path):
+    backup = _backup(client, _volume(client)['id'])
+    url = '/v3/backups/%s' % backup['id']
+    hidden = {'os-backup-project-attr:project_id', 'user_id', 'os-backup-progress:percent'}
+    path = tmp_path / 'policy.yaml'
+    path.write_text('"backup:backup_project_attribute": "rule:admin_or_project_reader"\n')
+    cfg.CONF.set_override('policy_file', str(path), group='oslo_policy')
+    policy.reset()
+    try:
+        shown = client.get(url, version='3.71').json['backup']
+        assert hidden <= set(shown) and shown['os-backup-project-attr:project_id'] == project
+        assert hidden <= set(client.get('/v3/backups/detail', version='3.71').json[
+            'backups'][0])
+        path.write_text('"backup:backup_project_attribute": "!"\n')
+        policy.reset()
+        assert not hidden & set(admin.get(url, version='3.71').json['backup'])
+    finally:
+        cfg.CONF.clear_override('policy_file', group='oslo_policy')
+        policy.reset()
+    assert not hidden & set(client.get(url, version='3.71').json['backup'])
 
 
 def test_lists_filters_sort_pages_and_count(client, other):
