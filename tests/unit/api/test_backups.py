@@ -441,6 +441,17 @@ def test_restore_to_a_new_volume(client, backup_rpcapi, scheduler_rpcapi):
     _fault(client.delete('/v3/backups/%s' % backup['id']), 400, 'badRequest')
 
 
+def test_restore_to_a_new_volume_over_quota_is_413(client, admin, project):
+    backup = _backup(client, _volume(client)['id'])
+    resp = admin.put('/v3/os-quota-sets/%s' % project, {'quota_set': {'volumes': 1}})
+    assert resp.status_int == 200, resp.body
+    resp = client.post('/v3/backups/%s/restore' % backup['id'], {'restore': {}})
+    _fault(resp, 413, 'overLimit', 'volumes')
+    assert resp.headers.get('Retry-After') == '0'
+    assert _status('backup', backup['id']) == states.AVAILABLE
+    assert len(client.get('/v3/volumes').json['volumes']) == 1
+
+
 def test_restore_onto_an_existing_volume(client, other, backup_rpcapi):
     vol = _volume(client, size=2)
     backup = _backup(client, vol['id'])
