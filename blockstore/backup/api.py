@@ -272,8 +272,8 @@ class API:
         """Claim the backup for deletion and cast; ``force`` (admins) also cancels.
 
         A backup being made or restored from is cancelled: the operation
-        running it sees ``deleting``, stops and ends the backup. A backup no
-        backup service ever took (nothing stored) is finished here.
+        running it sees ``deleting``, stops and ends the backup. A backup that
+        stored nothing (no store, no object prefix recorded) is finished here.
         """
         backup = self.get(ctx, backup_id)
         project = None if ctx.is_admin else ctx.project_id
@@ -285,7 +285,9 @@ class API:
                      backup.id)
             return
         event = 'force_delete' if force else 'delete'
-        if not backup.host and not backup.service_metadata:
+        if not backup.service_metadata and not backup.service:
+            # Nothing was ever stored (the backup service records where before it
+            # writes): no service is needed to delete it.
             states.transition_or_raise(ctx, 'backup', backup.id, event, project_id=project)
             states.transition(ctx, 'backup', backup.id, 'delete_done')
             return

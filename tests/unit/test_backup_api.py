@@ -372,11 +372,20 @@ def test_delete_refusals(api, rpc, user_ctx, admin, vtype, project, service):
     assert _status('backup', running.id) == 'creating' and rpc.calls == []
 
 
-def test_delete_of_a_backup_no_service_took_finishes_here(api, rpc, user_ctx, vtype, project,
-                                                          services):
-    b = _backup(project, _volume(user_ctx, vtype, project), status=states.ERROR)
+def test_delete_of_a_backup_that_stored_nothing_finishes_here(api, rpc, user_ctx, vtype,
+                                                              project, services):
+    vid = _volume(user_ctx, vtype, project)
+    b = _backup(project, vid, status=states.ERROR)
     api.delete(user_ctx, b.id)          # no host, nothing stored, no service needed
-    assert _status('backup', b.id) == 'deleted' and rpc.calls == []
+    failed = _backup(project, vid, status=states.ERROR, host='gone-host')
+    api.delete(user_ctx, failed.id)     # failed before it stored anything
+    assert _status('backup', b.id) == 'deleted' and _status('backup', failed.id) == 'deleted'
+    assert rpc.calls == []
+    stored = _backup(project, vid, status=states.ERROR, host='gone-host', service='posix',
+                     service_metadata='prefix')
+    with pytest.raises(exception.BackupServiceUnavailable):
+        api.delete(user_ctx, stored.id)
+    assert _status('backup', stored.id) == 'error'
 
 
 def test_force_delete_cancels_a_running_backup(api, rpc, admin, user_ctx, vtype, project,
