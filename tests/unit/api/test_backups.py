@@ -99,7 +99,9 @@ def _finish(backup_id, **values):
     """What the backup manager does when a backup is stored: create_done, volume back."""
     ctx = _admin_ctx()
     backup = objects.Backup.get_by_id(ctx, backup_id)
-    for key, value in dict({'object_count': 2}, **values).items():
+    stored = {'object_count': 2, 'service': 'posix',
+              'service_metadata': 'volume_%s/backup_%s' % (backup.volume_id, backup.id)}
+    for key, value in dict(stored, **values).items():
         setattr(backup, key, value)
     backup.save()
     assert states.transition(ctx, 'backup', backup_id, 'create_done')
@@ -485,9 +487,17 @@ def test_admin_actions(client, admin, backup_rpcapi):
     _fault(admin.post(url, {'os-reset_status': {}}), 400, 'badRequest', 'status')
     _fault(admin.post(url, {'os-nothing': {}}), 400, 'badRequest', 'no such action')
     _fault(admin.post(url, {'a': 1, 'b': 2}), 400, 'badRequest', 'too many')
+    # Reset to error before anything was stored: a force-delete finishes it at once.
     resp = admin.post(url, {'os-force_delete': {}})
     assert resp.status_int == 202, resp.body
-    assert _status('backup', backup['id']) == states.DELETING
+    assert _status('backup', backup['id']) == states.DELETED
+    assert 'delete_backup' not in backup_rpcapi.names()
+    # One that stored objects goes to its backup service.
+    stored = _backup(client, _volume(client)['id'])
+    admin.post('/v3/backups/%s/action' % stored['id'], {'os-reset_status': {'status': 'error'}})
+    resp = admin.post('/v3/backups/%s/action' % stored['id'], {'os-force_delete': {}})
+    assert resp.status_int == 202, resp.body
+    assert _status('backup', stored['id']) == states.DELETING
     assert backup_rpcapi.names()[-1] == 'delete_backup'
     _fault(admin.post('/v3/backups/%s/action' % ID, {'os-force_delete': {}}), 404,
            'itemNotFound', ID)
