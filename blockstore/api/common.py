@@ -19,6 +19,7 @@ CONTEXT_KEY = 'blockstore.context'
 VOLUME_API_KEY = 'blockstore.volume_api'
 OPS_API_KEY = 'blockstore.ops_api'
 TRANSFER_API_KEY = 'blockstore.transfer_api'
+BACKUP_API_KEY = 'blockstore.backup_api'
 
 _TRUE = ('t', 'true', 'on', 'y', 'yes', '1')
 _FALSE = ('f', 'false', 'off', 'n', 'no', '0')
@@ -42,6 +43,11 @@ def ops_api(req):
 def transfer_api(req):
     """The volume transfer service layer: transfer.api.API."""
     return req.environ[TRANSFER_API_KEY]
+
+
+def backup_api(req):
+    """The backup service layer: backup.api.API."""
+    return req.environ[BACKUP_API_KEY]
 
 
 def version(req):

@@ -138,7 +138,7 @@ ROUTES = {
     '/v3/workers/cleanup': {'POST': workers.cleanup},
     # -- end operations and quotas
 
-    # -- backups and groups (no backup service or group support yet: honest answers)
+    # -- backups and groups (no group support yet: honest answers)
     '/v3/backups': {'GET': backups.index, 'POST': backups.create},
     '/v3/backups/detail': {'GET': backups.detail},
     '/v3/backups/import_record': {'POST': backups.import_record},

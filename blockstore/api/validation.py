@@ -13,6 +13,8 @@ Errors become ``exception.Invalid`` (400) with Cinder's wording:
 ``Invalid input for field/attribute <name>. Value: <value>. <reason>``.
 """
 
+import base64
+import binascii
 import copy
 
 import jsonschema
@@ -30,6 +32,20 @@ def _is_uuid(value):
     if not isinstance(value, str):
         return True
     return uuidutils.is_uuid_like(value)
+
+
+@_FORMATS.checks('base64')
+def _is_base64(value):
+    """Cinder's ``base64`` format (a backup record's backup_url)."""
+    if not isinstance(value, str):
+        return True
+    if not value.isascii():
+        return False
+    try:
+        base64.b64decode(value.encode('ascii'), validate=False)
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 def _compile(schema):

@@ -4,6 +4,7 @@
   service list | service remove BINARY HOST
   volume delete VOLUME_ID
   attachment reclaim --host HOST --confirm-dead
+  backup list [--host HOST] | backup update_backup_host --currenthost X --newhost Y
   version
 """
 
@@ -138,6 +139,20 @@ def cmd_attachment_reclaim(args, out):
         raise SystemExit(1)
 
 
+def cmd_backup_list(args, out):
+    from blockstore.ops import backups as ops_backups
+    headers, rows = ops_backups.list_backups(context.get_admin_context(), host=args.host)
+    _print_table(headers, rows, out)
+
+
+def cmd_backup_update_host(args, out):
+    """Move the backups of a retired backup service host to another one."""
+    from blockstore.ops import backups as ops_backups
+    moved = ops_backups.update_backup_host(context.get_admin_context(), args.currenthost,
+                                           args.newhost)
+    out.write('%d backup(s) moved from %s to %s.\n' % (moved, args.currenthost, args.newhost))
+
+
 def cmd_version(args, out):
     out.write('%s\n' % blockstore.__version__)
 
@@ -175,6 +190,16 @@ def build_parser():
     s.add_argument('--confirm-dead', action='store_true',
                    help='assert that the host is gone (required)')
     s.set_defaults(func=cmd_attachment_reclaim)
+
+    bp = sub.add_parser('backup').add_subparsers(dest='action', required=True)
+    s = bp.add_parser('list', help='the backups of every project')
+    s.add_argument('--host', help='only those of this backup service host')
+    s.set_defaults(func=cmd_backup_list)
+    s = bp.add_parser('update_backup_host',
+                      help='move the backups of one backup service host to another')
+    s.add_argument('--currenthost', required=True)
+    s.add_argument('--newhost', required=True)
+    s.set_defaults(func=cmd_backup_update_host)
 
     sub.add_parser('version').set_defaults(func=cmd_version)
     return p

@@ -62,11 +62,11 @@ class SchedulerManager(service.Manager):
             host = self._place(context, request_spec)
         except exception.NoValidBackend as e:
             LOG.warning('Volume %s: %s', volume.id, e.msg)
-            self._fail(context, volume, e.msg)
+            self._fail(context, volume, e.msg, request_spec)
             return
         except Exception:
             LOG.exception('Scheduling volume %s failed', volume.id)
-            self._fail(context, volume, 'Scheduling failed')
+            self._fail(context, volume, 'Scheduling failed', request_spec)
             return
         # Record the placement (not a status change) only if nobody placed it yet:
         # a create may arrive twice (redelivery, or the startup sweep below).
@@ -130,8 +130,13 @@ class SchedulerManager(service.Manager):
             best.consume(spec.get('size') or 0)
             return best.host
 
-    def _fail(self, context, volume, reason):
+    def _fail(self, context, volume, reason, request_spec=None):
         states.transition(context, 'volume', volume.id, 'create_failed')
+        backup_id = (request_spec or {}).get('backup_id')
+        if backup_id:
+            # A volume from a backup (3.47, restore to a new volume) claimed the backup
+            # ('restore'); nothing will restore into a volume that was never placed.
+            states.transition(context, 'backup', backup_id, 'restore_done')
         db.worker_destroy(context, 'volume', volume.id)
         messages.record(bs_context.get_admin_context(), volume.project_id, 'VOLUME',
                         volume.id, 'SCHEDULE_ALLOCATE_VOLUME', reason)

@@ -125,10 +125,14 @@ class API:
     @idempotency.idempotent('volume', load=lambda api, ctx, volume_id: api.get(ctx, volume_id))
     def create(self, ctx, size, name=None, description=None, volume_type=None,
                snapshot_id=None, source_volid=None, metadata=None, availability_zone=None,
-               multiattach=False, bootable=False, image_id=None):
+               multiattach=False, bootable=False, image_id=None, backup_id=None):
         """Validate, insert the volume in 'creating', then cast to the scheduler.
 
-        ``size`` may be None when it can be taken from the snapshot or source.
+        ``size`` may be None when it can be taken from the snapshot, source or backup.
+        ``backup_id`` (3.47, and a restore to a new volume): the volume is made
+        empty by the volume service, which hands it to the backup service to
+        restore into (``request_spec['backup_id']``); the backup is claimed
+        with its 'restore' event here, so it cannot be deleted meanwhile.
         ``idempotency=`` (a common.idempotency.Request): a repeated key answers
         with the volume it made (see common/idempotency.py).
         A snapshot or source volume is proved usable *after* the insert (a
@@ -140,6 +144,9 @@ class API:
         if image_id and (snapshot_id or source_volid):
             raise exception.InvalidInput(
                 reason='imageRef cannot be combined with snapshot_id or source_volid')
+        if backup_id and (snapshot_id or source_volid or image_id):
+            raise exception.InvalidInput(
+                reason='backup_id cannot be combined with snapshot_id, source_volid or imageRef')
         if image_id:
             self.volume_rpcapi.require_images('create volumes from images')
             _image, size = image_service.image_for_create(ctx, image_id, size)
@@ -157,6 +164,13 @@ class API:
                 raise exception.InvalidInput(
                     reason='Volume size %sGB cannot be smaller than original volume size %sGB. '
                            'They must be >= original volume size.' % (size, source.size))
+        backup = self._backup_for_create(ctx, backup_id) if backup_id else None
+        if backup is not None:
+            size = size if size is not None else backup.size
+            if size < backup.size:
+                raise exception.InvalidInput(
+                    reason='Volume size %sGB cannot be smaller than the backup size %sGB. '
+                           'It must be >= backup size.' % (size, backup.size))
         if size is None:
             raise exception.InvalidInput(reason='Volume size is required')
         if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
@@ -199,6 +213,7 @@ class API:
                             snapshot.volume.host if snapshot else None),
             'multiattach': spec_multiattach,
             'image_id': image_id,
+            'backup_id': backup_id,
         }
         volume = objects.Volume(
             ctx, id=volume_id, project_id=ctx.project_id, user_id=ctx.user_id, size=size,
@@ -215,14 +230,33 @@ class API:
             db.hard_delete(ctx, 'volume', volume.id)
             raise exception.VolumeTypeNotFound(volume_type_id=vtype.id)
 
-        for origin, kind in ((snapshot, 'snapshot'), (source, 'volume')):
-            if origin is not None and not states.transition(ctx, kind, origin.id,
-                                                            'use_as_source'):
+        for origin, kind, event in ((snapshot, 'snapshot', 'use_as_source'),
+                                    (source, 'volume', 'use_as_source'),
+                                    (backup, 'backup', 'restore')):
+            if origin is not None and not states.transition(ctx, kind, origin.id, event):
                 db.hard_delete(ctx, 'volume', volume.id)
-                states.transition_or_raise(ctx, kind, origin.id, 'use_as_source')
+                states.transition_or_raise(ctx, kind, origin.id, event)
+        if backup is not None:
+            backup.restore_volume_id = volume.id
+            backup.save()
 
         self.scheduler_rpcapi.create_volume(ctx, volume, request_spec)
         return volume
+
+    @staticmethod
+    def _backup_for_create(ctx, backup_id):
+        """The backup a volume is created from: the caller's (any for admins), available.
+
+        The status read here only gives Cinder's early 400; the claim after
+        the insert ('restore' event) is what decides.
+        """
+        project = None if ctx.is_admin else ctx.project_id
+        backup = objects.Backup.get_by_id(ctx, backup_id, project_id=project)
+        if backup.status != states.AVAILABLE:
+            raise exception.InvalidBackup(
+                reason="Originating backup status must be one of '%s' values"
+                       % states.AVAILABLE)
+        return backup
 
     # -- update -------------------------------------------------------------
 

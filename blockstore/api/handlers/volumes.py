@@ -140,9 +140,8 @@ def create(req):
     body = common.validated_body(req, schemas.create)
     vol = body['volume']
     image_ref = vol.get('imageRef') or vol.get('image_id')
-    if version >= mv.BACKUP_ID_IN_CREATE and vol.get('backup_id') is not None:
-        raise exception.InvalidInput(reason='creating a volume from a backup is not '
-                                            'supported yet')
+    # 3.47: from a backup; before it Cinder's schema had no backup_id (ignored).
+    backup_id = vol.get('backup_id') if version >= mv.BACKUP_ID_IN_CREATE else None
     for key in ('group_id', 'consistencygroup_id'):
         if vol.get(key) is not None:
             raise exception.InvalidInput(reason='%s is not supported yet' % key)
@@ -157,6 +156,7 @@ def create(req):
         availability_zone=vol.get('availability_zone'),
         multiattach=pt.bool_value(vol.get('multiattach')),
         image_id=image_actions.image_id_of(image_ref) if image_ref else None,
+        backup_id=backup_id or None,
         idempotency=idempotency.request_of(req.headers, vol))
     return common.json_response(views.show(req, _viewable(req, volume), F.DETAIL), status=202)
 

@@ -1,6 +1,7 @@
-"""Request bodies of the backup API (Cinder's shapes; the backup service comes later)."""
+"""Request bodies of the backup API (Cinder's shapes)."""
 
 from blockstore.api.schemas import parameter_types as pt
+from blockstore.common import idempotency
 from blockstore.api import validation
 
 
@@ -23,6 +24,8 @@ _CREATE = {
     'force': pt.optional_boolean,
     'name': pt.name_allow_zero_min_length,
     'snapshot_id': pt.optional_uuid,
+    # Ours, as for volumes and snapshots (README: idempotent create).
+    'client_token': idempotency.SCHEMA,
 }
 _CREATE_343 = dict(_CREATE, metadata=pt.metadata_allows_null)
 _CREATE_351 = dict(_CREATE_343, availability_zone=pt.availability_zone)
@@ -36,18 +39,21 @@ create = validation.Versioned({
 
 _UPDATE = {'name': pt.name_allow_zero_min_length, 'description': pt.description}
 update = validation.Versioned({
-    '3.0': validation.relaxed(_body('backup', _UPDATE)),
-    '3.43': validation.relaxed(_body('backup', dict(_UPDATE, metadata=pt.metadata_allows_null))),
-    '3.53': _body('backup', dict(_UPDATE, metadata=pt.metadata_allows_null)),
+    '3.0': validation.relaxed(_body('backup', _UPDATE, nullable=True)),
+    '3.43': validation.relaxed(_body('backup', dict(_UPDATE, metadata=pt.metadata_allows_null),
+                                     nullable=True)),
+    '3.53': _body('backup', dict(_UPDATE, metadata=pt.metadata_allows_null), nullable=True),
 })
 
 restore = validation.strict_since_353(_body(
     'restore', {'volume_id': pt.optional_uuid, 'name': pt.name_allow_zero_min_length},
     nullable=True))
 
-_STRING = {'type': 'string', 'minLength': 1, 'maxLength': 65535}
+# Cinder's parameter types: a store name, and the base64 record export_record gave.
+_BACKUP_SERVICE = {'type': 'string', 'minLength': 0, 'maxLength': 255}
+_BACKUP_URL = {'type': 'string', 'minLength': 1, 'format': 'base64'}
 import_record = validation.strict_since_353(_body(
-    'backup-record', {'backup_service': _STRING, 'backup_url': _STRING},
+    'backup-record', {'backup_service': _BACKUP_SERVICE, 'backup_url': _BACKUP_URL},
     ['backup_service', 'backup_url']))
 
 reset_status = validation.strict_since_353(_body(

@@ -27,6 +27,10 @@ rules = [
     base.rule('backup:update', M, 'Update a backup.', [('PUT', B1)]),
     base.rule('backup:delete', M, 'Delete a backup.', [('DELETE', B1)]),
     base.rule('backup:restore', M, 'Restore a backup.', [('POST', B1 + '/restore')]),
+    base.rule('backup:backup_project_attribute', A,
+              "Show a backup's project and user (os-backup-project-attr:project_id 3.18, "
+              'user_id 3.56) and its progress (os-backup-progress:*, ours).',
+              [('GET', B1), ('GET', B + '/detail')]),
     base.rule('backup:backup-import', A, 'Import a backup record.',
               [('POST', B + '/import_record')]),
     base.rule('backup:export-import', A, 'Export a backup record.',

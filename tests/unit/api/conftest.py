@@ -1,7 +1,7 @@
 """API unit-test fixtures: the full WSGI stack on a throw-away SQLite database.
 
-Only the two RPC clients of the volume service layer are replaced (by
-recorders: the ``volume_rpcapi`` and ``scheduler_rpcapi`` fixtures, which a
+Only the RPC clients of the service layers are replaced (by recorders: the
+``volume_rpcapi``, ``scheduler_rpcapi`` and ``backup_rpcapi`` fixtures, which a
 module overrides to answer with in-process managers); everything else —
 service layer, objects, transitions, DB — is real. The RPC clients are given
 to ``volume.api.API`` at construction (its collaborators keep them), so a test
@@ -15,6 +15,7 @@ import pytest
 import webob
 
 from blockstore.api import app as api_app
+from blockstore.backup import api as backup_api
 from blockstore.common import context
 from blockstore.objects import states
 from blockstore.volume import api as volume_api
@@ -123,9 +124,15 @@ def scheduler_rpcapi():
 
 
 @pytest.fixture
-def app(database, volume_rpcapi, scheduler_rpcapi):
-    return api_app.make_app(volume_api=volume_api.API(volume_rpcapi=volume_rpcapi,
-                                                      scheduler_rpcapi=scheduler_rpcapi))
+def backup_rpcapi():
+    return RPCRecorder()
+
+
+@pytest.fixture
+def app(database, volume_rpcapi, scheduler_rpcapi, backup_rpcapi):
+    vapi = volume_api.API(volume_rpcapi=volume_rpcapi, scheduler_rpcapi=scheduler_rpcapi)
+    return api_app.make_app(volume_api=vapi, backup_api=backup_api.API(
+        volume_api=vapi, backup_rpcapi=backup_rpcapi, volume_rpcapi=volume_rpcapi))
 
 
 @pytest.fixture

@@ -1,13 +1,11 @@
-"""Backups, groups, group types and group snapshots: Cinder's routes, answered honestly.
+"""Groups, group types and group snapshots: Cinder's routes, answered honestly.
 
-No backup service or group support exists yet: lists are empty in the right
-envelope, ids are 404s, creation is a 501 naming what is missing, bodies are
-validated first (400), and the microversion gates are Cinder's.
+No group support exists yet: lists are empty in the right envelope, ids are
+404s, creation is a 501 naming what is missing, bodies are validated first
+(400), and the microversion gates are Cinder's. (Backups: test_backups.py.)
 """
 
 import uuid
-
-import pytest
 
 from tests.unit.api.conftest import make_available, fault_of
 
@@ -19,81 +17,6 @@ def _fault(resp, code, key, words=''):
     assert (got_code, got_key) == (code, key), resp.body
     assert words in message, message
     return message
-
-
-# -- backups ----------------------------------------------------------------------------
-
-@pytest.mark.parametrize('path', ['/v3/backups', '/v3/backups/detail'])
-def test_backup_lists_are_empty(client, path):
-    assert client.get(path).json == {'backups': []}
-    assert client.get(path + '?with_count=true', version='3.45').json == {'backups': [],
-                                                                        'count': 0}
-    # Before 3.45 with_count is not a list option; since 3.31 unknown filters are 400s.
-    _fault(client.get(path + '?bogus=1', version='3.31'), 400, 'badRequest', 'bogus')
-    assert client.get(path + '?name=x&status=available', version='3.31').json == {
-        'backups': []}
-    _fault(client.get(path + '?limit=-1'), 400, 'badRequest', 'limit')
-    _fault(client.get(path + '?marker=%s' % ID), 404, 'itemNotFound', ID)
-
-
-def test_backup_by_id_is_404(client, admin):
-    _fault(client.get('/v3/backups/%s' % ID), 404, 'itemNotFound',
-           'Backup %s could not be found.' % ID)
-    _fault(client.delete('/v3/backups/%s' % ID), 404, 'itemNotFound', ID)
-    _fault(client.post('/v3/backups/%s/restore' % ID, {'restore': {}}), 404,
-           'itemNotFound', ID)
-    _fault(client.put('/v3/backups/%s' % ID, {'backup': {'name': 'x'}}, version='3.9'),
-           404, 'itemNotFound', ID)
-    _fault(admin.get('/v3/backups/%s/export_record' % ID), 404, 'itemNotFound', ID)
-    _fault(admin.post('/v3/backups/%s/action' % ID, {'os-reset_status': {'status': 'error'}}),
-           404, 'itemNotFound', ID)
-    _fault(admin.post('/v3/backups/%s/action' % ID, {'os-force_delete': {}}), 404,
-           'itemNotFound', ID)
-
-
-def test_backup_update_needs_39(client):
-    _fault(client.put('/v3/backups/%s' % ID, {'backup': {'name': 'x'}}, version='3.8'),
-           404, 'itemNotFound', 'not supported')
-
-
-def test_backup_admin_actions_are_admin_only(client):
-    _fault(client.post('/v3/backups/%s/action' % ID, {'os-force_delete': {}}), 403,
-           'forbidden')
-    _fault(client.get('/v3/backups/%s/export_record' % ID), 403, 'forbidden')
-    _fault(client.post('/v3/backups/import_record',
-                       {'backup-record': {'backup_service': 's', 'backup_url': 'u'}}),
-           403, 'forbidden')
-
-
-def test_backup_create_is_501_after_validation(client, admin):
-    resp = client.post('/v3/backups', {'backup': {'volume_id': ID, 'name': 'b'}})
-    _fault(resp, 501, 'notImplemented', 'Volume backups are not available: this '
-                                         'deployment runs no backup service')
-    _fault(client.post('/v3/backups', {'backup': {'name': 'b'}}), 400, 'badRequest',
-           'volume_id')
-    _fault(client.post('/v3/backups', {'backup': {'volume_id': 'nope'}}), 400, 'badRequest')
-    # metadata exists since 3.43; unknown keys are refused since 3.53.
-    body = {'backup': {'volume_id': ID, 'metadata': {'k': 1}}}
-    _fault(client.post('/v3/backups', body, version='3.43'), 400, 'badRequest',
-           'field/attribute k')
-    body = {'backup': {'volume_id': ID, 'bogus': 1}}
-    _fault(client.post('/v3/backups', body, version='3.53'), 400, 'badRequest', 'bogus')
-    _fault(client.post('/v3/backups', body, version='3.52'), 501, 'notImplemented')
-    _fault(admin.post('/v3/backups/import_record',
-                      {'backup-record': {'backup_service': 's', 'backup_url': 'u'}}),
-           501, 'notImplemented', 'backup service')
-    _fault(admin.post('/v3/backups/import_record', {'backup-record': {}}), 400, 'badRequest')
-
-
-def test_backup_bad_action_bodies(admin):
-    url = '/v3/backups/%s/action' % ID
-    _fault(admin.post(url, {'os-reset_status': {}}), 400, 'badRequest', 'status')
-    _fault(admin.post(url, {'os-nothing': {}}), 400, 'badRequest', 'no such action')
-    _fault(admin.post(url, {'a': 1, 'b': 2}), 400, 'badRequest', 'too many')
-
-
-def test_backup_routes_with_project_in_url(client, project):
-    assert client.get('/v3/%s/backups' % project).json == {'backups': []}
 
 
 # -- groups -------------------------------------------------------------------------------
