@@ -365,7 +365,7 @@ def test_unreachable_store_fails_the_backup_with_its_reason(bmgr, vmgr, ctx, mon
 
 def test_force_delete_cancels_a_running_backup(bmgr, vmgr, ctx, monkeypatch):
     v = _volume(ctx, vmgr)
-    _fill(v)
+    _write(v.provider_location, 0, os.urandom(10 * CHUNK))   # more chunks than in flight
     first_put = threading.Event()
     deleted = threading.Event()
     real_put = bmgr.store.put
@@ -402,7 +402,7 @@ def test_force_delete_before_the_backup_began(bmgr, vmgr, ctx):
 
 def test_force_delete_cancels_a_running_restore(bmgr, vmgr, ctx, monkeypatch):
     v = _volume(ctx, vmgr)
-    _fill(v)
+    _write(v.provider_location, 0, os.urandom(10 * CHUNK))   # more chunks than in flight
     b = _backup(ctx, bmgr, v)
     target = _volume(ctx, vmgr)
     _start_restore(ctx, b, target)
@@ -453,7 +453,7 @@ def test_force_delete_before_the_restore_began(bmgr, vmgr, ctx):
 
 def test_a_stopping_service_ends_its_running_backup(bmgr, vmgr, ctx, monkeypatch):
     v = _volume(ctx, vmgr)
-    _fill(v)
+    _write(v.provider_location, 0, os.urandom(10 * CHUNK))   # more chunks than in flight
     first_put = threading.Event()
     real_put = bmgr.store.put
 
