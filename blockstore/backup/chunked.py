@@ -34,6 +34,7 @@ import datetime
 import errno
 import hashlib
 import json
+import mmap
 import os
 import queue
 import re
@@ -355,8 +356,9 @@ class ChunkedBackup:
         return digests, present
 
     @staticmethod
-    def _unpack(raw, entry, what):
-        """Decompress a stored object and verify its length and SHA-256."""
+    def _unpack(raw, entry, what, verify=True):
+        """Decompress a stored object and verify its length (and SHA-256: the
+        block map has one; data objects are verified block by block)."""
         if len(raw) != entry['compressed_length']:
             raise base.BackupStoreError(
                 reason='%s (%s) is corrupt: %d bytes stored, %d expected'
@@ -366,7 +368,11 @@ class ChunkedBackup:
         except (zstandard.ZstdError, zlib.error) as e:
             raise base.BackupStoreError(
                 reason='%s (%s) is corrupt: cannot decompress: %s' % (what, entry['name'], e))
-        if len(data) != entry['length'] or hashlib.sha256(data).hexdigest() != entry['sha256']:
+        if len(data) != entry['length']:
+            raise base.BackupStoreError(
+                reason='%s (%s) is corrupt: %d bytes once decompressed, %d expected'
+                % (what, entry['name'], len(data), entry['length']))
+        if verify and hashlib.sha256(data).hexdigest() != entry['sha256']:
             raise base.BackupStoreError(
                 reason='%s (%s) is corrupt: SHA-256 mismatch' % (what, entry['name']))
         return data
@@ -428,35 +434,40 @@ class ChunkedBackup:
             with buffers_lock:
                 buffers.append(buf)
 
-        def work(index, start, size, buf):
-            """Hash, compare, compress and store one chunk (in a worker)."""
-            view = memoryview(buf)[:size]
-            first = start // block_size
-            to_store = []
-            for i in range(-(-size // block_size)):
-                lo = i * block_size
-                hi = min(lo + block_size, size)
-                if buf[lo:hi] == (zeros if hi - lo == block_size else bytes(hi - lo)):
-                    continue
-                b = first + i
-                d = hashlib.sha256(view[lo:hi]).digest()
-                digests[b * DIGEST:(b + 1) * DIGEST] = d
-                present[b] = 1
-                if (parent_present is not None and b < len(parent_present)
-                        and parent_present[b]
-                        and parent_digests[b * DIGEST:(b + 1) * DIGEST] == d):
-                    continue
-                to_store.append(i)
-            if not to_store:
+        def work(index, start, size, buf, segments):
+            """Hash, compare, compress and store one chunk (in a worker).
+
+            ``segments``: ``(volume offset, length, buffer offset)`` of the
+            block-aligned ranges the reader put in ``buf``; the rest of the
+            chunk is holes.
+            """
+            view = memoryview(buf)
+            runs = []          # [buffer lo, buffer hi, volume offset] to store
+            for vol, seg_len, pos in segments:
+                for lo in range(pos, pos + seg_len, block_size):
+                    hi = min(lo + block_size, pos + seg_len)
+                    if buf[lo:hi] == (zeros if hi - lo == block_size else bytes(hi - lo)):
+                        continue
+                    voff = vol + lo - pos
+                    b = voff // block_size
+                    d = hashlib.sha256(view[lo:hi]).digest()
+                    digests[b * DIGEST:(b + 1) * DIGEST] = d
+                    present[b] = 1
+                    if (parent_present is not None and b < len(parent_present)
+                            and parent_present[b]
+                            and parent_digests[b * DIGEST:(b + 1) * DIGEST] == d):
+                        continue
+                    if runs and runs[-1][1] == lo and runs[-1][2] + lo - runs[-1][0] == voff:
+                        runs[-1][1] = hi
+                    else:
+                        runs.append([lo, hi, voff])
+            if not runs:
                 give_back(buf)
                 return size, None
-            extents = [(lo * block_size, min(hi * block_size, size))
-                       for lo, hi in _runs(to_store)]
-            if len(extents) == 1:
-                data = view[extents[0][0]:extents[0][1]]
+            if len(runs) == 1:
+                data = view[runs[0][0]:runs[0][1]]
             else:
-                data = b''.join(view[lo:hi] for lo, hi in extents)
-            digest = hashlib.sha256(data).hexdigest()
+                data = b''.join(view[lo:hi] for lo, hi, _v in runs)
             stored, kind = self._pack(data)
             raw_view = isinstance(stored, memoryview)
             if not raw_view:
@@ -467,13 +478,12 @@ class ChunkedBackup:
             finally:
                 if raw_view:
                     give_back(buf)
-            record = {'name': name, 'index': index,
-                      'offset': start + extents[0][0],
-                      'length': sum(hi - lo for lo, hi in extents),
-                      'compressed_length': len(stored),
-                      'compression': kind, 'sha256': digest,
-                      'extents': [[start + lo, hi - lo] for lo, hi in extents]}
-            return size, record
+            return size, {'name': name, 'index': index,
+                          'offset': runs[0][2],
+                          'length': sum(hi - lo for lo, hi, _v in runs),
+                          'compressed_length': len(stored),
+                          'compression': kind,
+                          'extents': [[v, hi - lo] for lo, hi, v in runs]}
 
         objects = []
         try:
@@ -510,13 +520,15 @@ class ChunkedBackup:
                     with buffers_lock:
                         buf = buffers.pop() if buffers else None
                     if buf is None:
-                        buf = bytearray(chunk_size)
-                    bytes_read += self._read_chunk(fd, source_path, buf, start, end, pieces,
-                                                   zeros)
+                        # Anonymous memory: pages a sparse chunk never uses stay unallocated.
+                        buf = mmap.mmap(-1, chunk_size)
+                    segments, n = self._read_chunk(fd, source_path, buf, end, pieces,
+                                                   block_size, zeros)
+                    bytes_read += n
                 except BaseException:
                     pipeline.slots.release()
                     raise
-                pipeline.submit(work, index + 1, start, end - start, buf)
+                pipeline.submit(work, index + 1, start, end - start, buf, segments)
                 for size, record in pipeline.collect():
                     self._finished(objects, record, report, size)
             for size, record in pipeline.drain():
@@ -567,35 +579,50 @@ class ChunkedBackup:
         report.add(size)
 
     @staticmethod
-    def _read_chunk(fd, path, buf, start, end, pieces, zeros):
-        """Read ``pieces`` of [start, end) into ``buf``; the rest of it is zeroed."""
+    def _read_chunk(fd, path, buf, end, pieces, block_size, zeros):
+        """Read ``pieces`` (volume ranges of one chunk, ending by ``end``) into
+        ``buf``, packed by whole blocks: the blocks a piece touches, in order,
+        their bytes outside the pieces zeroed. Returns the segments
+        ``[(volume offset, length, buffer offset)]`` and the bytes read."""
         view = memoryview(buf)
-        pos = start
-        done = 0
-
-        def zero(lo, hi):
-            while lo < hi:
-                n = min(len(zeros), hi - lo)
-                view[lo - start:lo - start + n] = zeros[:n]
-                lo += n
-
+        segments = []
         for lo, hi in pieces:
-            zero(pos, lo)
-            off = lo
-            while off < hi:
-                try:
-                    n = os.preadv(fd, [view[off - start:hi - start]], off)
-                except OSError as e:
-                    raise BackupIOError(reason='reading %s at offset %d failed: %s'
-                                        % (path, off, e.strerror))
-                if n == 0:      # past the end of a short file: zeros
-                    zero(off, hi)
-                    break
-                off += n
-            done += hi - lo
-            pos = hi
-        zero(pos, end)
-        return done
+            b_lo = lo - lo % block_size
+            b_hi = min(-(-hi // block_size) * block_size, end)
+            if segments and segments[-1][0] + segments[-1][1] >= b_lo:
+                seg = segments[-1]
+                seg[1] = max(seg[1], b_hi - seg[0])
+                seg[3].append((lo, hi))
+            else:
+                pos = segments[-1][2] + segments[-1][1] if segments else 0
+                segments.append([b_lo, b_hi - b_lo, pos, [(lo, hi)]])
+        done = 0
+        for vol, seg_len, pos, seg_pieces in segments:
+            at = vol   # volume offset up to which the segment is filled
+
+            def zero(lo, hi):
+                while lo < hi:
+                    n = min(len(zeros), hi - lo)
+                    view[pos + lo - vol:pos + lo - vol + n] = zeros[:n]
+                    lo += n
+
+            for lo, hi in seg_pieces:
+                zero(at, lo)
+                off = lo
+                while off < hi:
+                    try:
+                        n = os.preadv(fd, [view[pos + off - vol:pos + hi - vol]], off)
+                    except OSError as e:
+                        raise BackupIOError(reason='reading %s at offset %d failed: %s'
+                                            % (path, off, e.strerror))
+                    if n == 0:      # past the end of a short file: zeros
+                        zero(off, hi)
+                        break
+                    off += n
+                done += hi - lo
+                at = hi
+            zero(at, vol + seg_len)
+        return [(vol, seg_len, pos) for vol, seg_len, pos, _p in segments], done
 
     # -- restore ----------------------------------------------------------
 
@@ -617,31 +644,28 @@ class ChunkedBackup:
             raise exception.InvalidInput(
                 reason='backup of %d bytes does not fit in %d bytes' % (size, length))
         block_size = newest['block_size']
-        _digests, present = self.read_block_map(newest)
-        del _digests
+        # Every backup's block map: the digests verify the blocks its objects hold.
+        maps = [self.read_block_map(meta) for meta in chain]
+        present = maps[-1][1]
         n_blocks = len(present)
         claimed = bytearray(n_blocks)
         tasks = []
         # Newest first: each block comes from the newest backup that stored it.
-        for meta in reversed(chain):
+        for level in range(len(chain) - 1, -1, -1):
+            meta = chain[level]
             for obj in meta['objects']:
-                writes = []   # (position in object, volume offset, length)
+                writes = []   # (position in object, volume offset, length, block)
                 pos = 0
                 for off, ln in obj['extents']:
                     for b in range(off // block_size, -(-(off + ln) // block_size)):
                         if b < n_blocks and present[b] and not claimed[b]:
                             claimed[b] = 1
                             lo = b * block_size
-                            n = min(lo + block_size, off + ln, size) - lo
-                            p = pos + lo - off
-                            if writes and writes[-1][0] + writes[-1][2] == p \
-                                    and writes[-1][1] + writes[-1][2] == lo:
-                                writes[-1][2] += n
-                            else:
-                                writes.append([p, lo, n])
+                            writes.append((pos + lo - off, lo,
+                                           min(lo + block_size, off + ln, size) - lo, b))
                     pos += ln
                 if writes:
-                    tasks.append((meta, obj, writes))
+                    tasks.append((meta, maps[level][0], obj, writes))
         missing = [b for b in range(n_blocks) if present[b] and not claimed[b]]
         if missing:
             raise base.BackupStoreError(
@@ -663,16 +687,22 @@ class ChunkedBackup:
         report = _Progress(progress, length)
         pipeline = _Pipeline(self.workers, self.max_inflight)
 
-        def work(meta, obj, writes):
+        def work(meta, digests, obj, writes):
+            what = 'object of backup %s' % meta['prefix']
             raw = self.store.get(meta['container'], obj['name'])
-            data = memoryview(self._unpack(raw, obj, 'object of backup %s' % meta['prefix']))
+            data = memoryview(self._unpack(raw, obj, what, verify=False))
             del raw
             total = 0
-            for p, off, n in writes:
+            for p, off, n, b in writes:
+                block = data[p:p + n]
+                if hashlib.sha256(block).digest() != digests[b * DIGEST:(b + 1) * DIGEST]:
+                    raise base.BackupStoreError(
+                        reason='%s (%s) is corrupt: SHA-256 mismatch of the block at offset %d'
+                        % (what, obj['name'], off))
                 done = 0
                 while done < n:
                     try:
-                        done += os.pwrite(fd, data[p + done:p + n], off + done)
+                        done += os.pwrite(fd, block[done:], off + done)
                     except OSError as e:
                         raise BackupIOError(reason='writing %s at offset %d failed: %s'
                                             % (dest_path, off + done, e.strerror))
