@@ -23,9 +23,10 @@ run by the common :class:`~blockstore.common.operation.Runner`:
   one's after a database loss) is checked against the store.
 
 Recovery (``init_host``): the work records of this service's backups left
-by a crash. A create cannot be resumed: the backup becomes ``error`` ("the
-backup service stopped during the backup"), its objects are removed and the
-source is given back; a restore leaves the volume ``error_restoring`` and
+by a crash. A create that had begun cannot be resumed: the backup becomes
+``error`` ("the backup service stopped during the backup"), its objects are
+removed and the source is given back (one that had not begun -- its message
+queued or lost with the process -- simply runs); a restore leaves the volume ``error_restoring`` and
 the backup ``available``; a delete is redone; an import fails.
 """
 
@@ -538,6 +539,15 @@ class BackupManager(service.Manager):
     def _redo(self, ctx, worker, backup):
         if worker.operation == 'delete':
             self.delete_backup(ctx, backup)
+            return
+        if (worker.operation == 'create' and backup.status == states.CREATING
+                and not backup.service_metadata and not backup.temp_snapshot_id):
+            # It had not begun (its message was still queued, or taken and lost with
+            # the process): nothing to undo, so it runs now. A queued duplicate of it
+            # is skipped by the skeleton once it ends.
+            LOG.info('Backup %s had not begun; running it', backup.id)
+            threading.Thread(target=self.create_backup, args=(ctx, backup), daemon=True,
+                             name='backup-%s' % backup.id).start()
             return
         with op_mod.locked('backup', backup.id):
             backup.refresh()

@@ -530,11 +530,32 @@ def test_recovery_of_an_interrupted_backup(bmgr, vmgr, ctx):
 def test_recovery_of_an_interrupted_detached_backup_gives_the_volume_back(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     b = _start_backup(ctx, bmgr, v)
+    db_backups.backup_update(ctx, b.id, {'service_metadata': bmgr._prefix(b)})   # begun
     assert objects.Volume.get_by_id(ctx, v.id).status == states.BACKING_UP
     assert bmgr.recover(ctx) == 1
     assert objects.Backup.get_by_id(ctx, b.id).status == states.ERROR
     assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
     assert _no_work(ctx, b.id)
+
+
+def test_recovery_runs_a_backup_that_had_not_begun(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _start_backup(ctx, bmgr, v)    # its cast was lost with the process
+    assert bmgr.recover(ctx) == 1
+    deadline = time.time() + 10
+    while time.time() < deadline and _status(b) == states.CREATING:
+        time.sleep(0.05)
+    b.refresh()
+    assert b.status == states.AVAILABLE, b.fail_reason
+    assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+    bmgr.create_backup(ctx, b)         # the queued duplicate, delivered late: skipped
+    assert _status(b) == states.AVAILABLE and _no_work(ctx, b.id)
+
+
+def _status(backup):
+    return objects.Backup.get_by_id(backup._context, backup.id, read_deleted=True).status
 
 
 def test_recovery_of_an_interrupted_restore(bmgr, vmgr, ctx):
