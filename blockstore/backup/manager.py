@@ -308,7 +308,15 @@ class BackupManager(service.Manager):
             reason = STOPPED if (self._stopping.is_set() and isinstance(
                 op.error, chunked.BackupCancelled)) else op.reason
             values = dict(values, fail_reason=(reason or 'unknown error')[:255])
-        return backup.transition(event, **values)
+        won = backup.transition(event, **values)
+        if not won and event == 'create_done':
+            backup.refresh()
+            if backup.status == states.DELETING and not backup.deleted:
+                # Force-deleted after the last chunk was read: nothing cancelled it.
+                LOG.info('Backup %s was deleted as it finished; removed', backup.id)
+                self._remove_objects(backup)
+                return backup.transition('delete_done')
+        return won
 
     def _create_failed(self, context, backup, error):
         """After a failed create: its objects removed; a cancelled one deleted."""

@@ -390,6 +390,24 @@ def test_force_delete_cancels_a_running_backup(bmgr, vmgr, ctx, monkeypatch):
     assert _no_work(ctx, b.id)
 
 
+def test_force_delete_as_the_backup_finishes(bmgr, vmgr, ctx, monkeypatch):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _start_backup(ctx, bmgr, v)
+    real_backup = bmgr.chunked.backup
+
+    def backup_then_cancelled(*args, **kwargs):
+        meta = real_backup(*args, **kwargs)
+        assert objects.Backup.get_by_id(ctx, b.id).transition('cancel')   # too late to see
+        return meta
+    monkeypatch.setattr(bmgr.chunked, 'backup', backup_then_cancelled)
+    bmgr.create_backup(ctx, b)
+    assert _status(b) == states.DELETED
+    assert _objects_of(bmgr, b) == []
+    assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+
+
 def test_force_delete_before_the_backup_began(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     b = _start_backup(ctx, bmgr, v)
