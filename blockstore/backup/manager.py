@@ -58,6 +58,7 @@ LOG = logging.getLogger(__name__)
 GiB = 1024 ** 3
 STOPPED = 'the backup service stopped during the backup'
 RESTORE_STOPPED = 'the backup service stopped during the restore'
+IMPORT_STOPPED = 'the backup service stopped during the import; import the record again'
 # How often a running backup reads its own status (a force-delete cancels it).
 CANCEL_POLL = 1.0
 # The fields of a backup an exported record carries (export_record / import_record).
@@ -512,10 +513,21 @@ class BackupManager(service.Manager):
             return values
 
         op = _Op('import', 'create_done', 'create_failed', 'BACKUP_IMPORT',
-                 end_hook=lambda ctx, obj, event, values, op: obj.transition(
-                     event, **(dict(values, fail_reason=op.reason[:255])
-                               if op.reason else values)))
+                 end_hook=self._import_end)
         self.operations.run(context, backup, op, op.wrap(work))
+
+    @staticmethod
+    def _import_end(context, backup, event, values, op):
+        if op.reason:
+            values = dict(values, fail_reason=op.reason[:255])
+        if backup.transition(event, **values):
+            return True
+        backup.refresh()
+        if backup.status == states.DELETING and not backup.deleted:
+            # Force-deleted while importing: the row goes; the objects stay (they are
+            # the exported backup's, which another deployment may still use).
+            return backup.transition('delete_done')
+        return False
 
     # -- recovery -----------------------------------------------------------------------
 
@@ -566,7 +578,9 @@ class BackupManager(service.Manager):
                     return   # its record is the delete's now
             elif worker.operation == 'import':
                 if backup.status == states.CREATING:
-                    backup.transition('create_failed', fail_reason=STOPPED)
+                    backup.transition('create_failed', fail_reason=IMPORT_STOPPED)
+                elif backup.status == states.DELETING and not backup.deleted:
+                    backup.transition('delete_done')
             db.worker_destroy(ctx, 'backup', backup.id, worker.operation)
 
     def _recover_create(self, ctx, backup):

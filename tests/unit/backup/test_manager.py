@@ -599,6 +599,17 @@ def test_recovery_redoes_an_interrupted_delete(bmgr, vmgr, ctx):
     assert _no_work(ctx, b.id)
 
 
+def test_recovery_of_an_interrupted_import(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    b = objects.Backup(ctx, volume_id=v.id, project_id='p', user_id='u', host=bmgr.host,
+                       size=0, object_count=0, deleted=False, metadata={})
+    b.create(work={'operation': 'import'})
+    assert bmgr.recover(ctx) == 1
+    b.refresh()
+    assert b.status == states.ERROR and b.fail_reason == backup_manager.IMPORT_STOPPED
+    assert _no_work(ctx, b.id)
+
+
 def test_recovery_leaves_other_services_backups_alone(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     b = _start_backup(ctx, bmgr, v)
