@@ -17,9 +17,10 @@ written); nothing drops caches.
 
 Figures are reported, not asserted. A table is printed; --out writes JSON.
 
-``--cinder-venv DIR`` is the hook for comparing with Cinder's posix backup
-driver (a Cinder installed in a separate virtualenv, never ours): not
-implemented yet; the flag only says so.
+``--cinder-venv DIR`` adds the same full backup and restore by Cinder's posix
+backup driver (bench/cinder_posix_backup.py run by DIR/bin/python: Cinder
+installed in a separate virtualenv, never ours; Cinder's defaults, our
+--compression; it reads the whole file, holes included).
 """
 
 import argparse
@@ -139,6 +140,23 @@ def run_child(args, kind, file, workers, **extra):
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def run_cinder(args, kind, file, state):
+    python = os.path.join(args.cinder_venv, 'bin', 'python')
+    store = os.path.join(args.store, 'cinder')
+    os.makedirs(store, exist_ok=True)
+    cmd = [python, os.path.join(BENCH_DIR, 'cinder_posix_backup.py'), kind, '--file', file,
+           '--store', store, '--size', str(args.size), '--compression', args.compression,
+           '--state', state]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if res.returncode != 0:
+        raise RuntimeError('cinder %s failed:\n%s' % (kind, res.stderr[-4000:]))
+    result = json.loads(res.stdout.strip().splitlines()[-1])
+    if kind == 'backup':
+        result['bytes_stored'] = sum(os.path.getsize(os.path.join(d, f))
+                                     for d, _s, files in os.walk(store) for f in files)
+    return result
+
+
 def dd_read(path):
     t0 = time.monotonic()
     subprocess.run(['dd', 'if=' + path, 'of=/dev/null', 'bs=4M'], check=True,
@@ -196,6 +214,22 @@ def bench(args):
                 if w == args.workers[-1] and args.verify:
                     rows[-1]['verified'] = same_content(src, dest)
                 os.unlink(dest)
+            if args.cinder_venv:
+                state = os.path.join(workdir, name + '.cinder.json')
+                r = run_cinder(args, 'backup', src, state)
+                rows.append(dict(r, dataset=name, what='cinder backup', workers='-',
+                                 mib_s=rate(args.size, r['seconds']),
+                                 vs_dd=dd / r['seconds']))
+                log('%s: cinder backup %.2f s' % (name, r['seconds']))
+                dest = os.path.join(workdir, name + '.restored')
+                r = run_cinder(args, 'restore', dest, state)
+                rows.append(dict(r, dataset=name, what='cinder restore', workers='-',
+                                 mib_s=rate(args.size, r['seconds'])))
+                log('%s: cinder restore %.2f s' % (name, r['seconds']))
+                if args.verify:
+                    rows[-1]['verified'] = same_content(src, dest)
+                os.unlink(dest)
+                shutil.rmtree(os.path.join(args.store, 'cinder'), ignore_errors=True)
             if name == 'sparse10' and args.incremental:
                 w = args.workers[-1]
                 change_one_percent(src, args.size)
@@ -254,7 +288,7 @@ def main():
     p.add_argument('--no-verify', dest='verify', action='store_false')
     p.add_argument('--keep', action='store_true')
     p.add_argument('--out', help='write the rows as JSON here')
-    p.add_argument('--cinder-venv', help='compare with Cinder (not implemented yet)')
+    p.add_argument('--cinder-venv', help="also run Cinder's posix driver from this virtualenv")
     # Child mode (one run in its own process).
     p.add_argument('--child', choices=['backup', 'restore'], help=argparse.SUPPRESS)
     p.add_argument('--file', help=argparse.SUPPRESS)
@@ -267,8 +301,8 @@ def main():
     if args.child:
         args.workers = int(args.workers)
         return child(args)
-    if args.cinder_venv:
-        sys.exit('--cinder-venv: the Cinder comparison is not implemented yet')
+    if args.cinder_venv and not os.path.exists(os.path.join(args.cinder_venv, 'bin', 'python')):
+        sys.exit('--cinder-venv %s: no bin/python there' % args.cinder_venv)
     args.size = int(args.size_gib * GiB) // MiB * MiB
     args.datasets = [d for d in args.datasets.split(',') if d]
     args.workers = [int(w) for w in args.workers.split(',')]

@@ -23,9 +23,10 @@ run by the common :class:`~blockstore.common.operation.Runner`:
   one's after a database loss) is checked against the store.
 
 Recovery (``init_host``): the work records of this service's backups left
-by a crash. A create cannot be resumed: the backup becomes ``error`` ("the
-backup service stopped during the backup"), its objects are removed and the
-source is given back; a restore leaves the volume ``error_restoring`` and
+by a crash. A create that had begun cannot be resumed: the backup becomes
+``error`` ("the backup service stopped during the backup"), its objects are
+removed and the source is given back (one that had not begun -- its message
+queued or lost with the process -- simply runs); a restore leaves the volume ``error_restoring`` and
 the backup ``available``; a delete is redone; an import fails.
 """
 
@@ -57,6 +58,7 @@ LOG = logging.getLogger(__name__)
 GiB = 1024 ** 3
 STOPPED = 'the backup service stopped during the backup'
 RESTORE_STOPPED = 'the backup service stopped during the restore'
+IMPORT_STOPPED = 'the backup service stopped during the import; import the record again'
 # How often a running backup reads its own status (a force-delete cancels it).
 CANCEL_POLL = 1.0
 # The fields of a backup an exported record carries (export_record / import_record).
@@ -312,7 +314,15 @@ class BackupManager(service.Manager):
             reason = STOPPED if (self._stopping.is_set() and isinstance(
                 op.error, chunked.BackupCancelled)) else op.reason
             values = dict(values, fail_reason=(reason or 'unknown error')[:255])
-        return backup.transition(event, **values)
+        won = backup.transition(event, **values)
+        if not won and event == 'create_done':
+            backup.refresh()
+            if backup.status == states.DELETING and not backup.deleted:
+                # Force-deleted after the last chunk was read: nothing cancelled it.
+                LOG.info('Backup %s was deleted as it finished; removed', backup.id)
+                self._remove_objects(backup)
+                return backup.transition('delete_done')
+        return won
 
     def _create_failed(self, context, backup, error):
         """After a failed create: its objects removed; a cancelled one deleted."""
@@ -521,10 +531,21 @@ class BackupManager(service.Manager):
             return values
 
         op = _Op('import', 'create_done', 'create_failed', 'BACKUP_IMPORT',
-                 end_hook=lambda ctx, obj, event, values, op: obj.transition(
-                     event, **(dict(values, fail_reason=op.reason[:255])
-                               if op.reason else values)))
+                 end_hook=self._import_end)
         self.operations.run(context, backup, op, op.wrap(work))
+
+    @staticmethod
+    def _import_end(context, backup, event, values, op):
+        if op.reason:
+            values = dict(values, fail_reason=op.reason[:255])
+        if backup.transition(event, **values):
+            return True
+        backup.refresh()
+        if backup.status == states.DELETING and not backup.deleted:
+            # Force-deleted while importing: the row goes; the objects stay (they are
+            # the exported backup's, which another deployment may still use).
+            return backup.transition('delete_done')
+        return False
 
     # -- recovery -----------------------------------------------------------------------
 
@@ -557,6 +578,15 @@ class BackupManager(service.Manager):
         if worker.operation == 'delete':
             self.delete_backup(ctx, backup)
             return
+        if (worker.operation == 'create' and backup.status == states.CREATING
+                and not backup.service_metadata and not backup.temp_snapshot_id):
+            # It had not begun (its message was still queued, or taken and lost with
+            # the process): nothing to undo, so it runs now. A queued duplicate of it
+            # is skipped by the skeleton once it ends.
+            LOG.info('Backup %s had not begun; running it', backup.id)
+            threading.Thread(target=self.create_backup, args=(ctx, backup), daemon=True,
+                             name='backup-%s' % backup.id).start()
+            return
         with op_mod.locked('backup', backup.id):
             backup.refresh()
             if worker.operation == 'create':
@@ -566,7 +596,9 @@ class BackupManager(service.Manager):
                     return   # its record is the delete's now
             elif worker.operation == 'import':
                 if backup.status == states.CREATING:
-                    backup.transition('create_failed', fail_reason=STOPPED)
+                    backup.transition('create_failed', fail_reason=IMPORT_STOPPED)
+                elif backup.status == states.DELETING and not backup.deleted:
+                    backup.transition('delete_done')
             db.worker_destroy(ctx, 'backup', backup.id, worker.operation)
 
     def _recover_create(self, ctx, backup):

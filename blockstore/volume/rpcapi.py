@@ -255,8 +255,9 @@ class VolumeAPI(rpc.RPCAPI):
         where on its node a backup reads (or, with ``restore``, a restore writes)
         ``volume``; ``temp_snapshot``: through a temporary snapshot (attached)."""
         self.require_backups()
+        timeout = self.BACKUP_DEVICE_TIMEOUT if temp_snapshot else 60
         return self._prepare(volume.host, version=self.BACKUP_VERSION,
-                             timeout=self.BACKUP_DEVICE_TIMEOUT).call(
+                             timeout=timeout).call(
             ctxt, 'backup_device', volume=volume, backup_id=backup_id,
             snapshot_id=snapshot_id, temp_snapshot=temp_snapshot, restore=restore)
 

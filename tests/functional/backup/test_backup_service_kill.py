@@ -199,8 +199,13 @@ def test_backup_service_killed_mid_backup_and_mid_restore_recovers(deployment):
     assert _store_objects(dep, attached) == []
     assert source.transition('reset', target=states.AVAILABLE)
 
-    # 3. The restarted service backs up to the end.
+    # 3. Requested while the service is down (not yet seen as down): the request waits
+    # in its queue and the restarted service backs up to the end.
+    dep.kill('backup')
     good = _start_backup(dep, source)
+    time.sleep(1)
+    assert _status(objects.Backup, good.id) == states.CREATING
+    _start_backup_service(dep)
     _wait('a whole backup', lambda: _status(objects.Backup, good.id) == states.AVAILABLE,
           timeout=90)
     good.refresh()

@@ -370,7 +370,7 @@ def test_unreachable_store_fails_the_backup_with_its_reason(bmgr, vmgr, ctx, mon
 
 def test_force_delete_cancels_a_running_backup(bmgr, vmgr, ctx, monkeypatch):
     v = _volume(ctx, vmgr)
-    _fill(v)
+    _write(v.provider_location, 0, os.urandom(10 * CHUNK))   # more chunks than in flight
     first_put = threading.Event()
     deleted = threading.Event()
     real_put = bmgr.store.put
@@ -395,6 +395,24 @@ def test_force_delete_cancels_a_running_backup(bmgr, vmgr, ctx, monkeypatch):
     assert _no_work(ctx, b.id)
 
 
+def test_force_delete_as_the_backup_finishes(bmgr, vmgr, ctx, monkeypatch):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _start_backup(ctx, bmgr, v)
+    real_backup = bmgr.chunked.backup
+
+    def backup_then_cancelled(*args, **kwargs):
+        meta = real_backup(*args, **kwargs)
+        assert objects.Backup.get_by_id(ctx, b.id).transition('cancel')   # too late to see
+        return meta
+    monkeypatch.setattr(bmgr.chunked, 'backup', backup_then_cancelled)
+    bmgr.create_backup(ctx, b)
+    assert _status(b) == states.DELETED
+    assert _objects_of(bmgr, b) == []
+    assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+
+
 def test_force_delete_before_the_backup_began(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     b = _start_backup(ctx, bmgr, v)
@@ -407,7 +425,7 @@ def test_force_delete_before_the_backup_began(bmgr, vmgr, ctx):
 
 def test_force_delete_cancels_a_running_restore(bmgr, vmgr, ctx, monkeypatch):
     v = _volume(ctx, vmgr)
-    _fill(v)
+    _write(v.provider_location, 0, os.urandom(10 * CHUNK))   # more chunks than in flight
     b = _backup(ctx, bmgr, v)
     target = _volume(ctx, vmgr)
     _start_restore(ctx, b, target)
@@ -458,7 +476,7 @@ def test_force_delete_before_the_restore_began(bmgr, vmgr, ctx):
 
 def test_a_stopping_service_ends_its_running_backup(bmgr, vmgr, ctx, monkeypatch):
     v = _volume(ctx, vmgr)
-    _fill(v)
+    _write(v.provider_location, 0, os.urandom(10 * CHUNK))   # more chunks than in flight
     first_put = threading.Event()
     real_put = bmgr.store.put
 
@@ -535,11 +553,32 @@ def test_recovery_of_an_interrupted_backup(bmgr, vmgr, ctx):
 def test_recovery_of_an_interrupted_detached_backup_gives_the_volume_back(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     b = _start_backup(ctx, bmgr, v)
+    db_backups.backup_update(ctx, b.id, {'service_metadata': bmgr._prefix(b)})   # begun
     assert objects.Volume.get_by_id(ctx, v.id).status == states.BACKING_UP
     assert bmgr.recover(ctx) == 1
     assert objects.Backup.get_by_id(ctx, b.id).status == states.ERROR
     assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
     assert _no_work(ctx, b.id)
+
+
+def test_recovery_runs_a_backup_that_had_not_begun(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _start_backup(ctx, bmgr, v)    # its cast was lost with the process
+    assert bmgr.recover(ctx) == 1
+    deadline = time.time() + 10
+    while time.time() < deadline and _status(b) == states.CREATING:
+        time.sleep(0.05)
+    b.refresh()
+    assert b.status == states.AVAILABLE, b.fail_reason
+    assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+    bmgr.create_backup(ctx, b)         # the queued duplicate, delivered late: skipped
+    assert _status(b) == states.AVAILABLE and _no_work(ctx, b.id)
+
+
+def _status(backup):
+    return objects.Backup.get_by_id(backup._context, backup.id, read_deleted=True).status
 
 
 def test_recovery_of_an_interrupted_restore(bmgr, vmgr, ctx):
@@ -562,6 +601,17 @@ def test_recovery_redoes_an_interrupted_delete(bmgr, vmgr, ctx):
     assert bmgr.recover(ctx) == 1
     assert objects.Backup.get_by_id(ctx, b.id, read_deleted=True).status == states.DELETED
     assert _objects_of(bmgr, b) == []
+    assert _no_work(ctx, b.id)
+
+
+def test_recovery_of_an_interrupted_import(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    b = objects.Backup(ctx, volume_id=v.id, project_id='p', user_id='u', host=bmgr.host,
+                       size=0, object_count=0, deleted=False, metadata={})
+    b.create(work={'operation': 'import'})
+    assert bmgr.recover(ctx) == 1
+    b.refresh()
+    assert b.status == states.ERROR and b.fail_reason == backup_manager.IMPORT_STOPPED
     assert _no_work(ctx, b.id)
 
 
