@@ -164,7 +164,11 @@ class API:
                 raise exception.InvalidInput(
                     reason='Volume size %sGB cannot be smaller than original volume size %sGB. '
                            'They must be >= original volume size.' % (size, source.size))
-        backup = self._backup_for_create(ctx, backup_id) if backup_id else None
+        backup = None
+        if backup_id:
+            # An older volume service would leave the volume creating, the backup restoring.
+            self.volume_rpcapi.require_backups('create volumes from backups')
+            backup = self._backup_for_create(ctx, backup_id)
         if backup is not None:
             size = size if size is not None else backup.size
             if size < backup.size:

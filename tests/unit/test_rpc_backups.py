@@ -43,3 +43,21 @@ def test_versions_of_the_backup_service_and_its_clients():
     assert (backup_manager.BackupManager.RPC_API_VERSION
             == backup_rpcapi.BackupAPI.RPC_API_VERSION == '1.0')
     assert backup_rpcapi.BackupAPI.BINARY == 'blockstore-backup'
+
+
+def test_create_from_a_backup_is_refused_beside_an_older_volume_service(ctx):
+    """Refused before anything is claimed: the backup stays available, no volume row."""
+    from blockstore.db import backups as db_backups
+    from blockstore.objects import states
+    from blockstore.volume import api as volume_api
+    rpc.init()
+    db.service_create(ctx, {'host': 'b@file1', 'binary': 'blockstore-volume',
+                            'topic': 'blockstore-volume', 'rpc_current_version': '1.7',
+                            'object_current_version': '1.3'})
+    backup = db_backups.backup_create(ctx, {
+        'volume_id': '6f3b2a10-0000-4000-8000-000000000020', 'project_id': 'p1',
+        'user_id': 'u1', 'size': 1, 'status': states.AVAILABLE, 'deleted': False})
+    with pytest.raises(exception.ServiceTooOld, match='create volumes from backups'):
+        volume_api.API().create(ctx, None, 'from-backup', backup_id=backup.id)
+    assert db_backups.backup_get(ctx, backup.id).status == states.AVAILABLE
+    assert not [v for v in db.volume_get_all(ctx) if v.display_name == 'from-backup']
