@@ -31,6 +31,7 @@ the backup ``available``; a delete is redone; an import fails.
 """
 
 import base64
+import contextlib
 import os
 import threading
 import time
@@ -41,6 +42,7 @@ from oslo_serialization import jsonutils
 
 from blockstore.backup import chunked
 from blockstore.backup import drivers as stores
+from blockstore.backup import remote
 from blockstore.common import exception
 from blockstore.common import operation as op_mod
 from blockstore.common import service
@@ -132,6 +134,7 @@ class BackupManager(service.Manager):
         self._slots = threading.BoundedSemaphore(bconf.backup_max_operations)
         self._stopping = threading.Event()
         self._volume_rpcapi = None
+        self.connector = remote.Connector(conf, host)
         self.operations = op_mod.Runner(lambda: self.service, lambda ctx: True)
 
     @property
@@ -186,6 +189,22 @@ class BackupManager(service.Manager):
                                % (backup.id, backup.service, self.store.name))
         self.store.check()
         self.store.ensure_container(container)
+
+    def _use_export(self, volume):
+        """Whether ``volume`` is reached through an export (see backup/remote.py)."""
+        return remote.use_export(self.conf.backup.backup_use_export, self.host, volume.host)
+
+    def _backup_device(self, context, volume, backup_id, **kwargs):
+        """volume RPC backup_device, with this service's connector when it exports."""
+        if self._use_export(volume):
+            kwargs['connector'] = self.connector.properties()
+        return self.volume_rpcapi.backup_device(context, volume, backup_id, **kwargs)
+
+    def _device_path(self, device):
+        """A context giving the local path of what backup_device answered."""
+        if device.get('connection_info'):
+            return self.connector.connected(device['connection_info'])
+        return contextlib.nullcontext(device['path'])
 
     def _cancelled(self, context, backup_id):
         """True once the backup is being deleted (force-delete) or the service stops."""
@@ -276,21 +295,23 @@ class BackupManager(service.Manager):
                 'container': container, 'service_metadata': prefix,
                 'service': self.store.name, 'progress': 0, 'bytes_done': 0})
             backup.container, backup.service_metadata = container, prefix
-            device = self.volume_rpcapi.backup_device(
+            device = self._backup_device(
                 context, volume, backup.id, snapshot_id=backup.snapshot_id,
                 temp_snapshot=snapshot is None and volume.status != states.BACKING_UP)
             backup.temp_snapshot_id = device.get('temp_snapshot_id')
             opened.append(True)
             size = snapshot.volume_size if snapshot is not None else volume.size
-            meta = self.chunked.backup(
-                device['path'], size * GiB, container, prefix, parent=parent,
-                data_regions=device.get('data_regions'),
-                changed_regions=device.get('changed_regions') if parent is not None else None,
-                volume_meta={'volume_id': volume.id, 'volume_size': size,
-                             'backup_id': backup.id, 'snapshot_id': backup.snapshot_id,
-                             'parent_id': backup.parent_id},
-                progress=self._progress(context, backup.id, 'Backup'),
-                cancelled=self._cancelled(context, backup.id))
+            with self._device_path(device) as path:
+                meta = self.chunked.backup(
+                    path, size * GiB, container, prefix, parent=parent,
+                    data_regions=device.get('data_regions'),
+                    changed_regions=(device.get('changed_regions') if parent is not None
+                                     else None),
+                    volume_meta={'volume_id': volume.id, 'volume_size': size,
+                                 'backup_id': backup.id, 'snapshot_id': backup.snapshot_id,
+                                 'parent_id': backup.parent_id},
+                    progress=self._progress(context, backup.id, 'Backup'),
+                    cancelled=self._cancelled(context, backup.id))
             LOG.info('Backup %s of volume %s: %d objects, %d bytes read, %s stored',
                      backup.id, volume.id, meta.get('object_count', 0),
                      meta.get('bytes_read', 0), meta.get('bytes_stored'))
@@ -344,7 +365,8 @@ class BackupManager(service.Manager):
             try:
                 self.volume_rpcapi.backup_device_release(
                     context, volume, backup.temp_snapshot_id, backup_id=backup.id,
-                    succeeded=succeeded, snapshot_id=backup.snapshot_id)
+                    succeeded=succeeded, snapshot_id=backup.snapshot_id,
+                    exported=self._use_export(volume))
                 db_backups.backup_update(context, backup.id, {'temp_snapshot_id': None})
                 backup.temp_snapshot_id = None
             except Exception:
@@ -419,19 +441,20 @@ class BackupManager(service.Manager):
                                           '(%d GiB)' % (volume.id, volume.size, backup.id,
                                                         backup.size))
             chain = self._chain(context, backup)
-            device = self.volume_rpcapi.backup_device(context, volume, backup.id,
-                                                      restore=True)
+            device = self._backup_device(context, volume, backup.id, restore=True)
             try:
-                self.chunked.restore(chain, device['path'], backup.size * GiB,
-                                     progress=self._progress(context, backup.id, 'Restore',
-                                                             save=False),
-                                     cancelled=self._cancelled(context, backup.id),
-                                     discard_zeroes=bool(device.get('discard_zeroes')))
+                with self._device_path(device) as path:
+                    self.chunked.restore(chain, path, backup.size * GiB,
+                                         dest_reads_zeros=bool(device.get('reads_zeros')),
+                                         progress=self._progress(context, backup.id,
+                                                                 'Restore', save=False),
+                                         cancelled=self._cancelled(context, backup.id),
+                                         discard_zeroes=bool(device.get('discard_zeroes')))
             finally:
                 try:
-                    self.volume_rpcapi.backup_device_release(context, volume, None,
-                                                             backup_id=backup.id,
-                                                             restore=True)
+                    self.volume_rpcapi.backup_device_release(
+                        context, volume, None, backup_id=backup.id, restore=True,
+                        exported=bool(device.get('connection_info')))
                 except Exception:
                     LOG.exception('Could not release restore target %s', volume.id)
             LOG.info('Restored backup %s to volume %s', backup.id, volume.id)
@@ -609,7 +632,10 @@ class BackupManager(service.Manager):
         except exception.NotFound:
             LOG.warning('The source of backup %s is gone', backup.id)
         else:
-            self._release_source(ctx, backup, volume, snapshot)
+            # Begun (it had named its objects): the volume service may hold its source
+            # open, and an export of it when this service reads over one.
+            self._release_source(ctx, backup, volume, snapshot,
+                                 opened=bool(backup.service_metadata))
         if backup.service_metadata:
             self._remove_objects(backup)
         if backup.status == states.DELETING:
@@ -624,6 +650,13 @@ class BackupManager(service.Manager):
         if volume_id:
             try:
                 volume = objects.Volume.get_by_id(ctx, volume_id)
+                if self._use_export(volume):
+                    try:   # the export of the restore target, if it was made
+                        self.volume_rpcapi.backup_device_release(
+                            ctx, volume, None, backup_id=backup.id, restore=True,
+                            exported=True)
+                    except Exception:
+                        LOG.exception('Could not release restore target %s', volume.id)
                 if volume.transition('restore_backup_failed'):
                     op_mod.record_failure(volume.project_id, 'volume', volume.id,
                                           'RESTORE_BACKUP', BackupFailed(

@@ -211,6 +211,18 @@ backup_opts = [
     cfg.IntOpt('backup_max_inflight', min=1, sample_default='2 * backup_workers',
                help='Chunks held in memory at once by one backup or restore; bounds its '
                     'memory to about this many times backup_chunk_size.'),
+    cfg.StrOpt('backup_use_export', default='auto', choices=[
+                   ('auto', 'an export when the volume\'s node (its host before "@") is '
+                            'not this service\'s host, else the local path'),
+                   ('always', 'always an export (os-brick connects it)'),
+                   ('never', 'always the local path the volume service gives (the backup '
+                             'service runs on the volume\'s node or sees its files)')],
+               help='How the backup service reaches the volume it backs up or restores: '
+                    'the volume service exports it to this service\'s os-brick connector, '
+                    'or gives its local path.'),
+    cfg.StrOpt('backup_connector_ip', sample_default='127.0.0.1',
+               help='IP address of this node in the os-brick connector sent to volume '
+                    'services (reading volumes over an export); defaults to 127.0.0.1.'),
     cfg.IntOpt('backup_max_operations', default=4, min=1,
                help='Backups and restores one backup service runs at the same time.'),
     cfg.StrOpt('backup_swift_url',

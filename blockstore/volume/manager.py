@@ -432,14 +432,16 @@ class VolumeManager(service.Manager):
     # -- backups (RPC 1.8) -------------------------------------------------------------
 
     def backup_device(self, context, volume, backup_id, snapshot_id=None,
-                      temp_snapshot=False, restore=False):
+                      temp_snapshot=False, restore=False, connector=None):
         return self.backups.backup_device(context, volume, backup_id, snapshot_id,
-                                          temp_snapshot, restore)
+                                          temp_snapshot, restore, connector=connector)
 
     def backup_device_release(self, context, volume, temp_snapshot_id, backup_id=None,
-                              succeeded=True, restore=False, snapshot_id=None):
+                              succeeded=True, restore=False, snapshot_id=None,
+                              exported=False):
         self.backups.backup_device_release(context, volume, temp_snapshot_id, backup_id,
-                                           succeeded, restore, snapshot_id)
+                                           succeeded, restore, snapshot_id,
+                                           exported=exported)
 
     # -- capabilities -------------------------------------------------------
 

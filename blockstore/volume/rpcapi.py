@@ -21,7 +21,10 @@ History:
   1.8 - backups: backup_device, backup_device_release (calls: the local path a backup
         reads or a restore writes; an attached volume's temporary snapshot); create_volume
         hands a volume made for ``request_spec['backup_id']`` to the backup service (an
-        older one would leave it available and empty)
+        older one would leave it available and empty); a backup service on another node
+        sends its os-brick ``connector`` to backup_device (the answer is then
+        ``connection_info`` of an export instead of a path) and ``exported`` to
+        backup_device_release (the export is removed)
 """
 
 from oslo_config import cfg
@@ -250,24 +253,32 @@ class VolumeAPI(rpc.RPCAPI):
                 % (self.BACKUP_VERSION, what))
 
     def backup_device(self, ctxt, volume, backup_id, snapshot_id=None, temp_snapshot=False,
-                      restore=False):
+                      restore=False, connector=None):
         """{'path', 'temp_snapshot_id', 'data_regions', 'changed_regions', 'discard_zeroes'}:
         where on its node a backup reads (or, with ``restore``, a restore writes)
-        ``volume``; ``temp_snapshot``: through a temporary snapshot (attached)."""
+        ``volume``; ``temp_snapshot``: through a temporary snapshot (attached).
+
+        ``connector``: the os-brick connector of a backup service on another node;
+        the answer has ``connection_info`` (an export to it) instead of ``path``,
+        and ``reads_zeros`` when a restore target was emptied first.
+        """
         self.require_backups()
-        timeout = self.BACKUP_DEVICE_TIMEOUT if temp_snapshot else 60
+        timeout = self.BACKUP_DEVICE_TIMEOUT if temp_snapshot or connector else 60
+        kwargs = {'connector': connector} if connector is not None else {}
         return self._prepare(volume.host, version=self.BACKUP_VERSION,
                              timeout=timeout).call(
             ctxt, 'backup_device', volume=volume, backup_id=backup_id,
-            snapshot_id=snapshot_id, temp_snapshot=temp_snapshot, restore=restore)
+            snapshot_id=snapshot_id, temp_snapshot=temp_snapshot, restore=restore, **kwargs)
 
     def backup_device_release(self, ctxt, volume, temp_snapshot_id, backup_id=None,
-                              succeeded=True, restore=False, snapshot_id=None):
-        """Release what backup_device opened (the driver's source or target) and delete a
-        backup's temporary snapshot of ``volume``."""
+                              succeeded=True, restore=False, snapshot_id=None,
+                              exported=False):
+        """Release what backup_device opened (the driver's source or target, and with
+        ``exported`` its export) and delete a backup's temporary snapshot of ``volume``."""
         self.require_backups()
+        kwargs = {'exported': True} if exported else {}
         return self._prepare(volume.host, version=self.BACKUP_VERSION,
                              timeout=self.BACKUP_DEVICE_TIMEOUT).call(
             ctxt, 'backup_device_release', volume=volume, temp_snapshot_id=temp_snapshot_id,
             backup_id=backup_id, succeeded=succeeded, restore=restore,
-            snapshot_id=snapshot_id)
+            snapshot_id=snapshot_id, **kwargs)

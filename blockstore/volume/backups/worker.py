@@ -28,6 +28,7 @@ told to restore (cast). A failed create gives the claimed backup back
 import contextlib
 
 from oslo_log import log as logging
+from oslo_utils import excutils
 
 from blockstore.common import exception
 from blockstore.common import operation
@@ -37,12 +38,20 @@ from blockstore.db import work_rows
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.volume.drivers import base as driver_base
+from blockstore.volume.drivers import lvm_datapath
 
 LOG = logging.getLogger(__name__)
+GiB = 1024 ** 3
 
 
 def temp_snapshot_name(backup_id):
     return 'backup-%s' % backup_id
+
+
+def export_name(backup_id, restore=False):
+    """The export of what backup ``backup_id`` reads (or its restore writes) for a backup
+    service on another node (``BackupExportOps``)."""
+    return '%s-%s' % ('restore' if restore else 'backup', backup_id)
 
 
 class BackupDeviceRefused(exception.VolumeBackendAPIException):
@@ -71,14 +80,49 @@ class BackupWorker(operation.Worker):
     # -- RPC 1.8 ------------------------------------------------------------------
 
     def backup_device(self, context, volume, backup_id, snapshot_id=None, temp_snapshot=False,
-                      restore=False):
+                      restore=False, connector=None):
         """Where the backup (or, with ``restore``, the restore) ``backup_id`` works:
         ``{'path', 'temp_snapshot_id', 'data_regions', 'changed_regions', 'discard_zeroes'}``.
 
         A driver with ``BackupSourceOps`` says what the source holds (regions
         to read, or changed since the parent); the others give a path whose
         file holes say it.
+
+        ``connector`` (a backup service on another node): the same device is
+        exported to that os-brick connector (``BackupExportOps``) and
+        ``connection_info`` replaces ``path``. A restore target whose
+        discarded blocks read as zeros is discarded whole here first and
+        says ``reads_zeros``: the restore then writes only data, so holes stay
+        holes without discards through the export.
         """
+        if connector is not None and not driver_base.supports(self.driver,
+                                                              driver_base.BackupExportOps):
+            raise BackupDeviceRefused(data='backend %s cannot export what backups read to a '
+                                           'backup service on another node'
+                                           % self.backend.host)
+        device = self._open_device(context, volume, backup_id, snapshot_id, temp_snapshot,
+                                   restore)
+        if connector is None:
+            return device
+        try:
+            if restore and device.get('discard_zeroes'):
+                lvm_datapath.zero_range(device['path'], 0, volume.size * GiB,
+                                        discard_zeroes=True)
+                device['reads_zeros'] = True
+            info = self.driver.export_backup_device(
+                context, volume, export_name(backup_id, restore), device['path'], connector)
+        except Exception:
+            with excutils.save_and_reraise_exception():
+                self._close_device(context, volume, device.get('temp_snapshot_id'), backup_id,
+                                   False, restore, snapshot_id)
+        LOG.info('Exported %s of volume %s for %s of backup %s to %s', device['path'],
+                 volume.id, 'the restore' if restore else 'the backup', backup_id,
+                 connector.get('host') or connector.get('initiator'))
+        device.pop('path')
+        device.update(connection_info=info, discard_zeroes=False)
+        return device
+
+    def _open_device(self, context, volume, backup_id, snapshot_id, temp_snapshot, restore):
         self.operations.ensure_ready(context)
         sources = driver_base.supports(self.driver, driver_base.BackupSourceOps)
         device = {'temp_snapshot_id': None, 'data_regions': None, 'changed_regions': None,
@@ -112,9 +156,19 @@ class BackupWorker(operation.Worker):
         return self.driver.local_path(volume)
 
     def backup_device_release(self, context, volume, temp_snapshot_id, backup_id=None,
-                              succeeded=True, restore=False, snapshot_id=None):
-        """Close the driver's source or target, then delete the temporary snapshot of a
-        backup (absent or deleted: nothing to do)."""
+                              succeeded=True, restore=False, snapshot_id=None,
+                              exported=False):
+        """Remove the export (``exported``: backup_device was given a connector; none
+        left is fine), close the driver's source or target, then delete the temporary
+        snapshot of a backup (absent or deleted: nothing to do)."""
+        if exported and backup_id and driver_base.supports(self.driver,
+                                                           driver_base.BackupExportOps):
+            self.driver.remove_backup_export(context, volume, export_name(backup_id, restore))
+        self._close_device(context, volume, temp_snapshot_id, backup_id, succeeded, restore,
+                           snapshot_id)
+
+    def _close_device(self, context, volume, temp_snapshot_id, backup_id, succeeded, restore,
+                      snapshot_id):
         if driver_base.supports(self.driver, driver_base.BackupSourceOps):
             if restore:
                 self.driver.close_restore_target(volume)

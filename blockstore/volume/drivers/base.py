@@ -519,10 +519,36 @@ class BackupSourceOps(abc.ABC):
         """Release what :meth:`open_restore_target` holds."""
 
 
+class BackupExportOps(abc.ABC):
+    """What a backup reads (the volume, a snapshot, or a :class:`BackupSourceOps` source)
+    and what a restore writes can be exported to a backup service on another node.
+
+    The volume service opens the device as for a co-located backup service, then
+    exports that device under an export name of the backup's own (so the volume's
+    attachments and their exports are left alone) to the backup service's os-brick
+    connector; the backup service connects with os-brick. The export is removed before
+    the device is closed.
+    """
+
+    @abc.abstractmethod
+    def export_backup_device(self, context, volume, name, path, connector):
+        """Export the device at ``path`` on this node (what ``local_path``,
+        ``snapshot_local_path``, ``open_backup_source`` or ``open_restore_target``
+        gave for ``volume``) as export ``name`` to ``connector``.
+
+        :returns: the connection_info ``{'driver_volume_type', 'data'}`` an os-brick
+            connector of that protocol connects.
+        """
+
+    @abc.abstractmethod
+    def remove_backup_export(self, context, volume, name):
+        """Remove export ``name`` of ``volume`` (absent: nothing to do)."""
+
+
 #: Every interface, in the order :func:`declared_interfaces` reports them.
 INTERFACES = (VolumeDriver, SnapshotOps, CloneOps, ExportOps, ManageOps, RevertOps,
               ManageSnapshotOps, ManageableListOps, MigrateOps, ComputeExtendOps, ImageOps,
-              LocalPathOps, BackupDeviceOps, BackupSourceOps)
+              LocalPathOps, BackupDeviceOps, BackupSourceOps, BackupExportOps)
 
 _BY_NAME = {iface.__name__: iface for iface in INTERFACES}
 

@@ -105,7 +105,8 @@ def _backend_errors(action):
 
 class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.RevertOps,
                  base.ManageOps, base.ManageSnapshotOps, base.ManageableListOps,
-                 base.ExportOps, base.ImageOps, base.LocalPathOps, base.BackupDeviceOps):
+                 base.ExportOps, base.ImageOps, base.LocalPathOps, base.BackupDeviceOps,
+                 base.BackupExportOps):
     """Sparse files in a local directory; thin provisioned.
 
     Exports are local: a connection is the file's path
@@ -516,6 +517,16 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
             raise exception.VolumeBackendAPIException(
                 data='snapshot %s has no file %s' % (snapshot.id, path))
         return path
+
+    # -- BackupExportOps: the file itself, for backup services that see this directory --
+
+    def export_backup_device(self, context, volume, name, path, connector):
+        return {'driver_volume_type': 'local',
+                'data': {'device_path': path, 'volume_id': volume.id, 'access_mode': 'rw',
+                         'discard': False, 'qos_specs': None, 'encrypted': False}}
+
+    def remove_backup_export(self, context, volume, name):
+        return None
 
     # -- exports: the file itself, for hosts that see this directory -------------
 

@@ -42,6 +42,7 @@ import contextlib
 import math
 import os
 import threading
+import types
 
 from oslo_log import log as logging
 
@@ -87,7 +88,7 @@ def snapshot_lv_name(snapshot):
 
 class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportOps,
                 base.ManageOps, base.RevertOps, base.ManageableListOps, base.MigrateOps,
-                base.ImageOps, base.BackupSourceOps):
+                base.ImageOps, base.BackupSourceOps, base.BackupExportOps):
     """LVM volumes exported over iSCSI; see the module docstring."""
 
     VERSION = '1.0.0'
@@ -722,6 +723,25 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
 
     def close_restore_target(self, volume):
         self._detach_loops(volume.name)
+
+    # -- BackupExportOps: the device a backup reads, to a backup service elsewhere -----
+
+    @staticmethod
+    def _backup_export_subject(volume, name):
+        """What the target helper exports as export ``name``: a target of its own (IQN
+        ``target_prefix`` + ``name``), so the volume's attachment exports stay as
+        they are."""
+        return types.SimpleNamespace(name=name, id=volume.id, provider_auth=None,
+                                     encryption_key_id=None)
+
+    def export_backup_device(self, context, volume, name, path, connector):
+        subject = self._backup_export_subject(volume, name)
+        with self._export_lock:
+            return self.target.initialize_connection(subject, connector, path)
+
+    def remove_backup_export(self, context, volume, name):
+        with self._export_lock:
+            self.target.remove_export(context, self._backup_export_subject(volume, name))
 
     # -- ExportOps --------------------------------------------------------------
 

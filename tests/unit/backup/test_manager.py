@@ -72,22 +72,26 @@ class InProcessVolumeRPC:
         self.calls = []
 
     def backup_device(self, ctxt, volume, backup_id, snapshot_id=None, temp_snapshot=False,
-                      restore=False):
+                      restore=False, connector=None):
         self.calls.append(('backup_device', volume.id, temp_snapshot))
+        if connector is not None:
+            self.calls.append(('connector', connector))
         return self.vmgr.backup_device(ctxt, volume, backup_id, snapshot_id, temp_snapshot,
-                                       restore)
+                                       restore, connector=connector)
 
     def backup_device_release(self, ctxt, volume, temp_snapshot_id, backup_id=None,
-                              succeeded=True, restore=False, snapshot_id=None):
+                              succeeded=True, restore=False, snapshot_id=None,
+                              exported=False):
         self.calls.append(('backup_device_release', temp_snapshot_id))
         return self.vmgr.backup_device_release(ctxt, volume, temp_snapshot_id, backup_id,
-                                               succeeded, restore, snapshot_id)
+                                               succeeded, restore, snapshot_id,
+                                               exported=exported)
 
 
 @pytest.fixture
 def bmgr(database, ctx, vmgr, backup_conf, monkeypatch):
     monkeypatch.setattr(backup_manager, 'CANCEL_POLL', 0.0)
-    host = 'bnode-%s' % os.urandom(3).hex()
+    host = vmgr.host.partition('@')[0]   # co-located: the local path (see test_remote.py)
     m = backup_manager.BackupManager(host)
     m.service = _service(ctx, host, 'blockstore-backup')
     m.volume_rpcapi = InProcessVolumeRPC(vmgr)

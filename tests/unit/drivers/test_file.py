@@ -84,7 +84,8 @@ def test_declares_volume_snapshot_clone_and_local_exports():
     declared = base.declared_interfaces(file_driver.FileDriver)
     assert set(declared) == {'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ManageOps',
                              'RevertOps', 'ManageSnapshotOps', 'ManageableListOps',
-                             'ExportOps', 'ImageOps', 'LocalPathOps', 'BackupDeviceOps'}
+                             'ExportOps', 'ImageOps', 'LocalPathOps', 'BackupDeviceOps',
+                             'BackupExportOps'}
     assert base.supports(file_driver.FileDriver, base.ExportOps)
 
 

@@ -278,7 +278,7 @@ def snapshot(sid, vol):
 def test_declares_every_interface_it_implements():
     assert base.declared_interfaces(lvm.LVMDriver) == [
         'VolumeDriver', 'SnapshotOps', 'CloneOps', 'ExportOps', 'ManageOps', 'RevertOps',
-        'ManageableListOps', 'MigrateOps', 'ImageOps', 'BackupSourceOps']
+        'ManageableListOps', 'MigrateOps', 'ImageOps', 'BackupSourceOps', 'BackupExportOps']
     # Every volume has a target of its own: hosts need no lock around connects.
     assert lvm.LVMDriver.shared_targets is False
 
