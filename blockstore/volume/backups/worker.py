@@ -10,6 +10,11 @@ bytes it reads and writes:
   restore writes (a detached volume in ``restoring-backup``). Volumes are
   reached through ``LocalPathOps``, snapshots through ``BackupDeviceOps``.
 * ``backup_device_release`` (call): deletes the temporary snapshot.
+* A backup service on another node sends its os-brick ``connector``: the
+  same device is then exported to it under an export of the backup's own
+  (``export_name``; ``BackupExportOps``) and the answer carries its
+  ``connection_info`` instead of the path; ``backup_device_release`` with
+  ``exported`` removes the export before the device is closed.
 
 A temporary snapshot is a snapshot row of the volume outside quotas
 (``use_quota`` False) named ``backup-<backup id>``, made and removed by

@@ -35,11 +35,13 @@ DEADLINE = int(os.environ.get('BLOCKSTORE_GUEST_TIMEOUT', '900'))
 #: The inside suites, one guest each: the export scenario (LIO and the kernel
 #: initiator), the driver's data operations (the conformance suite thick and
 #: thin, thin wipe, migration) and attaching through the API as a compute host
-#: does (os-brick's iSCSI connector). Every inside file is in exactly one.
+#: does (os-brick's iSCSI connector), and a backup service on another node reading
+#: and writing thin volumes over iSCSI exports. Every inside file is in exactly one.
 SUITES = {
     'lio-scenario': ['test_lio_lvm.py'],
     'driver-data': ['test_conformance.py', 'test_lvm_data.py', 'test_lvm_backup.py'],
     'attach-osbrick': ['test_attach_osbrick.py'],
+    'backup-remote': ['test_backup_remote.py'],
 }
 #: The guest's scratch disk (/dev/vda, sparse): eight concurrent 1 GiB thick
 #: volumes of the conformance suite need more than 8 GiB of extents.
