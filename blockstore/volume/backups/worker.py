@@ -215,8 +215,11 @@ class BackupWorker(operation.Worker):
 
     def _temp_snapshot(self, context, volume, backup_id):
         """The temporary snapshot of an attached volume's backup (made once)."""
+        # Read through its path (BackupDeviceOps) or as the driver's source of a snapshot
+        # (BackupSourceOps: thick LVM reads its COW snapshot).
         if not (driver_base.supports(self.driver, driver_base.SnapshotOps)
-                and driver_base.supports(self.driver, driver_base.BackupDeviceOps)):
+                and (driver_base.supports(self.driver, driver_base.BackupDeviceOps)
+                     or driver_base.supports(self.driver, driver_base.BackupSourceOps))):
             raise BackupDeviceRefused(data='backend %s cannot back up attached volumes (no '
                                            'snapshots readable by backups)' % self.backend.host)
         backup = db_backups.backup_get(context, backup_id)

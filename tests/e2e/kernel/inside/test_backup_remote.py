@@ -29,8 +29,8 @@ pytest.importorskip('os_brick', reason='reading volumes over an export needs os-
 
 MiB = 1024 ** 2
 GiB = 1024 ** 3
-BACKEND = 'lvm1'
-VG = 'bs-kt-bkremote'
+BACKEND, THICK = 'lvm1', 'lvm2'
+VG, VG_THICK = 'bs-kt-bkremote', 'bs-kt-bkremote2'
 BACKUP_HOST = 'backup-node'
 IQN_PREFIX = 'iqn.2010-10.org.openstack:'
 # Data at the start, after a long hole and at the end of a 1 GiB volume.
@@ -51,29 +51,33 @@ class Cloud:
             body = self.user.request('GET', '/%ss/%s' % (kind, rid), expect=200).json()[kind]
             if body['status'] == want:
                 return body
-            assert not body['status'].startswith('error'), (body, self.log_tail())
+            if body['status'].startswith('error'):
+                pytest.fail('%s %s is %s (%s)\n%s' % (kind, rid, body['status'],
+                                                     body.get('fail_reason'), self.errors()),
+                            pytrace=False)
             assert time.monotonic() < deadline, '%s %s is %s' % (kind, rid, body['status'])
             time.sleep(0.5)
 
-    def new_volume(self):
-        vid = self.user.request('POST', '/volumes', {'volume': {'size': 1}},
-                                expect=202).json()['volume']['id']
+    def new_volume(self, volume_type='thin'):
+        vid = self.user.request('POST', '/volumes', {'volume': {
+            'size': 1, 'volume_type': volume_type}}, expect=202).json()['volume']['id']
         self.wait('volume', vid, 'available')
         return vid
 
-    def lv(self, vid):
-        return ch.BlockDevice({'path': '/dev/%s/volume-%s' % (VG, vid)})
+    def lv(self, vid, vg=VG):
+        return ch.BlockDevice({'path': '/dev/%s/volume-%s' % (vg, vid)})
 
-    def lvs(self, *fields):
+    def lvs(self, *fields, vg=VG):
         out = guest.run('lvs', '--noheadings', '--separator', '|', '-o',
-                        'lv_name,' + ','.join(fields), VG,
+                        'lv_name,' + ','.join(fields), vg,
                         env={'LVM_SYSTEM_DIR': self.conf_dir}).stdout
         return {line.split('|')[0].strip(): [f.strip() for f in line.split('|')[1:]]
                 for line in out.splitlines() if line.strip()}
 
-    def backup(self, vid, incremental=False):
+    def backup(self, vid, incremental=False, force=False):
         bid = self.user.request('POST', '/backups', {'backup': {
-            'volume_id': vid, 'name': 'remote', 'incremental': incremental}},
+            'volume_id': vid, 'name': 'remote', 'incremental': incremental,
+            'force': force}},
             expect=202).json()['backup']['id']
         return self.wait('backup', bid, 'available')
 
@@ -86,6 +90,11 @@ class Cloud:
     def log(self):
         with open(os.path.join(self.dep.workdir, 'blockstore.log'), errors='replace') as f:
             return f.read()
+
+    def errors(self):
+        lines = self.log().splitlines()
+        return '\n'.join(line for i, line in enumerate(lines) if ' ERROR ' in line
+                         or ' WARNING ' in line or (i and ' ERROR ' in lines[i - 1]))[-6000:]
 
     def log_tail(self):
         return self.log()[-3000:]
@@ -108,7 +117,7 @@ def cloud(iscsid):
     os.makedirs(host.TGTD_SOCKET_DIR, exist_ok=True)
     tgtd = host.Tgtd(workdir).start()
     os.makedirs(os.path.join(workdir, 'deployment'))
-    dep = depfix.Deployment(os.path.join(workdir, 'deployment'), backends=(BACKEND,),
+    dep = depfix.Deployment(os.path.join(workdir, 'deployment'), backends=(BACKEND, THICK),
                             volume_driver='lvm', extra_conf='''
         [%(b)s]
         volume_group = %(vg)s
@@ -124,12 +133,27 @@ def cloud(iscsid):
         tgt_control_port = %(control)d
         volumes_dir = %(targets)s
         storage_command_timeout = 180
+        [%(thick)s]
+        volume_group = %(vg2)s
+        lvm_type = default
+        lvm_conf_dir = %(conf_dir)s
+        lvm_activation = True
+        lvm_pv_loop_file = %(pv2)s
+        lvm_pv_loop_size_gb = 4
+        volume_clear = none
+        target_helper = tgtadm
+        target_ip_address = 127.0.0.1
+        target_port = %(port)d
+        tgt_control_port = %(control)d
+        volumes_dir = %(targets)s
+        storage_command_timeout = 180
         [backup]
         backup_use_export = auto
         backup_chunk_size = 4194304
         backup_block_size = 1048576
         backup_workers = 2
         ''' % dict(b=BACKEND, vg=VG, conf_dir=conf_dir, pv=os.path.join(workdir, 'pv.img'),
+                   thick=THICK, vg2=VG_THICK, pv2=os.path.join(workdir, 'pv2.img'),
                    port=tgtd.port, control=tgtd.control_port,
                    targets=os.path.join(workdir, 'targets')))
     dep.write_config()
@@ -137,15 +161,20 @@ def cloud(iscsid):
               env={'BLOCKSTORE_BACKUP_HOST': BACKUP_HOST})
     try:
         dep.wait_for_api(timeout=300)
-        yield Cloud(dep, tgtd, workdir, conf_dir)
+        c = Cloud(dep, tgtd, workdir, conf_dir)
+        for name, backend in (('thin', BACKEND), ('thick', THICK)):
+            c.admin.request('POST', '/types', {'volume_type': {
+                'name': name, 'extra_specs': {'volume_backend_name': backend}}}, expect=200)
+        yield c
     finally:
         dep.stop_all()
         tgtd.stop()
-        guest.run('vgremove', '-f', VG, env={'LVM_SYSTEM_DIR': conf_dir}, check=False)
+        for vg in (VG, VG_THICK):
+            guest.run('vgremove', '-f', vg, env={'LVM_SYSTEM_DIR': conf_dir}, check=False)
 
 
-def _check(cloud, vid, expected):
-    lv = cloud.lv(vid)
+def _check(cloud, vid, expected, vg=VG):
+    lv = cloud.lv(vid, vg)
     for (offset, length), data in expected.items():
         assert lv.read(offset, length) == data, 'volume %s differs at %d' % (vid, offset)
 
@@ -199,3 +228,42 @@ def test_backup_service_on_another_node_reads_and_writes_over_iscsi(cloud):
     _check(cloud, dst, expected)
     assert cloud.user.volume(src)['status'] == 'available'
     print('kernel-tier remote backup scenario: %.1f s' % (time.monotonic() - t0))
+
+
+def test_thick_volume_in_use_through_its_temporary_snapshot_and_detached(cloud):
+    """Thick LVs: an in-use volume is read through a temporary (COW) snapshot exported
+    to the backup service, a detached one through an export of the volume itself;
+    every byte is read (the pipeline skips zero blocks). Restored onto a thin volume."""
+    t0 = time.monotonic()
+    src = cloud.new_volume('thick')
+    expected = {}
+    for offset, length in WRITES:
+        expected[(offset, length)] = guest.pattern('thick%d' % offset, length)
+        cloud.lv(src, VG_THICK).write(offset, expected[(offset, length)])
+    for offset, length in HOLES:
+        expected[(offset, length)] = bytes(length)
+
+    # In use (status set by an admin: the attach flow is test_attach_osbrick's).
+    cloud.admin.action(src, 'os-reset_status', {'status': 'in-use'})
+    attached = cloud.backup(src, force=True)
+    log = cloud.log()
+    exported = [line for line in log.splitlines()
+                if 'for the backup of backup %s' % attached['id'] in line]
+    assert exported and '/dev/%s/_snapshot-' % VG_THICK in exported[0], cloud.log_tail()
+    assert 'Connected the iscsi export %sbackup-%s' % (IQN_PREFIX, attached['id']) in log
+    assert cloud.user.volume(src)['status'] == 'in-use'
+    assert not [n for n in cloud.lvs('origin', vg=VG_THICK) if n.startswith('_snapshot-')]
+    assert cloud.leftovers() == ([], [])
+    cloud.admin.action(src, 'os-reset_status', {'status': 'available'})
+
+    # Detached: the volume's own LV is exported (a target apart from any attachment's).
+    detached = cloud.backup(src)
+    assert ('Exported /dev/%s/volume-%s' % (VG_THICK, src)) in cloud.log()
+    assert cloud.leftovers() == ([], [])
+
+    for backup in (attached, detached):
+        dst = cloud.new_volume('thin')
+        cloud.restore(backup['id'], dst)
+        _check(cloud, dst, expected)
+    assert cloud.leftovers() == ([], [])
+    print('kernel-tier remote thick backups: %.1f s' % (time.monotonic() - t0))
