@@ -27,6 +27,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -108,6 +109,8 @@ def child(args):
     engine = chunked.ChunkedBackup(store, args.chunk_size, args.block_size, args.compression,
                                    args.workers, args.max_inflight)
     base_rss = peak_rss()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime
     t0 = time.monotonic()
     if args.child == 'backup':
         parent = engine.read_metadata('c', args.parent) if args.parent else None
@@ -119,6 +122,8 @@ def child(args):
         engine.restore(chain, args.file, args.size, dest_reads_zeros=True)
         result = {}
     result['seconds'] = time.monotonic() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result['cpu_seconds'] = usage.ru_utime + usage.ru_stime - cpu0
     result['peak_rss'] = peak_rss()
     result['base_rss'] = base_rss
     print(json.dumps(result))
@@ -252,13 +257,15 @@ def print_table(rows, args):
           'max_inflight %s, %d CPUs'
           % (args.size // GiB, args.chunk_size // MiB, args.block_size // 1024,
              args.compression, args.max_inflight or '2*workers', os.cpu_count()))
-    head = '%-9s %-15s %3s %8s %9s %7s %9s %9s %8s' % (
-        'data', 'run', 'w', 'seconds', 'MiB/s', 'vs dd', 'read MiB', 'stored', 'peak RSS')
+    head = '%-9s %-15s %3s %8s %6s %9s %7s %9s %9s %8s' % (
+        'data', 'run', 'w', 'seconds', 'cpu s', 'MiB/s', 'vs dd', 'read MiB', 'stored',
+        'peak RSS')
     print(head)
     print('-' * len(head))
     for r in rows:
-        print('%-9s %-15s %3s %8.2f %9.0f %7s %9s %9s %8s' % (
-            r['dataset'], r['what'], r['workers'], r['seconds'], r['mib_s'],
+        print('%-9s %-15s %3s %8.2f %6s %9.0f %7s %9s %9s %8s' % (
+            r['dataset'], r['what'], r['workers'], r['seconds'],
+            '%.2f' % r['cpu_seconds'] if 'cpu_seconds' in r else '', r['mib_s'],
             '%.2f' % r['vs_dd'] if 'vs_dd' in r else '',
             '%.0f' % (r['bytes_read'] / MiB) if 'bytes_read' in r else '',
             '%.0f' % (r['bytes_stored'] / MiB) if 'bytes_stored' in r else '',
