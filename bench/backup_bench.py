@@ -16,6 +16,12 @@ The page cache is warm for dd and for the backups alike (the files were just
 written); nothing drops caches.
 
 Figures are reported, not asserted. A table is printed; --out writes JSON.
+On a shared machine, ``--repeat 3`` keeps the fastest of three runs of each
+(others' load only ever slows a run down); ``--dir /dev/shm`` takes the disk
+out (the store's fsyncs are then free), leaving the CPU pipeline.
+
+    .venv/bin/python bench/backup_bench.py                     # 4 GiB, workers 1 and 2
+    .venv/bin/python bench/backup_bench.py --size-gib 1 --repeat 3 --dir /dev/shm
 
 ``--cinder-venv DIR`` adds the same full backup and restore by Cinder's posix
 backup driver (bench/cinder_posix_backup.py run by DIR/bin/python: Cinder
@@ -130,6 +136,19 @@ def child(args):
 
 
 def run_child(args, kind, file, workers, **extra):
+    """The fastest of --repeat runs (the machine is shared: others' load only slows)."""
+    best = None
+    for i in range(args.repeat):
+        if kind == 'restore' and os.path.exists(file):
+            os.unlink(file)   # a new volume each time
+        r = _run_child(args, kind, file, workers, **extra)
+        if best is None or r['seconds'] < best['seconds']:
+            best = r
+    best['runs'] = args.repeat
+    return best
+
+
+def _run_child(args, kind, file, workers, **extra):
     cmd = [sys.executable, os.path.abspath(__file__), '--child', kind, '--file', file,
            '--store', args.store, '--size', str(args.size), '--workers', str(workers),
            '--chunk-size', str(args.chunk_size), '--block-size', str(args.block_size),
@@ -254,9 +273,9 @@ def bench(args):
 
 def print_table(rows, args):
     print('chunked backup benchmark: %d GiB files, chunk %d MiB, block %d KiB, %s, '
-          'max_inflight %s, %d CPUs'
+          'max_inflight %s, %d CPUs, fastest of %d runs each'
           % (args.size // GiB, args.chunk_size // MiB, args.block_size // 1024,
-             args.compression, args.max_inflight or '2*workers', os.cpu_count()))
+             args.compression, args.max_inflight or '2*workers', os.cpu_count(), args.repeat))
     head = '%-9s %-15s %3s %8s %6s %9s %7s %9s %9s %8s' % (
         'data', 'run', 'w', 'seconds', 'cpu s', 'MiB/s', 'vs dd', 'read MiB', 'stored',
         'peak RSS')
@@ -293,6 +312,8 @@ def main():
     p.add_argument('--max-inflight', type=int, default=None)
     p.add_argument('--no-incremental', dest='incremental', action='store_false')
     p.add_argument('--no-verify', dest='verify', action='store_false')
+    p.add_argument('--repeat', type=int, default=1,
+                   help='run each backup and restore this many times; report the fastest')
     p.add_argument('--keep', action='store_true')
     p.add_argument('--out', help='write the rows as JSON here')
     p.add_argument('--cinder-venv', help="also run Cinder's posix driver from this virtualenv")
