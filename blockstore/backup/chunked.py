@@ -463,7 +463,7 @@ class ChunkedBackup:
                     hi = min(lo + block_size, pos + seg_len)
                     # A non-zero first few bytes settle most blocks without
                     # comparing (and holding the GIL over) the whole block.
-                    if (buf[lo:lo + _PEEK] == zeros[:min(_PEEK, hi - lo)]
+                    if (buf[lo:min(lo + _PEEK, hi)] == zeros[:min(_PEEK, hi - lo)]
                             and buf[lo:hi] == (zeros if hi - lo == block_size
                                                else zeros[:hi - lo])):
                         continue
@@ -497,12 +497,11 @@ class ChunkedBackup:
             finally:
                 if raw_view:
                     give_back(buf)
-            return size, n_read, {'name': name, 'index': index,
-                          'offset': runs[0][2],
-                          'length': sum(hi - lo for lo, hi, _v in runs),
-                          'compressed_length': len(stored),
-                          'compression': kind,
-                          'extents': [[v, hi - lo] for lo, hi, v in runs]}
+            record = {'name': name, 'index': index, 'offset': runs[0][2],
+                      'length': sum(hi - lo for lo, hi, _v in runs),
+                      'compressed_length': len(stored), 'compression': kind,
+                      'extents': [[v, hi - lo] for lo, hi, v in runs]}
+            return size, n_read, record
 
         objects = []
         try:
