@@ -16,6 +16,12 @@ The page cache is warm for dd and for the backups alike (the files were just
 written); nothing drops caches.
 
 Figures are reported, not asserted. A table is printed; --out writes JSON.
+On a shared machine, ``--repeat 3`` keeps the fastest of three runs of each
+(others' load only ever slows a run down); ``--dir /dev/shm`` takes the disk
+out (the store's fsyncs are then free), leaving the CPU pipeline.
+
+    .venv/bin/python bench/backup_bench.py                     # 4 GiB, workers 1 and 2
+    .venv/bin/python bench/backup_bench.py --size-gib 1 --repeat 3 --dir /dev/shm
 
 ``--cinder-venv DIR`` adds the same full backup and restore by Cinder's posix
 backup driver (bench/cinder_posix_backup.py run by DIR/bin/python: Cinder
@@ -27,6 +33,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -108,6 +115,8 @@ def child(args):
     engine = chunked.ChunkedBackup(store, args.chunk_size, args.block_size, args.compression,
                                    args.workers, args.max_inflight)
     base_rss = peak_rss()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime
     t0 = time.monotonic()
     if args.child == 'backup':
         parent = engine.read_metadata('c', args.parent) if args.parent else None
@@ -119,12 +128,27 @@ def child(args):
         engine.restore(chain, args.file, args.size, dest_reads_zeros=True)
         result = {}
     result['seconds'] = time.monotonic() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result['cpu_seconds'] = usage.ru_utime + usage.ru_stime - cpu0
     result['peak_rss'] = peak_rss()
     result['base_rss'] = base_rss
     print(json.dumps(result))
 
 
 def run_child(args, kind, file, workers, **extra):
+    """The fastest of --repeat runs (the machine is shared: others' load only slows)."""
+    best = None
+    for i in range(args.repeat):
+        if kind == 'restore' and os.path.exists(file):
+            os.unlink(file)   # a new volume each time
+        r = _run_child(args, kind, file, workers, **extra)
+        if best is None or r['seconds'] < best['seconds']:
+            best = r
+    best['runs'] = args.repeat
+    return best
+
+
+def _run_child(args, kind, file, workers, **extra):
     cmd = [sys.executable, os.path.abspath(__file__), '--child', kind, '--file', file,
            '--store', args.store, '--size', str(args.size), '--workers', str(workers),
            '--chunk-size', str(args.chunk_size), '--block-size', str(args.block_size),
@@ -249,16 +273,18 @@ def bench(args):
 
 def print_table(rows, args):
     print('chunked backup benchmark: %d GiB files, chunk %d MiB, block %d KiB, %s, '
-          'max_inflight %s, %d CPUs'
+          'max_inflight %s, %d CPUs, fastest of %d runs each'
           % (args.size // GiB, args.chunk_size // MiB, args.block_size // 1024,
-             args.compression, args.max_inflight or '2*workers', os.cpu_count()))
-    head = '%-9s %-15s %3s %8s %9s %7s %9s %9s %8s' % (
-        'data', 'run', 'w', 'seconds', 'MiB/s', 'vs dd', 'read MiB', 'stored', 'peak RSS')
+             args.compression, args.max_inflight or '2*workers', os.cpu_count(), args.repeat))
+    head = '%-9s %-15s %3s %8s %6s %9s %7s %9s %9s %8s' % (
+        'data', 'run', 'w', 'seconds', 'cpu s', 'MiB/s', 'vs dd', 'read MiB', 'stored',
+        'peak RSS')
     print(head)
     print('-' * len(head))
     for r in rows:
-        print('%-9s %-15s %3s %8.2f %9.0f %7s %9s %9s %8s' % (
-            r['dataset'], r['what'], r['workers'], r['seconds'], r['mib_s'],
+        print('%-9s %-15s %3s %8.2f %6s %9.0f %7s %9s %9s %8s' % (
+            r['dataset'], r['what'], r['workers'], r['seconds'],
+            '%.2f' % r['cpu_seconds'] if 'cpu_seconds' in r else '', r['mib_s'],
             '%.2f' % r['vs_dd'] if 'vs_dd' in r else '',
             '%.0f' % (r['bytes_read'] / MiB) if 'bytes_read' in r else '',
             '%.0f' % (r['bytes_stored'] / MiB) if 'bytes_stored' in r else '',
@@ -286,6 +312,8 @@ def main():
     p.add_argument('--max-inflight', type=int, default=None)
     p.add_argument('--no-incremental', dest='incremental', action='store_false')
     p.add_argument('--no-verify', dest='verify', action='store_false')
+    p.add_argument('--repeat', type=int, default=1,
+                   help='run each backup and restore this many times; report the fastest')
     p.add_argument('--keep', action='store_true')
     p.add_argument('--out', help='write the rows as JSON here')
     p.add_argument('--cinder-venv', help="also run Cinder's posix driver from this virtualenv")

@@ -22,6 +22,7 @@ eventlet.monkey_patch()
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import resource  # noqa: E402
 import time  # noqa: E402
 import uuid  # noqa: E402
 
@@ -107,6 +108,8 @@ def main():
     driver = posix.PosixBackupDriver(context.get_admin_context(), backup_path=args.store)
     driver.db = FakeDB(size_gib)
     base_rss = peak_rss()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0 = usage.ru_utime + usage.ru_stime
     t0 = time.monotonic()
     if args.kind == 'backup':
         backup = FakeBackup(str(uuid.uuid4()), str(uuid.uuid4()), size_gib, 'creating')
@@ -127,7 +130,9 @@ def main():
         with open(args.file, 'r+b') as f:
             driver.restore(backup, backup.volume_id, f, volume_is_new=True)
         result = {}
-    result.update(seconds=time.monotonic() - t0, peak_rss=peak_rss(), base_rss=base_rss)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    result.update(seconds=time.monotonic() - t0, peak_rss=peak_rss(), base_rss=base_rss,
+                  cpu_seconds=usage.ru_utime + usage.ru_stime - cpu0)
     print(json.dumps(result))
 
 

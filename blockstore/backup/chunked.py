@@ -16,16 +16,18 @@ blockstore; tools/restore-backup.py is such a reader):
 * ``<prefix>_metadata``: JSON describing the backup and listing its data
   objects; written last, so a backup whose metadata exists is complete.
 
-Backup pipeline: the calling thread reads (only data regions, large
-sequential ``preadv`` into a pool of reused buffers) and hands each chunk to a
-pool of ``workers`` threads that detect zero blocks, hash, compress and put
-it; hashing, compression and I/O release the GIL on these buffer sizes, so
-the workers run in parallel. At most ``max_inflight`` chunks are held at once
-(a semaphore taken before a read and released when the chunk's object is
-stored), so memory stays flat whatever the volume size. Restore works the
-same way backwards: fetch + decompress + verify in the pool, ``pwrite`` of
-the blocks each backup of the chain owns, holes punched (files) or zeroed
-(devices).
+Backup pipeline: the calling thread walks the chunks in order, skips those
+with no data region, asks the kernel to read ahead the others and hands each
+to a pool of ``workers`` threads; a worker reads the chunk's data regions
+(large ``preadv`` into a reused buffer, packed by whole blocks), detects zero
+blocks, hashes, compresses and puts it. Reading, hashing, compression and
+I/O release the GIL on these buffer sizes, so the workers run in parallel,
+the copy out of the page cache included. At most ``max_inflight`` chunks are
+submitted and not yet stored (a semaphore), and only running workers hold a
+chunk's bytes, so memory stays flat whatever the volume size. Restore works
+the same way backwards: fetch + decompress + verify in the pool, ``pwrite``
+of the blocks each backup of the chain owns, holes punched (files) or
+zeroed (devices).
 """
 
 import concurrent.futures
@@ -61,6 +63,7 @@ ZLIB_LEVEL = 1
 INCOMPRESSIBLE_RATIO = 0.95
 PROGRESS_INTERVAL = 0.25  # seconds between progress calls
 DIGEST = 32
+_PEEK = 256   # bytes looked at first when telling whether a block is all zeros
 _POLL = 0.1
 
 METADATA_SUFFIX = '_metadata'
@@ -466,19 +469,35 @@ class ChunkedBackup:
             with buffers_lock:
                 buffers.append(buf)
 
-        def work(index, start, size, buf, segments):
-            """Hash, compare, compress and store one chunk (in a worker).
+        def work(index, start, end, pieces):
+            """Read, hash, compare, compress and store one chunk (in a worker).
 
-            ``segments``: ``(volume offset, length, buffer offset)`` of the
-            block-aligned ranges the reader put in ``buf``; the rest of the
-            chunk is holes.
+            Reading here rather than in the calling thread lets the copy out
+            of the page cache run in parallel too (it costs about as much as
+            hashing). ``pieces``: the data regions within [start, end).
             """
+            size = end - start
+            with buffers_lock:
+                buf = buffers.pop() if buffers else None
+            if buf is None:
+                # Anonymous memory: pages a sparse chunk never uses stay unallocated.
+                buf = mmap.mmap(-1, chunk_size)
+            try:
+                segments, n_read = self._read_chunk(fd, source_path, buf, end, pieces,
+                                                    block_size, zeros)
+            except BaseException:
+                give_back(buf)
+                raise
             view = memoryview(buf)
             runs = []          # [buffer lo, buffer hi, volume offset] to store
             for vol, seg_len, pos in segments:
                 for lo in range(pos, pos + seg_len, block_size):
                     hi = min(lo + block_size, pos + seg_len)
-                    if buf[lo:hi] == (zeros if hi - lo == block_size else bytes(hi - lo)):
+                    # A non-zero first few bytes settle most blocks without
+                    # comparing (and holding the GIL over) the whole block.
+                    if (buf[lo:min(lo + _PEEK, hi)] == zeros[:min(_PEEK, hi - lo)]
+                            and buf[lo:hi] == (zeros if hi - lo == block_size
+                                               else zeros[:hi - lo])):
                         continue
                     voff = vol + lo - pos
                     b = voff // block_size
@@ -495,7 +514,7 @@ class ChunkedBackup:
                         runs.append([lo, hi, voff])
             if not runs:
                 give_back(buf)
-                return size, None
+                return size, n_read, None
             if len(runs) == 1:
                 data = view[runs[0][0]:runs[0][1]]
             else:
@@ -510,12 +529,11 @@ class ChunkedBackup:
             finally:
                 if raw_view:
                     give_back(buf)
-            return size, {'name': name, 'index': index,
-                          'offset': runs[0][2],
-                          'length': sum(hi - lo for lo, hi, _v in runs),
-                          'compressed_length': len(stored),
-                          'compression': kind,
-                          'extents': [[v, hi - lo] for lo, hi, v in runs]}
+            record = {'name': name, 'index': index, 'offset': runs[0][2],
+                      'length': sum(hi - lo for lo, hi, _v in runs),
+                      'compressed_length': len(stored), 'compression': kind,
+                      'extents': [[v, hi - lo] for lo, hi, v in runs]}
+            return size, n_read, record
 
         objects = []
         try:
@@ -544,27 +562,20 @@ class ChunkedBackup:
                     k += 1
                 if not pieces:
                     report.add(end - start)
-                    for size, record in pipeline.collect():
-                        self._finished(objects, record, report, size)
+                    for result in pipeline.collect():
+                        bytes_read += self._finished(objects, report, *result)
                     continue
                 pipeline.acquire(cancelled)
-                try:
-                    with buffers_lock:
-                        buf = buffers.pop() if buffers else None
-                    if buf is None:
-                        # Anonymous memory: pages a sparse chunk never uses stay unallocated.
-                        buf = mmap.mmap(-1, chunk_size)
-                    segments, n = self._read_chunk(fd, source_path, buf, end, pieces,
-                                                   block_size, zeros)
-                    bytes_read += n
-                except BaseException:
-                    pipeline.slots.release()
-                    raise
-                pipeline.submit(work, index + 1, start, end - start, buf, segments)
-                for size, record in pipeline.collect():
-                    self._finished(objects, record, report, size)
-            for size, record in pipeline.drain():
-                self._finished(objects, record, report, size)
+                for lo, hi in pieces:   # start the kernel's readahead of what comes
+                    try:
+                        os.posix_fadvise(fd, lo, hi - lo, os.POSIX_FADV_WILLNEED)
+                    except (AttributeError, OSError):
+                        break
+                pipeline.submit(work, index + 1, start, end, pieces)
+                for result in pipeline.collect():
+                    bytes_read += self._finished(objects, report, *result)
+            for result in pipeline.drain():
+                bytes_read += self._finished(objects, report, *result)
             if cancelled is not None and cancelled():   # also after the last chunk
                 raise BackupCancelled()
         finally:
@@ -607,10 +618,11 @@ class ChunkedBackup:
         return meta
 
     @staticmethod
-    def _finished(objects, record, report, size):
+    def _finished(objects, report, size, n_read, record):
         if record is not None:
             objects.append(record)
         report.add(size)
+        return n_read
 
     @staticmethod
     def _read_chunk(fd, path, buf, end, pieces, block_size, zeros):
