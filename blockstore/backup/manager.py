@@ -43,6 +43,7 @@ from blockstore.backup import chunked
 from blockstore.backup import drivers as stores
 from blockstore.common import exception
 from blockstore.common import operation as op_mod
+from blockstore.common import rpc
 from blockstore.common import service
 from blockstore.db import api as db
 from blockstore.db import backups as db_backups
@@ -131,19 +132,9 @@ class BackupManager(service.Manager):
             bconf.backup_compression, workers, bconf.backup_max_inflight or 2 * workers)
         self._slots = threading.BoundedSemaphore(bconf.backup_max_operations)
         self._stopping = threading.Event()
-        self._volume_rpcapi = None
         self.operations = op_mod.Runner(lambda: self.service, lambda ctx: True)
 
-    @property
-    def volume_rpcapi(self):
-        if self._volume_rpcapi is None:
-            from blockstore.volume import rpcapi as volume_rpcapi
-            self._volume_rpcapi = volume_rpcapi.VolumeAPI()
-        return self._volume_rpcapi
-
-    @volume_rpcapi.setter
-    def volume_rpcapi(self, value):
-        self._volume_rpcapi = value
+    volume_rpcapi = rpc.LazyClient('blockstore.volume.rpcapi', 'VolumeAPI')
 
     # -- startup and shutdown ---------------------------------------------------------
 
