@@ -156,6 +156,67 @@ def test_sparse_copy_without_copy_file_range(backend, inspector, monkeypatch):
     assert disk_bytes(inspector.path(snap)) <= 2 * MiB
 
 
+def _fake_ficlone(calls, error=None):
+    """fcntl.ioctl as a reflinking filesystem answers FICLONE (a whole copy here)."""
+    real_ioctl = file_driver.fcntl.ioctl
+
+    def ioctl(fd, request, arg=0, *rest):
+        if request != file_driver.FICLONE:
+            return real_ioctl(fd, request, arg, *rest)
+        calls.append((fd, arg))
+        if error is not None:
+            raise OSError(error, os.strerror(error))
+        size = os.fstat(arg).st_size
+        os.ftruncate(fd, size)
+        for offset, length in file_driver._data_regions(arg, size):   # extents shared
+            os.pwrite(fd, os.pread(arg, length, offset), offset)
+        return 0
+    return ioctl
+
+
+def test_snapshot_is_a_reflink_where_the_filesystem_has_them(backend, inspector,
+                                                             monkeypatch):
+    """One FICLONE of the whole volume (atomic against a writer), no range copy."""
+    calls = []
+    monkeypatch.setattr(file_driver.fcntl, 'ioctl', _fake_ficlone(calls))
+
+    def no_range_copy(*args):
+        raise AssertionError('copied by ranges although the clone worked')
+
+    monkeypatch.setattr(file_driver, '_copy_range', no_range_copy)
+    vol = backend.create_volume(1)
+    data = conformance.pattern('reflink', MiB)
+    inspector.write(vol, 7 * MiB, data)
+    snap = backend.create_snapshot(vol)
+    assert len(calls) == 1
+    assert inspector.size(snap) == GiB
+    assert inspector.read(snap, 7 * MiB, MiB) == data
+    clone = backend.clone(vol, 2)   # grown after the clone
+    assert len(calls) == 2 and inspector.size(clone) == 2 * GiB
+    assert inspector.read(clone, 7 * MiB, MiB) == data
+
+
+@pytest.mark.parametrize('error', [errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY])
+def test_no_reflink_falls_back_to_a_copy(backend, inspector, monkeypatch, error):
+    calls = []
+    monkeypatch.setattr(file_driver.fcntl, 'ioctl', _fake_ficlone(calls, error))
+    vol = backend.create_volume(1)
+    data = conformance.pattern('copied', MiB)
+    inspector.write(vol, 3 * MiB, data)
+    snap = backend.create_snapshot(vol)
+    assert len(calls) == 1
+    assert inspector.read(snap, 3 * MiB, MiB) == data
+    assert disk_bytes(inspector.path(snap)) <= 2 * MiB
+
+
+def test_reflink_io_error_fails_the_snapshot(backend, inspector, volumes_dir, monkeypatch):
+    monkeypatch.setattr(file_driver.fcntl, 'ioctl', _fake_ficlone([], errno.EIO))
+    vol = backend.create_volume(1)
+    with pytest.raises(exception.VolumeBackendAPIException, match='snapshot'):
+        backend.create_snapshot(vol)
+    assert sorted(os.listdir(volumes_dir)) == [vol.name]
+
+
 def test_interrupted_copy_leaves_no_file_and_rerun_succeeds(backend, inspector,
                                                             volumes_dir, monkeypatch):
     src = backend.create_volume(1)
@@ -170,6 +231,7 @@ def test_interrupted_copy_leaves_no_file_and_rerun_succeeds(backend, inspector,
         raise OSError(errno.EIO, 'I/O error midway')
 
     monkeypatch.setattr(file_driver, '_copy_range', half_then_fail)
+    monkeypatch.setattr(file_driver, '_clone', lambda src_fd, dst_fd: False)   # XFS, btrfs
     vol = backend.new_volume(1)
     with pytest.raises(exception.VolumeBackendAPIException):
         backend.driver.create_volume_from_snapshot(vol, snap)
