@@ -7,8 +7,8 @@ long enough to watch:
 
 * the volume is attached to this host (``driver_volume_type: local``) and stays
   ``in-use`` the whole time;
-* a writer thread writes numbered 64 KiB records (fsync'd) at advancing and
-  repeating offsets through the attachment's path before, during and after the
+* a writer thread writes numbered 64 KiB records (fsync'd; a hole after each) at
+  advancing and repeating offsets through the attachment's path before, during and after the
   backup, and never gets an error;
 * the backup reads a temporary snapshot (a snapshot row ``backup-<backup id>``
   outside quotas) which the test copies aside while the backup runs, and which
@@ -44,9 +44,10 @@ from tests.fixtures import deployment as depfix
 from tests.functional.test_clients_attach import CONNECTOR, _cinder
 
 RECORD = 64 * 1024
-SLOTS = 256                      # the writer's region: 16 MiB, 16 backup chunks
+SPACING = 2 * RECORD             # a hole after each record: the volume has many extents
+SLOTS = 256                      # the writer's region: 32 MiB, 16 backup chunks
 STRIDE = 37                      # coprime with SLOTS: seq 0..255 fills every slot once
-CHUNK = 1024 * 1024
+CHUNK = 2 * 1024 * 1024
 MAGIC = b'BSINUSE1'
 _HEADER = struct.Struct('<8sQQ')
 FICLONE = 0x40049409
@@ -132,7 +133,7 @@ class Writer(threading.Thread):
                 while not self.stop.is_set():
                     data = _record(seq)
                     started = time.monotonic()
-                    assert os.pwrite(fd, data, _slot(seq) * RECORD) == RECORD
+                    assert os.pwrite(fd, data, _slot(seq) * SPACING) == RECORD
                     os.fsync(fd)
                     self.log.append((seq, started, time.monotonic()))
                     seq += 1
@@ -152,9 +153,9 @@ class Writer(threading.Thread):
 
 def _slots(blocks):
     """A region's slots (sequence number, None or 'torn') from _blocks()'s map."""
-    extra = [off for off in blocks if off >= SLOTS * RECORD]
-    assert not extra, 'data outside the writer region at %s' % extra[:4]
-    return [_parse(blocks.get(i * RECORD, bytes(RECORD))) for i in range(SLOTS)]
+    extra = [off for off in blocks if off >= SLOTS * SPACING or off % SPACING]
+    assert not extra, 'data outside the writer\'s records at %s' % extra[:4]
+    return [_parse(blocks.get(i * SPACING, bytes(RECORD))) for i in range(SLOTS)]
 
 
 @pytest.fixture
@@ -283,7 +284,7 @@ def test_in_use_backup_while_writing(slow_embedded):
     gaps = [b - a for a, b in zip(during, during[1:])]
     assert during and max(gaps) < 1.0, 'the writer stalled for %.2f s' % max(gaps)
     assert backup.size == 1 and backup.volume_id == vol.id
-    assert backup.is_incremental is False and backup.object_count >= SLOTS * RECORD // CHUNK
+    assert backup.is_incremental is False and backup.object_count >= SLOTS * SPACING // CHUNK
 
     # The temporary snapshot is gone: row deleted, file removed, not listed.
     assert _snapshot_row(dep, temp.id) == (name, 0, 1)
