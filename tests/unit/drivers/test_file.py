@@ -10,6 +10,7 @@ from blockstore.common import exception
 from blockstore.volume import drivers
 from blockstore.volume.drivers import base
 from blockstore.volume.drivers import file as file_driver
+from tests.fixtures import reflink
 from tests.unit.drivers import conformance
 
 GiB = 1024 ** 3
@@ -495,28 +496,22 @@ def test_manage_snapshot_and_listing(backend, volumes_dir):
     assert [(s['cinder_id'], s['safe_to_manage']) for s in listed] == [(snap.id, False)]
 
 
-def _reflinks(directory):
-    os.makedirs(directory, exist_ok=True)
-    a = os.open(os.path.join(directory, 'probe-a'), os.O_RDWR | os.O_CREAT)
-    b = os.open(os.path.join(directory, 'probe-b'), os.O_RDWR | os.O_CREAT)
-    try:
-        os.write(a, b'x' * 4096)
-        return file_driver._clone(a, b)
-    finally:
-        os.close(a)
-        os.close(b)
-        os.unlink(os.path.join(directory, 'probe-a'))
-        os.unlink(os.path.join(directory, 'probe-b'))
+@pytest.fixture
+def reflink_volumes_dir(tmp_path):
+    with reflink.reflink_dir(str(tmp_path)) as directory:
+        yield os.path.join(directory, 'volumes')
 
 
-def test_snapshot_of_a_volume_being_written_is_one_point_in_time(backend, inspector,
-                                                                 volumes_dir):
-    """On a reflink filesystem (XFS, btrfs; e.g. --basetemp on one) a snapshot taken while
-    a writer writes is the volume after some write K: never a later write without an
-    earlier one, never half a write. (A range copy on ext4 fails this.)"""
-    if not _reflinks(str(volumes_dir)):
-        pytest.skip('%s has no reflinks: snapshots of a volume being written can tear'
-                    % volumes_dir)
+def test_snapshot_of_a_volume_being_written_is_one_point_in_time(reflink_volumes_dir):
+    """On a reflink filesystem (XFS, btrfs: tests/fixtures/reflink.py mounts one when the
+    tmp directory has none) a snapshot taken while a writer writes is the volume after
+    some write K: never a later write without an earlier one, never half a write. (A
+    range copy on ext4 fails this.)"""
+    driver = file_driver.FileDriver(make_conf(reflink_volumes_dir), 'node1@files')
+    driver.do_setup(None)
+    driver.check_for_setup_error()
+    backend = conformance.Backend(driver, FileInspector(reflink_volumes_dir))
+    inspector = backend.inspector
     import struct
     import threading
     import time
