@@ -706,6 +706,8 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         return self.thin   # a thin backup reads a snapshot taken when it starts
 
     def open_backup_source(self, volume, backup_id, parent_backup_id=None, snapshot=None):
+        if snapshot is not None:
+            self._require_device_mapper('backups of snapshots', 'dm-snapshot or dm-thin-pool')
         return self.backups.open_source(volume.name, backup_id, parent_backup_id,
                                         snapshot_lv=snapshot_lv_name(snapshot) if snapshot
                                         else None)

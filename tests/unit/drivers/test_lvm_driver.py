@@ -422,6 +422,8 @@ def test_snapshots_need_device_mapper(fake, monkeypatch):
         drv.create_volume_from_snapshot(volume('b'), snap)
     with pytest.raises(exception.VolumeBackendAPIException, match='device-mapper'):
         drv.revert_to_snapshot(None, vol, snap)
+    with pytest.raises(exception.VolumeBackendAPIException, match='backups of snapshots need'):
+        drv.open_backup_source(vol, 'b1', snapshot=snap)
     drv.delete_snapshot(snap)  # nothing there: fine
     assert len(fake.programs('lvcreate')) == 1
 
