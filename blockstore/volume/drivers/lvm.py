@@ -717,13 +717,19 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
                                   snapshot_lv=snapshot_lv_name(snapshot) if snapshot else None)
 
     def open_restore_target(self, volume):
-        path = self._export_device(volume)
+        """The export's device when there is one, else a new one (loop: until closed)."""
+        with self._export_lock:
+            path = self._export_device(volume)
         discard = self.thin or (not self.device_mapper and lvm_datapath.is_regular_file(
             self._extent_range(volume.name)[0]))
         return {'path': path, 'discard_zeroes': discard}
 
     def close_restore_target(self, volume):
-        self._detach_loops(volume.name)
+        """Detach the restore's loop device; an exported volume's is the export's: kept
+        (found from the target's record, so a restart in between changes nothing)."""
+        with self._export_lock:
+            if not self.target.is_exported(volume):
+                self._detach_loops(volume.name)
 
     # -- ExportOps --------------------------------------------------------------
 

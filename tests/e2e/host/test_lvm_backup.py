@@ -36,6 +36,7 @@ from blockstore.volume import manager as vol_manager
 from blockstore.volume import volume_types
 from blockstore.volume.drivers import lvm_datapath
 from tests.e2e.host import conftest as host
+from tests.e2e.host import test_lvm_iscsi
 from tests.fixtures.database import database_fixture
 
 CONF = cfg.CONF
@@ -321,22 +322,49 @@ def test_thick_backups_read_only_allocated_ranges_and_restore_sparse(bmgr, vmgr,
     assert not _lv_loops(host_vg, target)
 
 
-def test_backup_of_an_exported_volume_uses_and_keeps_the_export_loop(bmgr, vmgr, host_vg,
-                                                                      tgtd, ctx):
+def _autoclear(dev):
+    out = host.run('losetup', '--noheadings', '--list', '-O', 'AUTOCLEAR', dev).stdout
+    return out.strip() == '1'
+
+
+def test_backup_and_restore_of_an_exported_volume_keep_the_export(bmgr, vmgr, host_vg, tgtd,
+                                                                   ctx, tmp_path):
+    """The export's loop device is the source and the target as it is, and stays: the
+    restored bytes are read back through the iSCSI target."""
+    host.require_host('qemu-io', 'qemu-img')
     rpc = bmgr.volume_rpcapi
+    initiator = test_lvm_iscsi.Initiator(tmp_path)
     v = _volume(ctx, vmgr, size=1)
-    _write(host_vg, v, [(5 * MiB, os.urandom(MiB))])
-    vmgr.driver.create_export(ctx, v, CONNECTOR)
+    first = os.urandom(MiB)
+    _write(host_vg, v, [(5 * MiB, first)])
+    exported = objects.Volume.get_by_id(ctx, v.id)
+    for key, value in vmgr.driver.create_export(ctx, exported, CONNECTOR).items():
+        setattr(exported, key, value)
     try:
+        data = vmgr.driver.initialize_connection(exported, CONNECTOR)['data']
         (export_loop,) = _lv_loops(host_vg, v)
         b = _backup(ctx, bmgr, v)
         assert b.status == states.AVAILABLE, b.fail_reason
         assert MiB <= b.bytes_read <= 2 * MiB
         assert rpc.devices[-1][0]['path'] == export_loop
         assert _lv_loops(host_vg, v) == [export_loop], 'the export lost its loop device'
+        assert not _autoclear(export_loop)
+
+        # Overwrite through iSCSI, then restore the backup onto the exported volume.
+        initiator.write(data, 5 * MiB, os.urandom(MiB), initiator=CONNECTOR['initiator'])
+        initiator.write(data, 64 * MiB, os.urandom(MiB), initiator=CONNECTOR['initiator'])
+        v.refresh()
+        _restore(ctx, bmgr, b, v)
+        assert rpc.devices[-1][0]['path'] == export_loop
+        assert _lv_loops(host_vg, v) == [export_loop], 'the restore detached the export'
+        assert not _autoclear(export_loop), 'the restore detached the export (autoclear)'
         assert 'iqn.2010-10.org.openstack:%s' % v.name in tgtd.target_iqns()
+        read = initiator.read(data, 5 * MiB, MiB, initiator=CONNECTOR['initiator'])
+        assert read == first
+        read = initiator.read(data, 64 * MiB, MiB, initiator=CONNECTOR['initiator'])
+        assert read == bytes(MiB)
     finally:
-        vmgr.driver.remove_export(ctx, v)
+        vmgr.driver.remove_export(ctx, exported)
     assert not _lv_loops(host_vg, v)
 
 

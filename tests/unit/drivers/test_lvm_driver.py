@@ -575,6 +575,25 @@ def test_extend_while_exported_without_device_mapper_grows_in_place_only(
     assert moved_bytes == []
 
 
+def test_restore_target_of_an_exported_volume_is_the_exports_loop_and_stays(
+        fake, monkeypatch, moved_bytes):
+    drv = make_driver(fake, monkeypatch=monkeypatch)
+    a, b = volume('a', 1), volume('b', 1)
+    drv.create_volume(a)
+    drv.create_volume(b)
+    drv.target = RecordingTarget({'volume-a'})
+    monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    assert drv.open_restore_target(a)['path'] == '/dev/loop8'
+    drv.close_restore_target(a)
+    assert '/dev/loop8' in fake.loops
+    # Not exported: the restore's own loop device goes when it closes.
+    path = drv.open_restore_target(b)['path']
+    assert fake.loops[path] == ('/srv/pv.img',) + drv._extent_range('volume-b')[1:]
+    drv.close_restore_target(b)
+    assert path not in fake.loops and '/dev/loop8' in fake.loops
+
+
 def test_extend_while_exported_with_device_mapper_tells_the_target(fake, monkeypatch):
     drv = make_driver(fake, dm=True, monkeypatch=monkeypatch)
     drv.create_volume(volume('a', 1))
