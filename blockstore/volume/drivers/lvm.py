@@ -715,6 +715,12 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
     def close_backup_source(self, volume, backup_id, succeeded, snapshot=None):
         self.backups.close_source(volume.name, backup_id, succeeded,
                                   snapshot_lv=snapshot_lv_name(snapshot) if snapshot else None)
+        if snapshot is None and not self.thin and not self.device_mapper:
+            # The backup's loop device, also when this service restarted since it was
+            # opened (the memory of it lost); an export's stays.
+            with self._export_lock:
+                if not self.target.is_exported(volume):
+                    self._detach_loops(volume.name)
 
     def open_restore_target(self, volume):
         """The export's device when there is one, else a new one (loop: until closed)."""

@@ -404,3 +404,20 @@ def test_backups_needing_a_snapshot_are_refused_without_device_mapper(bmgr, vmgr
     assert 'device-mapper' in b.fail_reason, b.fail_reason
     assert objects.Snapshot.get_by_id(ctx, s.id).status == states.AVAILABLE
     assert not _lv_loops(host_vg, v)
+
+
+def test_a_volume_service_restarted_mid_backup_still_detaches_its_loop(bmgr, vmgr, host_vg,
+                                                                        tgtd, ctx):
+    """The backup's loop device is found from the LV's extents at release, not from the
+    memory of the volume service that attached it."""
+    v = _volume(ctx, vmgr, size=1)
+    _write(host_vg, v, [(0, os.urandom(MiB))])
+    b = _start_backup(ctx, bmgr, v)
+    device = vmgr.backup_device(ctx, v, b.id)
+    assert _lv_loops(host_vg, v) == [device['path']]
+
+    restarted = vol_manager.VolumeManager(vmgr.host, host.backend_conf(host_vg, tgtd))
+    restarted.service = vmgr.service
+    restarted.init_host(ctx)
+    restarted.backup_device_release(ctx, v, None, backup_id=b.id, succeeded=False)
+    assert not _lv_loops(host_vg, v), 'the backup loop device outlived the restart'

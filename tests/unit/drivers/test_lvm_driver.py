@@ -594,6 +594,26 @@ def test_restore_target_of_an_exported_volume_is_the_exports_loop_and_stays(
     assert path not in fake.loops and '/dev/loop8' in fake.loops
 
 
+def test_backup_source_loop_is_detached_on_close_even_by_a_restarted_service(
+        fake, monkeypatch, moved_bytes):
+    drv = make_driver(fake, monkeypatch=monkeypatch)
+    a, b = volume('a', 1), volume('b', 1)
+    drv.create_volume(a)
+    drv.create_volume(b)
+    drv.target = RecordingTarget({'volume-a'})
+    monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    assert drv.open_backup_source(a, 'b1')['path'] == '/dev/loop8'
+    drv.close_backup_source(a, 'b1', True)
+    assert '/dev/loop8' in fake.loops       # the export's
+    path = drv.open_backup_source(b, 'b2')['path']
+    assert fake.loops[path] == ('/srv/pv.img',) + drv._extent_range('volume-b')[1:]
+    restarted = make_driver(fake, monkeypatch=monkeypatch)
+    restarted.target = RecordingTarget({'volume-a'})
+    restarted.close_backup_source(b, 'b2', False)
+    assert path not in fake.loops and '/dev/loop8' in fake.loops
+
+
 def test_extend_while_exported_with_device_mapper_tells_the_target(fake, monkeypatch):
     drv = make_driver(fake, dm=True, monkeypatch=monkeypatch)
     drv.create_volume(volume('a', 1))
