@@ -23,6 +23,7 @@ blocks read as zeros (thin LVs, loops over files): restored holes stay holes.
 """
 
 import contextlib
+import os
 
 from oslo_log import log as logging
 
@@ -41,6 +42,19 @@ def base_lv_name(backup_id):
 
 def is_backup_base(name):
     return name.startswith(BASE_PREFIX)
+
+
+def _flush(path):
+    """Write a device's cached writes through to what is behind it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise exception.VolumeBackendAPIException(
+            data='flushing %s before a backup failed: %s' % (path, e)) from e
 
 
 class LVMBackups:
@@ -87,6 +101,9 @@ class LVMBackups:
             path = self._loops[backup_id] = self.loops.attach(back_file, offset, size)
         regions = None
         if lvm_datapath.is_regular_file(back_file):
+            # What an export's writer (tgtd) wrote may still be in the loop device's page
+            # cache, not yet in the PV file whose holes say what to read: flush it first.
+            _flush(path)
             regions = lvm_datapath.file_data_regions(back_file, offset, size)
         return {'path': path, 'data_regions': regions, 'changed_regions': None}
 

@@ -19,7 +19,13 @@ proves, checked against the PV file itself:
   holding other data are byte-for-byte equal to the source then, and the
   PV file stays sparse: holes are discarded (punched), not written;
 * backups that need a snapshot (an attached volume with force, or a backup
-  of a snapshot) need device-mapper and fail with a reason saying so.
+  of a snapshot) need device-mapper and fail with a reason saying so;
+* a backup or restore of an exported volume uses the export's loop device
+  and keeps it (restored bytes read back through iSCSI); writes still in
+  that loop device's page cache are backed up (the source is flushed before
+  the PV file's holes are read);
+* the backup's loop device is detached at release even by a volume service
+  restarted since it attached it.
 """
 
 import os
@@ -421,3 +427,31 @@ def test_a_volume_service_restarted_mid_backup_still_detaches_its_loop(bmgr, vmg
     restarted.init_host(ctx)
     restarted.backup_device_release(ctx, v, None, backup_id=b.id, succeeded=False)
     assert not _lv_loops(host_vg, v), 'the backup loop device outlived the restart'
+
+
+def test_backup_sees_writes_still_cached_in_the_exports_loop_device(bmgr, vmgr, host_vg,
+                                                                     ctx):
+    """Writes through an export that the loop device has not yet passed to the PV file
+    (tgtd writes through the page cache) are backed up: the source is flushed before
+    the PV file's holes are read."""
+    v = _volume(ctx, vmgr, size=1)
+    exported = objects.Volume.get_by_id(ctx, v.id)
+    for key, value in vmgr.driver.create_export(ctx, exported, CONNECTOR).items():
+        setattr(exported, key, value)
+    try:
+        (export_loop,) = _lv_loops(host_vg, v)
+        payload = os.urandom(MiB)
+        fd = os.open(export_loop, os.O_RDWR)    # a writer as tgtd is: no fsync yet
+        try:
+            os.pwrite(fd, payload, 40 * MiB)
+            b = _backup(ctx, bmgr, v)
+        finally:
+            os.close(fd)
+        assert b.status == states.AVAILABLE, b.fail_reason
+        assert b.bytes_read >= MiB, 'the cached write was skipped as a hole'
+        target = _volume(ctx, vmgr, size=1)
+        _restore(ctx, bmgr, b, target)
+        start, _size = host_vg.lv_byte_range(target.name)
+        assert host_vg.read_pv(start + 40 * MiB, MiB) == payload
+    finally:
+        vmgr.driver.remove_export(ctx, exported)

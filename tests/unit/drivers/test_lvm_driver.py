@@ -20,6 +20,7 @@ from blockstore.common import exception
 from blockstore.common import processutils
 from blockstore.volume.drivers import base
 from blockstore.volume.drivers import lvm
+from blockstore.volume.drivers import lvm_backup
 from blockstore.volume.drivers import lvm_datapath
 from blockstore.volume.drivers import lvm_vg
 
@@ -612,6 +613,22 @@ def test_backup_source_loop_is_detached_on_close_even_by_a_restarted_service(
     restarted.target = RecordingTarget({'volume-a'})
     restarted.close_backup_source(b, 'b2', False)
     assert path not in fake.loops and '/dev/loop8' in fake.loops
+
+
+def test_backup_source_is_flushed_before_the_pv_files_holes_are_read(
+        fake, monkeypatch, moved_bytes):
+    drv = make_driver(fake, monkeypatch=monkeypatch)
+    drv.create_volume(volume('a', 1))
+    monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    calls = []
+    monkeypatch.setattr(lvm_datapath, 'is_regular_file', lambda path: True)
+    monkeypatch.setattr(lvm_backup, '_flush', lambda path: calls.append(('flush', path)))
+    monkeypatch.setattr(lvm_datapath, 'file_data_regions', lambda path, offset, size: (
+        calls.append(('regions', path)) or [(0, MiB)]))
+    source = drv.open_backup_source(volume('a', 1), 'b1')
+    assert source['path'] == '/dev/loop8' and source['data_regions'] == [(0, MiB)]
+    assert calls == [('flush', '/dev/loop8'), ('regions', '/srv/pv.img')]
 
 
 def test_extend_while_exported_with_device_mapper_tells_the_target(fake, monkeypatch):
