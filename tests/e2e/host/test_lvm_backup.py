@@ -326,6 +326,8 @@ def test_thick_backups_read_only_allocated_ranges_and_restore_sparse(bmgr, vmgr,
     # The junk's 13 MiB were punched out, not overwritten with zeros.
     assert _pv_allocated(host_vg) <= pv_before + data + 2 * MiB - 13 * MiB
     assert not _lv_loops(host_vg, target)
+    print('2 GiB thick LVM volume, %d MiB of data: full backup %.2f s, incremental %.2f s'
+          % (DATA // MiB, full.seconds, incr.seconds))
 
 
 def _autoclear(dev):
