@@ -292,6 +292,10 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             yield Device(self.vg.lv_path(name), None, 0, None)
             return
         back_file, offset, size = self._extent_range(name)
+        # An export's loop device over the LV may hold writes not yet in the PV file
+        # (tgtd writes through its page cache): flush them, so this device reads them.
+        for device in self.loops.find(back_file, offset, size):
+            lvm_datapath.flush_device(device)
         path = self.loops.attach(back_file, offset, size)
         try:
             yield Device(path, back_file, offset, size)

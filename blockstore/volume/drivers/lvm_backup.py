@@ -23,7 +23,6 @@ blocks read as zeros (thin LVs, loops over files): restored holes stay holes.
 """
 
 import contextlib
-import os
 
 from oslo_log import log as logging
 
@@ -42,19 +41,6 @@ def base_lv_name(backup_id):
 
 def is_backup_base(name):
     return name.startswith(BASE_PREFIX)
-
-
-def _flush(path):
-    """Write a device's cached writes through to what is behind it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as e:
-        raise exception.VolumeBackendAPIException(
-            data='flushing %s before a backup failed: %s' % (path, e)) from e
 
 
 class LVMBackups:
@@ -103,7 +89,7 @@ class LVMBackups:
         if lvm_datapath.is_regular_file(back_file):
             # What an export's writer (tgtd) wrote may still be in the loop device's page
             # cache, not yet in the PV file whose holes say what to read: flush it first.
-            _flush(path)
+            lvm_datapath.flush_device(path)
             regions = lvm_datapath.file_data_regions(back_file, offset, size)
         return {'path': path, 'data_regions': regions, 'changed_regions': None}
 

@@ -457,3 +457,27 @@ def test_backup_sees_writes_still_cached_in_the_exports_loop_device(bmgr, vmgr, 
         assert host_vg.read_pv(start + 40 * MiB, MiB) == payload
     finally:
         vmgr.driver.remove_export(ctx, exported)
+
+
+def test_a_clone_of_an_exported_volume_sees_writes_still_cached_in_its_loop(vmgr, host_vg,
+                                                                            ctx):
+    """The same flush for the driver's own copies (clone, image upload, move): they read
+    through a loop device of their own, beside the export's."""
+    v = _volume(ctx, vmgr, size=1)
+    exported = objects.Volume.get_by_id(ctx, v.id)
+    vmgr.driver.create_export(ctx, exported, CONNECTOR)
+    try:
+        (export_loop,) = _lv_loops(host_vg, v)
+        payload = os.urandom(MiB)
+        fd = os.open(export_loop, os.O_RDWR)    # a writer as tgtd is: no fsync yet
+        try:
+            os.pwrite(fd, payload, 40 * MiB)
+            clone = objects.Volume.get_by_id(ctx, _volume(ctx, vmgr, size=1).id)
+            vmgr.driver.delete_volume(clone)
+            vmgr.driver.create_cloned_volume(clone, exported)
+        finally:
+            os.close(fd)
+        start, _size = host_vg.lv_byte_range(clone.name)
+        assert host_vg.read_pv(start + 40 * MiB, MiB) == payload
+    finally:
+        vmgr.driver.remove_export(ctx, exported)

@@ -20,7 +20,6 @@ from blockstore.common import exception
 from blockstore.common import processutils
 from blockstore.volume.drivers import base
 from blockstore.volume.drivers import lvm
-from blockstore.volume.drivers import lvm_backup
 from blockstore.volume.drivers import lvm_datapath
 from blockstore.volume.drivers import lvm_vg
 
@@ -623,12 +622,25 @@ def test_backup_source_is_flushed_before_the_pv_files_holes_are_read(
     fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
     calls = []
     monkeypatch.setattr(lvm_datapath, 'is_regular_file', lambda path: True)
-    monkeypatch.setattr(lvm_backup, '_flush', lambda path: calls.append(('flush', path)))
+    monkeypatch.setattr(lvm_datapath, 'flush_device',
+                        lambda path: calls.append(('flush', path)))
     monkeypatch.setattr(lvm_datapath, 'file_data_regions', lambda path, offset, size: (
         calls.append(('regions', path)) or [(0, MiB)]))
     source = drv.open_backup_source(volume('a', 1), 'b1')
     assert source['path'] == '/dev/loop8' and source['data_regions'] == [(0, MiB)]
     assert calls == [('flush', '/dev/loop8'), ('regions', '/srv/pv.img')]
+
+
+def test_data_operations_flush_the_exports_loop_device_first(fake, monkeypatch, moved_bytes):
+    drv = make_driver(fake, monkeypatch=monkeypatch)
+    drv.create_volume(volume('a', 1))
+    monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    flushed = []
+    monkeypatch.setattr(lvm_datapath, 'flush_device', flushed.append)
+    with drv._device('volume-a') as device:
+        assert device.path != '/dev/loop8' and flushed == ['/dev/loop8']
+    assert '/dev/loop8' in fake.loops and device.path not in fake.loops
 
 
 def test_extend_while_exported_with_device_mapper_tells_the_target(fake, monkeypatch):
