@@ -12,11 +12,13 @@ and at the end of a 2 GiB volume is backed up in full and, after a 1 MiB
 change, incrementally; each restores (to a new volume, and onto the
 existing volume) with the same bytes read back through iSCSI, zeros in the
 holes; the store holds little more than the data and the PV file stays
-sparse.
+sparse. A forced backup of an attached volume (a temporary snapshot) ends
+in error saying device-mapper is needed, the volume still in-use.
 """
 
 import os
 import time
+import uuid
 
 from tests.e2e.host import conftest as host
 from tests.e2e.host import test_api_lvm_iscsi as api
@@ -37,8 +39,8 @@ def _wait(get, want, timeout=120):
     deadline = time.time() + timeout
     obj = get()
     while obj.status != want and time.time() < deadline:
-        assert not obj.status.startswith('error'), (obj.status,
-                                                    getattr(obj, 'fail_reason', None))
+        assert want.startswith('error') or not obj.status.startswith('error'), (
+            obj.status, getattr(obj, 'fail_reason', None))
         time.sleep(0.2)
         obj = get()
     assert obj.status == want, (obj.status, getattr(obj, 'fail_reason', None))
@@ -129,3 +131,24 @@ def test_api_thick_lvm_backup_incremental_and_restores(deployment, host_vg, tmp_
     assert host_vg.loops_of_file() == [host_vg.pv_device()], 'a loop device was left over'
     print('full backup of %d GiB with %d MiB of data: %.1f s' % (SIZE_GB, len(WRITES),
                                                                  full_seconds))
+
+
+def test_api_backup_of_an_attached_thick_volume_is_refused_without_device_mapper(deployment):
+    """backup-create --force of an in-use volume needs a temporary snapshot: the backup
+    ends in error saying device-mapper is needed; the volume stays in-use."""
+    c = api._cinder(deployment)
+    vol = c.volumes.create(1, name='attached')
+    vol = _wait(lambda: c.volumes.get(vol.id), 'available')
+    created = c.attachments.create(vol.id, None, instance_id=str(uuid.uuid4()))
+    att = c.attachments.update(created['id'], api.CONNECTOR)
+    c.attachments.complete(att.id)
+    _wait(lambda: c.volumes.get(vol.id), 'in-use')
+
+    backup = c.backups.create(vol.id, name='forced', force=True)
+    backup = _wait(lambda: c.backups.get(backup.id), 'error')
+    assert 'device-mapper' in backup.fail_reason, backup.fail_reason
+    assert c.volumes.get(vol.id).status == 'in-use'
+    assert not [s for s in c.volume_snapshots.list(search_opts={'all_tenants': 1})
+                if s.volume_id == vol.id]
+    c.attachments.delete(att.id)
+    _wait(lambda: c.volumes.get(vol.id), 'available')
