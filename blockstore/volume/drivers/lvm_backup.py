@@ -15,8 +15,11 @@ read (``blockstore.backup.chunked``):
 * **thick** with device-mapper: the active LV, every byte read (all-zero
   blocks are still skipped by the pipeline).
 * **thick** without device-mapper (a PV in a file on a loop device): a loop
-  device over the LV's extents; the PV file's holes are the LV's unallocated
-  ranges (``data_regions``), so a mostly empty volume reads fast.
+  device over the LV's extents (the export's when there is one: it stays;
+  flushed first, as tgtd writes through its page cache); the PV file's holes
+  are the LV's unallocated ranges (``data_regions``), so a mostly empty
+  volume reads fast. An attached volume (force) or a snapshot needs a
+  snapshot, hence device-mapper: refused with that reason.
 
 A restore writes through a *target* whose zeroing discards where discarded
 blocks read as zeros (thin LVs, loops over files): restored holes stay holes.
