@@ -600,7 +600,9 @@ class BackupManager(service.Manager):
         except exception.NotFound:
             LOG.warning('The source of backup %s is gone', backup.id)
         else:
-            self._release_source(ctx, backup, volume, snapshot)
+            # The source may have been opened (e.g. an LVM thin backup snapshot): closed
+            # as failed, so only what a complete backup leaves stays.
+            self._release_source(ctx, backup, volume, snapshot, opened=True, succeeded=False)
         if backup.service_metadata:
             self._remove_objects(backup)
         if backup.status == states.DELETING:
