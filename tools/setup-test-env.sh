@@ -38,8 +38,10 @@ problem() { PROBLEMS+=("$*"); log "ERROR: $*"; }
 
 # The host tier (tests/e2e/host): LVM metadata on a loop device, the userspace
 # tgtd target and userspace iSCSI initiators (qemu's libiscsi block driver,
-# iscsi-inq/iscsi-ls).
-HOST_TIER_PACKAGES=(lvm2 thin-provisioning-tools tgt qemu-utils qemu-block-extra libiscsi-bin)
+# iscsi-inq/iscsi-ls); xfsprogs for the file driver's point-in-time snapshot
+# tests (tests/fixtures/reflink.py mounts an XFS image when /tmp has no reflinks).
+HOST_TIER_PACKAGES=(lvm2 thin-provisioning-tools tgt qemu-utils qemu-block-extra libiscsi-bin
+                    xfsprogs)
 # The kernel tier (tests/e2e/kernel): a QEMU guest (TCG) booting Debian's stock
 # kernel with this machine's / as its root, so the guest's tools are these:
 # busybox-static and kmod build its initramfs, LIO via targetcli/rtslib, the

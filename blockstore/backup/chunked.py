@@ -16,37 +16,38 @@ blockstore; tools/restore-backup.py is such a reader):
 * ``<prefix>_metadata``: JSON describing the backup and listing its data
   objects; written last, so a backup whose metadata exists is complete.
 
-Backup pipeline: the calling thread reads (only data regions, large
-sequential ``preadv`` into a pool of reused buffers) and hands each chunk to a
-pool of ``workers`` threads that detect zero blocks, hash, compress and put
-it; hashing, compression and I/O release the GIL on these buffer sizes, so
-the workers run in parallel. At most ``max_inflight`` chunks are held at once
-(a semaphore taken before a read and released when the chunk's object is
-stored), so memory stays flat whatever the volume size. Restore works the
-same way backwards: fetch + decompress + verify in the pool, ``pwrite`` of
-the blocks each backup of the chain owns, holes punched (files) or zeroed
-(devices).
+Backup pipeline: the calling thread walks the chunks in order, skips those
+with no data region, asks the kernel to read ahead the others and hands each
+to a pool of ``workers`` threads; a worker reads the chunk's data regions
+(large ``preadv`` into a reused buffer, packed by whole blocks), detects zero
+blocks, hashes, compresses and puts it. Reading, hashing, compression and
+I/O release the GIL on these buffer sizes, so the workers run in parallel,
+the copy out of the page cache included. At most ``max_inflight`` chunks are
+submitted and not yet stored (a semaphore), and only running workers hold a
+chunk's bytes, so memory stays flat whatever the volume size. Restore works
+the same way backwards: fetch + decompress + verify in the pool, ``pwrite``
+of the blocks each backup of the chain owns, holes punched (files) or
+zeroed (devices).
 """
 
 import concurrent.futures
-import ctypes
 import datetime
-import errno
 import hashlib
 import json
 import mmap
 import os
-import queue
 import re
 import stat
 import threading
-import time
 import zlib
 
 from oslo_log import log as logging
 import zstandard
 
 from blockstore.backup.drivers import base
+from blockstore.backup.pipeline import (  # noqa: F401  (BackupCancelled, DIGEST re-exported)
+    DIGEST, BackupCancelled, Pipeline, Progress, codecs, inherit_unchanged,
+    normalize_regions, merge_runs, punch_hole)
 from blockstore.common import exception
 from blockstore.volume.drivers import lvm_datapath
 
@@ -55,21 +56,13 @@ LOG = logging.getLogger(__name__)
 FORMAT = 'blockstore-chunked'
 FORMAT_VERSION = 1
 COMPRESSIONS = ('zstd', 'zlib', 'none')
-ZSTD_LEVEL = 1          # fast; on volume data barely worse than level 3
-ZLIB_LEVEL = 1
 #: A chunk whose first block compresses to more than this ratio is stored raw.
 INCOMPRESSIBLE_RATIO = 0.95
-PROGRESS_INTERVAL = 0.25  # seconds between progress calls
-DIGEST = 32
-_POLL = 0.1
+_PEEK = 256   # bytes looked at first when telling whether a block is all zeros
 
 METADATA_SUFFIX = '_metadata'
 SHA256FILE_SUFFIX = '_sha256file'
 _OBJECT_RE = re.compile(r'^(-\d{5,}|%s|%s)$' % (METADATA_SUFFIX, SHA256FILE_SUFFIX))
-
-
-class BackupCancelled(Exception):
-    """The backup or restore was cancelled (``cancelled()`` returned True)."""
 
 
 class BackupIOError(exception.BlockstoreException):
@@ -87,216 +80,6 @@ def metadata_name(prefix):
 
 def sha256file_name(prefix):
     return prefix + SHA256FILE_SUFFIX
-
-
-# ---------------------------------------------------------------------------
-# Compression (compressor objects are per thread: zstandard's are not shared)
-# ---------------------------------------------------------------------------
-
-class _Codecs(threading.local):
-    def __init__(self):
-        self.zc = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
-        self.zd = zstandard.ZstdDecompressor()
-
-    def compress(self, kind, data):
-        if kind == 'zstd':
-            return self.zc.compress(data)
-        if kind == 'zlib':
-            return zlib.compress(data, ZLIB_LEVEL)
-        raise ValueError(kind)
-
-    def decompress(self, kind, data, length):
-        if kind == 'none':
-            return data
-        if kind == 'zstd':
-            return self.zd.decompress(data, max_output_size=length)
-        if kind == 'zlib':
-            return zlib.decompress(data)
-        raise base.BackupStoreError(reason='unknown compression %r' % (kind,))
-
-
-_codecs = _Codecs()
-
-
-# ---------------------------------------------------------------------------
-# Holes on the destination
-# ---------------------------------------------------------------------------
-
-_FALLOC_FL_KEEP_SIZE = 0x01
-_FALLOC_FL_PUNCH_HOLE = 0x02
-_libc = None
-
-
-def _fallocate():
-    global _libc
-    if _libc is None:
-        try:
-            _libc = ctypes.CDLL(None, use_errno=True)
-            _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int,
-                                        ctypes.c_int64, ctypes.c_int64]
-        except (OSError, AttributeError):
-            _libc = False
-    return _libc.fallocate if _libc else None
-
-
-def punch_hole(fd, offset, length):
-    """Deallocate a range of a regular file (it reads as zeros, size kept);
-    falls back to writing zeros where the file system cannot punch."""
-    if length <= 0:
-        return
-    fallocate = _fallocate()
-    if fallocate is not None:
-        if fallocate(fd, _FALLOC_FL_PUNCH_HOLE | _FALLOC_FL_KEEP_SIZE, offset, length) == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
-            raise OSError(err, os.strerror(err))
-    lvm_datapath.zero_fd(fd, offset, length)
-
-
-# ---------------------------------------------------------------------------
-# Helpers
-# ---------------------------------------------------------------------------
-
-def _normalize_regions(regions, length):
-    """Sorted, merged ``(start, end)`` of ``regions`` clipped to [0, length)."""
-    out = []
-    for start, size in sorted(regions):
-        start, end = max(0, start), min(length, start + size)
-        if end <= start:
-            continue
-        if out and start <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], end)
-        else:
-            out.append([start, end])
-    return out
-
-
-def _inherit_unchanged(changed_regions, length, block_size, parent_digests, parent_present,
-                       digests, present):
-    """Fill ``digests``/``present`` with the parent's entries of the blocks outside
-    ``changed_regions``; return those regions widened to whole blocks (what to read).
-
-    A changed block starts as a hole: reading it records its data, or leaves it a
-    hole when it reads as zeros (a range that was unmapped since the parent).
-    """
-    shared = min(len(parent_present), len(present))
-    present[:shared] = parent_present[:shared]
-    digests[:shared * DIGEST] = parent_digests[:shared * DIGEST]
-    widened = []
-    for start, end in _normalize_regions(changed_regions, length):
-        lo = start - start % block_size
-        hi = min(-(-end // block_size) * block_size, length)
-        for b in range(lo // block_size, -(-hi // block_size)):
-            present[b] = 0
-        widened.append((lo, hi - lo))
-    return widened
-
-
-def _runs(flags_or_indexes):
-    """Merge sorted integers into ``[first, last + 1)`` runs."""
-    runs = []
-    for i in flags_or_indexes:
-        if runs and runs[-1][1] == i:
-            runs[-1][1] = i + 1
-        else:
-            runs.append([i, i + 1])
-    return runs
-
-
-class _Progress:
-    def __init__(self, callback, total):
-        self.callback, self.total = callback, total
-        self.done = 0
-        self._last = 0.0
-
-    def add(self, n, force=False):
-        self.done += n
-        if self.callback is None:
-            return
-        now = time.monotonic()
-        if force or now - self._last >= PROGRESS_INTERVAL:
-            self._last = now
-            try:
-                self.callback(self.done, self.total)
-            except Exception:  # a progress report never fails the work
-                LOG.exception('backup progress callback failed')
-
-
-class _Pipeline:
-    """A thread pool with at most ``max_inflight`` tasks submitted and not yet
-    finished; the first failure stops it."""
-
-    def __init__(self, workers, max_inflight):
-        self.pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix='backup-worker')
-        self.slots = threading.Semaphore(max_inflight)
-        self.finished = queue.Queue()
-        self.pending = 0
-        self.results = []
-        self.error = None
-
-    def acquire(self, cancelled):
-        """Wait for a free slot; collects finished tasks meanwhile."""
-        while not self.slots.acquire(timeout=_POLL):
-            self._gather()
-            if cancelled is not None and cancelled():
-                raise BackupCancelled()
-        self._gather()
-
-    def _gather(self):
-        found = self.collect()
-        self.results.extend(found)
-
-    def submit(self, fn, *args):
-        self.pending += 1
-        try:
-            future = self.pool.submit(fn, *args)
-        except BaseException:
-            self.pending -= 1
-            self.slots.release()
-            raise
-        future.add_done_callback(self._done)
-
-    def _done(self, future):
-        self.slots.release()
-        self.finished.put(future)
-
-    def collect(self, block=False):
-        """Results of the tasks finished so far (``block``: wait for one, if any
-        is pending); raises the first task failure."""
-        while self.pending:
-            try:
-                future = self.finished.get(block=block, timeout=_POLL if block else None)
-            except queue.Empty:
-                if block:
-                    continue
-                break
-            self.pending -= 1
-            if future.cancelled():
-                continue
-            err = future.exception()
-            if err is not None:
-                if self.error is None:
-                    self.error = err
-                continue
-            self.results.append(future.result())
-            if block:
-                break
-        if self.error is not None:
-            raise self.error
-        results, self.results = self.results, []
-        return results
-
-    def drain(self):
-        results = self.collect()
-        while self.pending:
-            results.extend(self.collect(block=True))
-        return results
-
-    def stop(self):
-        """Cancel what has not started and wait for what has."""
-        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------
@@ -385,7 +168,7 @@ class ChunkedBackup:
                 reason='%s (%s) is corrupt: %d bytes stored, %d expected'
                 % (what, entry['name'], len(raw), entry['compressed_length']))
         try:
-            data = _codecs.decompress(entry['compression'], raw, entry['length'])
+            data = codecs.decompress(entry['compression'], raw, entry['length'])
         except (zstandard.ZstdError, zlib.error) as e:
             raise base.BackupStoreError(
                 reason='%s (%s) is corrupt: cannot decompress: %s' % (what, entry['name'], e))
@@ -403,10 +186,10 @@ class ChunkedBackup:
         kind = self.compression
         if kind != 'none':
             sample = data[:self.block_size]
-            if len(_codecs.compress(kind, sample)) > INCOMPRESSIBLE_RATIO * len(sample):
+            if len(codecs.compress(kind, sample)) > INCOMPRESSIBLE_RATIO * len(sample):
                 kind = 'none'
             else:
-                out = _codecs.compress(kind, data)
+                out = codecs.compress(kind, data)
                 if len(out) < len(data):
                     return out, kind
                 kind = 'none'
@@ -447,7 +230,7 @@ class ChunkedBackup:
         digests = bytearray(DIGEST * n_blocks)
         present = bytearray(n_blocks)
         if changed_regions is not None:
-            data_regions = _inherit_unchanged(changed_regions, length, block_size,
+            data_regions = inherit_unchanged(changed_regions, length, block_size,
                                               parent_digests, parent_present, digests, present)
         zeros = bytes(block_size)
         self.store.ensure_container(container)
@@ -456,8 +239,8 @@ class ChunkedBackup:
             fd = os.open(source_path, os.O_RDONLY)
         except OSError as e:
             raise BackupIOError(reason='cannot open %s: %s' % (source_path, e.strerror))
-        pipeline = _Pipeline(self.workers, self.max_inflight)
-        report = _Progress(progress, length)
+        pipeline = Pipeline(self.workers, self.max_inflight)
+        report = Progress(progress, length)
         buffers = []           # free chunk buffers, reused
         buffers_lock = threading.Lock()
         bytes_read = 0
@@ -466,19 +249,35 @@ class ChunkedBackup:
             with buffers_lock:
                 buffers.append(buf)
 
-        def work(index, start, size, buf, segments):
-            """Hash, compare, compress and store one chunk (in a worker).
+        def work(index, start, end, pieces):
+            """Read, hash, compare, compress and store one chunk (in a worker).
 
-            ``segments``: ``(volume offset, length, buffer offset)`` of the
-            block-aligned ranges the reader put in ``buf``; the rest of the
-            chunk is holes.
+            Reading here rather than in the calling thread lets the copy out
+            of the page cache run in parallel too (it costs about as much as
+            hashing). ``pieces``: the data regions within [start, end).
             """
+            size = end - start
+            with buffers_lock:
+                buf = buffers.pop() if buffers else None
+            if buf is None:
+                # Anonymous memory: pages a sparse chunk never uses stay unallocated.
+                buf = mmap.mmap(-1, chunk_size)
+            try:
+                segments, n_read = self._read_chunk(fd, source_path, buf, end, pieces,
+                                                    block_size, zeros)
+            except BaseException:
+                give_back(buf)
+                raise
             view = memoryview(buf)
             runs = []          # [buffer lo, buffer hi, volume offset] to store
             for vol, seg_len, pos in segments:
                 for lo in range(pos, pos + seg_len, block_size):
                     hi = min(lo + block_size, pos + seg_len)
-                    if buf[lo:hi] == (zeros if hi - lo == block_size else bytes(hi - lo)):
+                    # A non-zero first few bytes settle most blocks without
+                    # comparing (and holding the GIL over) the whole block.
+                    if (buf[lo:min(lo + _PEEK, hi)] == zeros[:min(_PEEK, hi - lo)]
+                            and buf[lo:hi] == (zeros if hi - lo == block_size
+                                               else zeros[:hi - lo])):
                         continue
                     voff = vol + lo - pos
                     b = voff // block_size
@@ -495,7 +294,7 @@ class ChunkedBackup:
                         runs.append([lo, hi, voff])
             if not runs:
                 give_back(buf)
-                return size, None
+                return size, n_read, None
             if len(runs) == 1:
                 data = view[runs[0][0]:runs[0][1]]
             else:
@@ -510,12 +309,11 @@ class ChunkedBackup:
             finally:
                 if raw_view:
                     give_back(buf)
-            return size, {'name': name, 'index': index,
-                          'offset': runs[0][2],
-                          'length': sum(hi - lo for lo, hi, _v in runs),
-                          'compressed_length': len(stored),
-                          'compression': kind,
-                          'extents': [[v, hi - lo] for lo, hi, v in runs]}
+            record = {'name': name, 'index': index, 'offset': runs[0][2],
+                      'length': sum(hi - lo for lo, hi, _v in runs),
+                      'compressed_length': len(stored), 'compression': kind,
+                      'extents': [[v, hi - lo] for lo, hi, v in runs]}
+            return size, n_read, record
 
         objects = []
         try:
@@ -524,7 +322,7 @@ class ChunkedBackup:
                     data_regions = lvm_datapath.file_data_regions(source_path, 0, length)
                 else:
                     data_regions = [(0, length)]
-            regions = _normalize_regions(data_regions, length)
+            regions = normalize_regions(data_regions, length)
             try:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
             except (AttributeError, OSError):
@@ -544,27 +342,20 @@ class ChunkedBackup:
                     k += 1
                 if not pieces:
                     report.add(end - start)
-                    for size, record in pipeline.collect():
-                        self._finished(objects, record, report, size)
+                    for result in pipeline.collect():
+                        bytes_read += self._finished(objects, report, *result)
                     continue
                 pipeline.acquire(cancelled)
-                try:
-                    with buffers_lock:
-                        buf = buffers.pop() if buffers else None
-                    if buf is None:
-                        # Anonymous memory: pages a sparse chunk never uses stay unallocated.
-                        buf = mmap.mmap(-1, chunk_size)
-                    segments, n = self._read_chunk(fd, source_path, buf, end, pieces,
-                                                   block_size, zeros)
-                    bytes_read += n
-                except BaseException:
-                    pipeline.slots.release()
-                    raise
-                pipeline.submit(work, index + 1, start, end - start, buf, segments)
-                for size, record in pipeline.collect():
-                    self._finished(objects, record, report, size)
-            for size, record in pipeline.drain():
-                self._finished(objects, record, report, size)
+                for lo, hi in pieces:   # start the kernel's readahead of what comes
+                    try:
+                        os.posix_fadvise(fd, lo, hi - lo, os.POSIX_FADV_WILLNEED)
+                    except (AttributeError, OSError):
+                        break
+                pipeline.submit(work, index + 1, start, end, pieces)
+                for result in pipeline.collect():
+                    bytes_read += self._finished(objects, report, *result)
+            for result in pipeline.drain():
+                bytes_read += self._finished(objects, report, *result)
             if cancelled is not None and cancelled():   # also after the last chunk
                 raise BackupCancelled()
         finally:
@@ -607,10 +398,11 @@ class ChunkedBackup:
         return meta
 
     @staticmethod
-    def _finished(objects, record, report, size):
+    def _finished(objects, report, size, n_read, record):
         if record is not None:
             objects.append(record)
         report.add(size)
+        return n_read
 
     @staticmethod
     def _read_chunk(fd, path, buf, end, pieces, block_size, zeros):
@@ -709,7 +501,7 @@ class ChunkedBackup:
                 reason='backup %s: block %d (and %d more) is stored in no object of its chain'
                 % (newest['prefix'], missing[0], len(missing) - 1))
         holes = [[lo * block_size, min(hi * block_size, size)]
-                 for lo, hi in _runs(b for b in range(n_blocks) if not present[b])]
+                 for lo, hi in merge_runs(b for b in range(n_blocks) if not present[b])]
         if length > size:
             if holes and holes[-1][1] == size:
                 holes[-1][1] = length
@@ -721,8 +513,8 @@ class ChunkedBackup:
             fd = os.open(dest_path, os.O_WRONLY | os.O_CREAT, 0o600)
         except OSError as e:
             raise BackupIOError(reason='cannot open %s: %s' % (dest_path, e.strerror))
-        report = _Progress(progress, length)
-        pipeline = _Pipeline(self.workers, self.max_inflight)
+        report = Progress(progress, length)
+        pipeline = Pipeline(self.workers, self.max_inflight)
 
         def work(meta, digests, obj, writes):
             what = 'object of backup %s' % meta['prefix']

@@ -45,6 +45,7 @@ from blockstore.backup import drivers as stores
 from blockstore.backup import remote
 from blockstore.common import exception
 from blockstore.common import operation as op_mod
+from blockstore.common import rpc
 from blockstore.common import service
 from blockstore.db import api as db
 from blockstore.db import backups as db_backups
@@ -133,20 +134,10 @@ class BackupManager(service.Manager):
             bconf.backup_compression, workers, bconf.backup_max_inflight or 2 * workers)
         self._slots = threading.BoundedSemaphore(bconf.backup_max_operations)
         self._stopping = threading.Event()
-        self._volume_rpcapi = None
         self.connector = remote.Connector(conf, host)
         self.operations = op_mod.Runner(lambda: self.service, lambda ctx: True)
 
-    @property
-    def volume_rpcapi(self):
-        if self._volume_rpcapi is None:
-            from blockstore.volume import rpcapi as volume_rpcapi
-            self._volume_rpcapi = volume_rpcapi.VolumeAPI()
-        return self._volume_rpcapi
-
-    @volume_rpcapi.setter
-    def volume_rpcapi(self, value):
-        self._volume_rpcapi = value
+    volume_rpcapi = rpc.LazyClient('blockstore.volume.rpcapi', 'VolumeAPI')
 
     # -- startup and shutdown ---------------------------------------------------------
 
@@ -632,10 +623,9 @@ class BackupManager(service.Manager):
         except exception.NotFound:
             LOG.warning('The source of backup %s is gone', backup.id)
         else:
-            # Begun (it had named its objects): the volume service may hold its source
-            # open, and an export of it when this service reads over one.
-            self._release_source(ctx, backup, volume, snapshot,
-                                 opened=bool(backup.service_metadata))
+            # The source may have been opened (e.g. an LVM thin backup snapshot): closed
+            # as failed, so only what a complete backup leaves stays.
+            self._release_source(ctx, backup, volume, snapshot, opened=True, succeeded=False)
         if backup.service_metadata:
             self._remove_objects(backup)
         if backup.status == states.DELETING:

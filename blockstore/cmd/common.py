@@ -94,12 +94,15 @@ def make_volume_services(conf=CONF):
 
 
 def make_backup_service(conf=CONF):
-    """The backup service of this node (server: ``conf.host``, topic ``backup_topic``)."""
+    """The backup service of this node (server: ``conf.host``, topic ``backup_topic``).
+
+    ``cluster`` names volume services' clusters only (as Cinder's): backup
+    services are placed one by one, by zone and load, so they join none.
+    """
     from blockstore.backup import manager
     from blockstore.common import service
     mgr = manager.BackupManager(conf.host, conf=conf)
-    return service.Service('blockstore-backup', conf.host, conf.backup_topic, mgr,
-                           cluster=conf.cluster)
+    return service.Service('blockstore-backup', conf.host, conf.backup_topic, mgr)
 
 
 def make_scheduler_service(conf=CONF):

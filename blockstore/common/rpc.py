@@ -7,6 +7,7 @@ The pins are read from the services table once and cached; ``reset_pins()``
 (SIGHUP) forgets them.
 """
 
+import importlib
 import threading
 
 from oslo_config import cfg
@@ -141,3 +142,30 @@ class RPCAPI:
 
     def prepare(self, **kwargs):
         return self._client().prepare(**kwargs)
+
+
+class LazyClient:
+    """A manager's RPC client, made on first use (the transport is set up by then) and
+    replaceable by assignment (tests hand in fakes).
+
+    ``LazyClient('blockstore.volume.rpcapi', 'VolumeAPI')``: the module is imported
+    when the client is first needed, which keeps managers free of import cycles.
+    """
+
+    def __init__(self, module, cls):
+        self.module, self.cls = module, cls
+
+    def __set_name__(self, owner, name):
+        self.attr = '_' + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        client = obj.__dict__.get(self.attr)
+        if client is None:
+            client = getattr(importlib.import_module(self.module), self.cls)()
+            obj.__dict__[self.attr] = client
+        return client
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.attr] = value

@@ -19,6 +19,7 @@ from blockstore.common import context as bs_context
 from blockstore.common import exception
 from blockstore.common import operation as op_mod
 from blockstore.common import service
+from blockstore.common import rpc
 from blockstore.common import utils
 from blockstore.db import api as db
 from blockstore.db.models import utcnow
@@ -77,8 +78,6 @@ class VolumeManager(service.Manager):
         self.backend = Backend(host, drivers.load_driver(backend_conf.volume_driver,
                                                          backend_conf, host))
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
-        self._volume_rpcapi = None
-        self._backup_rpcapi = None
         self._ready = False
         self._setup_lock = threading.Lock()
         self.operations = op_mod.Runner(lambda: self.service, self._driver_ready)
@@ -100,29 +99,10 @@ class VolumeManager(service.Manager):
     def driver(self, driver):
         self.backend.driver = driver
 
-    @property
-    def volume_rpcapi(self):
-        """The volume RPC client (a migration reaches its destination's service)."""
-        if self._volume_rpcapi is None:
-            from blockstore.volume import rpcapi as volume_rpcapi
-            self._volume_rpcapi = volume_rpcapi.VolumeAPI()
-        return self._volume_rpcapi
-
-    @volume_rpcapi.setter
-    def volume_rpcapi(self, value):
-        self._volume_rpcapi = value
-
-    @property
-    def backup_rpcapi(self):
-        """The backup RPC client (a volume created from a backup is handed over)."""
-        if self._backup_rpcapi is None:
-            from blockstore.backup import rpcapi as backup_rpcapi
-            self._backup_rpcapi = backup_rpcapi.BackupAPI()
-        return self._backup_rpcapi
-
-    @backup_rpcapi.setter
-    def backup_rpcapi(self, value):
-        self._backup_rpcapi = value
+    #: The volume RPC client (a migration reaches its destination's service).
+    volume_rpcapi = rpc.LazyClient('blockstore.volume.rpcapi', 'VolumeAPI')
+    #: The backup RPC client (a volume created from a backup is handed over).
+    backup_rpcapi = rpc.LazyClient('blockstore.backup.rpcapi', 'BackupAPI')
 
     # -- startup ------------------------------------------------------------
 

@@ -59,6 +59,20 @@ def export_name(backup_id, restore=False):
     return '%s-%s' % ('restore' if restore else 'backup', backup_id)
 
 
+def _failure_of(context, resource_id):
+    """The reason of the resource's latest failed operation (its user message), or None."""
+    try:
+        rows = db.message_get_all(context, resource_uuid=resource_id)
+    except Exception:
+        LOG.exception('Could not read the messages of %s', resource_id)
+        return None
+    if not rows or not rows[0].detail:
+        return None
+    generic = exception.VolumeBackendAPIException.msg_fmt.partition('%(')[0]
+    detail = rows[0].detail
+    return detail[len(generic):] if generic and detail.startswith(generic) else detail
+
+
 class BackupDeviceRefused(exception.VolumeBackendAPIException):
     msg_fmt = 'Backup device refused: %(data)s'
 
@@ -215,11 +229,10 @@ class BackupWorker(operation.Worker):
 
     def _temp_snapshot(self, context, volume, backup_id):
         """The temporary snapshot of an attached volume's backup (made once)."""
-        # Read through its path (BackupDeviceOps) or as the driver's source of a snapshot
-        # (BackupSourceOps: thick LVM reads its COW snapshot).
-        if not (driver_base.supports(self.driver, driver_base.SnapshotOps)
-                and (driver_base.supports(self.driver, driver_base.BackupDeviceOps)
-                     or driver_base.supports(self.driver, driver_base.BackupSourceOps))):
+        # A snapshot is read through its local path or the driver's backup source.
+        readable = (driver_base.supports(self.driver, driver_base.BackupDeviceOps)
+                    or driver_base.supports(self.driver, driver_base.BackupSourceOps))
+        if not (driver_base.supports(self.driver, driver_base.SnapshotOps) and readable):
             raise BackupDeviceRefused(data='backend %s cannot back up attached volumes (no '
                                            'snapshots readable by backups)' % self.backend.host)
         backup = db_backups.backup_get(context, backup_id)
@@ -243,9 +256,11 @@ class BackupWorker(operation.Worker):
             self._create_snapshot(context, snapshot)
             snapshot.refresh()
         if snapshot.status != states.AVAILABLE:
+            # The reason first: a backup's fail_reason keeps 255 characters.
+            why = _failure_of(context, snapshot.id)
             raise exception.VolumeBackendAPIException(
-                data='temporary snapshot %s of volume %s is %s' % (snapshot.id, volume.id,
-                                                                   snapshot.status))
+                data='the temporary snapshot of volume %s is %s%s (snapshot %s)' % (
+                    volume.id, snapshot.status, ': %s' % why if why else '', snapshot.id))
         return snapshot
 
     # -- volume create from a backup (3.47) ----------------------------------------

@@ -293,6 +293,10 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
             yield Device(self.vg.lv_path(name), None, 0, None)
             return
         back_file, offset, size = self._extent_range(name)
+        # An export's loop device over the LV may hold writes not yet in the PV file
+        # (tgtd writes through its page cache): flush them, so this device reads them.
+        for device in self.loops.find(back_file, offset, size):
+            lvm_datapath.flush_device(device)
         path = self.loops.attach(back_file, offset, size)
         try:
             yield Device(path, back_file, offset, size)
@@ -707,6 +711,8 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         return self.thin   # a thin backup reads a snapshot taken when it starts
 
     def open_backup_source(self, volume, backup_id, parent_backup_id=None, snapshot=None):
+        if snapshot is not None:
+            self._require_device_mapper('backups of snapshots', 'dm-snapshot or dm-thin-pool')
         return self.backups.open_source(volume.name, backup_id, parent_backup_id,
                                         snapshot_lv=snapshot_lv_name(snapshot) if snapshot
                                         else None)
@@ -714,15 +720,27 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
     def close_backup_source(self, volume, backup_id, succeeded, snapshot=None):
         self.backups.close_source(volume.name, backup_id, succeeded,
                                   snapshot_lv=snapshot_lv_name(snapshot) if snapshot else None)
+        if snapshot is None and not self.thin and not self.device_mapper:
+            # The backup's loop device, also when this service restarted since it was
+            # opened (the memory of it lost); an export's stays.
+            with self._export_lock:
+                if not self.target.is_exported(volume):
+                    self._detach_loops(volume.name)
 
     def open_restore_target(self, volume):
-        path = self._export_device(volume)
+        """The export's device when there is one, else a new one (loop: until closed)."""
+        with self._export_lock:
+            path = self._export_device(volume)
         discard = self.thin or (not self.device_mapper and lvm_datapath.is_regular_file(
             self._extent_range(volume.name)[0]))
         return {'path': path, 'discard_zeroes': discard}
 
     def close_restore_target(self, volume):
-        self._detach_loops(volume.name)
+        """Detach the restore's loop device; an exported volume's is the export's: kept
+        (found from the target's record, so a restart in between changes nothing)."""
+        with self._export_lock:
+            if not self.target.is_exported(volume):
+                self._detach_loops(volume.name)
 
     # -- BackupExportOps: the device a backup reads, to a backup service elsewhere -----
 

@@ -15,8 +15,11 @@ read (``blockstore.backup.chunked``):
 * **thick** with device-mapper: the active LV, every byte read (all-zero
   blocks are still skipped by the pipeline).
 * **thick** without device-mapper (a PV in a file on a loop device): a loop
-  device over the LV's extents; the PV file's holes are the LV's unallocated
-  ranges (``data_regions``), so a mostly empty volume reads fast.
+  device over the LV's extents (the export's when there is one: it stays;
+  flushed first, as tgtd writes through its page cache); the PV file's holes
+  are the LV's unallocated ranges (``data_regions``), so a mostly empty
+  volume reads fast. An attached volume (force) or a snapshot needs a
+  snapshot, hence device-mapper: refused with that reason.
 
 A restore writes through a *target* whose zeroing discards where discarded
 blocks read as zeros (thin LVs, loops over files): restored holes stay holes.
@@ -87,6 +90,9 @@ class LVMBackups:
             path = self._loops[backup_id] = self.loops.attach(back_file, offset, size)
         regions = None
         if lvm_datapath.is_regular_file(back_file):
+            # What an export's writer (tgtd) wrote may still be in the loop device's page
+            # cache, not yet in the PV file whose holes say what to read: flush it first.
+            lvm_datapath.flush_device(path)
             regions = lvm_datapath.file_data_regions(back_file, offset, size)
         return {'path': path, 'data_regions': regions, 'changed_regions': None}
 

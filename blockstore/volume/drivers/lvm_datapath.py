@@ -152,6 +152,20 @@ def is_regular_file(path):
         return False
 
 
+def flush_device(path):
+    """Write a device's cached writes through to what is behind it (a loop device:
+    into its backing file, where SEEK_DATA and other loop devices see them)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise exception.VolumeBackendAPIException(
+            data='flushing %s failed: %s' % (path, e)) from e
+
+
 def file_data_regions(path, offset, length):
     """``(start, size)`` of the ranges of ``path`` within ``[offset, offset +
     length)`` that may hold data, relative to ``offset``; holes are skipped.

@@ -65,6 +65,7 @@ def deployment(request, tmp_path_factory):
         for name in ('scheduler', 'volume', 'api'):
             dep.start(name)
         _start_backup_service(dep)
+        _service_output[0] = lambda: dep.output('backup')
         database.activate()   # this process reads and claims like the service layer
         try:
             dep.wait_for_api()
@@ -102,13 +103,18 @@ def _request(dep, *args):
     return out.stdout.strip().splitlines()[-1]
 
 
-def _wait(what, fn, timeout=60):
+# What the backup service logged, for a failure's message (set by the fixture).
+_service_output = [lambda: '']
+
+
+def _wait(what, fn, timeout=120):
     deadline = time.time() + timeout
     value = fn()
     while not value and time.time() < deadline:
         time.sleep(0.2)
         value = fn()
-    assert value, 'timed out waiting for %s' % what
+    assert value, 'timed out waiting for %s; the backup service said:\n%s' % (
+        what, _service_output[0]())
     return value
 
 

@@ -294,3 +294,12 @@ def test_host_show_counts_volumes_per_project(admin, client, project, node):
     resp = client.get('/v3/os-hosts/%s' % host)
     assert resp.status_int == 403
     assert fault_of(resp)[2] == 'Describe-resource is admin only functionality'
+
+
+def test_backup_services_are_reported_as_cinder_backup(admin, node):
+    """Tools look for a live cinder-backup to tell whether backups are offered."""
+    _svc(node + '-bk', binary='blockstore-backup')
+    for binary in (None, 'cinder-backup', 'blockstore-backup'):
+        found = _services(admin, node + '-bk', binary=binary)
+        assert [(s['binary'], s['state']) for s in found] == [('cinder-backup', 'up')]
+        assert 'frozen' not in found[0] and 'replication_status' not in found[0]

@@ -93,6 +93,15 @@ def test_written_zeros_are_holes(store, tmp_path):
     assert allocated(dest) <= 2 * BLOCK
 
 
+def test_short_zero_last_block_is_a_hole(store, tmp_path):
+    size = SIZE - BLOCK + 100           # the last block is 100 bytes, written as zeros
+    src = sparse(str(tmp_path / 'vol'), size, writes=[(0, b'a'), (size - 100, bytes(100))])
+    meta = engine(store).backup(src, size, 'c', 'b')
+    assert meta['data_blocks'] == 1 and meta['object_count'] == 1
+    engine(store).restore([meta], str(tmp_path / 'r'), size)
+    assert read(str(tmp_path / 'r')) == read(src)
+
+
 def test_restore_onto_garbage_punches_holes(store, tmp_path):
     src = sparse(str(tmp_path / 'vol'))
     cb = engine(store)

@@ -10,6 +10,7 @@ from blockstore.common import exception
 from blockstore.volume import drivers
 from blockstore.volume.drivers import base
 from blockstore.volume.drivers import file as file_driver
+from tests.fixtures import reflink
 from tests.unit.drivers import conformance
 
 GiB = 1024 ** 3
@@ -157,6 +158,67 @@ def test_sparse_copy_without_copy_file_range(backend, inspector, monkeypatch):
     assert disk_bytes(inspector.path(snap)) <= 2 * MiB
 
 
+def _fake_ficlone(calls, error=None):
+    """fcntl.ioctl as a reflinking filesystem answers FICLONE (a whole copy here)."""
+    real_ioctl = file_driver.fcntl.ioctl
+
+    def ioctl(fd, request, arg=0, *rest):
+        if request != file_driver.FICLONE:
+            return real_ioctl(fd, request, arg, *rest)
+        calls.append((fd, arg))
+        if error is not None:
+            raise OSError(error, os.strerror(error))
+        size = os.fstat(arg).st_size
+        os.ftruncate(fd, size)
+        for offset, length in file_driver._data_regions(arg, size):   # extents shared
+            os.pwrite(fd, os.pread(arg, length, offset), offset)
+        return 0
+    return ioctl
+
+
+def test_snapshot_is_a_reflink_where_the_filesystem_has_them(backend, inspector,
+                                                             monkeypatch):
+    """One FICLONE of the whole volume (atomic against a writer), no range copy."""
+    calls = []
+    monkeypatch.setattr(file_driver.fcntl, 'ioctl', _fake_ficlone(calls))
+
+    def no_range_copy(*args):
+        raise AssertionError('copied by ranges although the clone worked')
+
+    monkeypatch.setattr(file_driver, '_copy_range', no_range_copy)
+    vol = backend.create_volume(1)
+    data = conformance.pattern('reflink', MiB)
+    inspector.write(vol, 7 * MiB, data)
+    snap = backend.create_snapshot(vol)
+    assert len(calls) == 1
+    assert inspector.size(snap) == GiB
+    assert inspector.read(snap, 7 * MiB, MiB) == data
+    clone = backend.clone(vol, 2)   # grown after the clone
+    assert len(calls) == 2 and inspector.size(clone) == 2 * GiB
+    assert inspector.read(clone, 7 * MiB, MiB) == data
+
+
+@pytest.mark.parametrize('error', [errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY])
+def test_no_reflink_falls_back_to_a_copy(backend, inspector, monkeypatch, error):
+    calls = []
+    monkeypatch.setattr(file_driver.fcntl, 'ioctl', _fake_ficlone(calls, error))
+    vol = backend.create_volume(1)
+    data = conformance.pattern('copied', MiB)
+    inspector.write(vol, 3 * MiB, data)
+    snap = backend.create_snapshot(vol)
+    assert len(calls) == 1
+    assert inspector.read(snap, 3 * MiB, MiB) == data
+    assert disk_bytes(inspector.path(snap)) <= 2 * MiB
+
+
+def test_reflink_io_error_fails_the_snapshot(backend, inspector, volumes_dir, monkeypatch):
+    monkeypatch.setattr(file_driver.fcntl, 'ioctl', _fake_ficlone([], errno.EIO))
+    vol = backend.create_volume(1)
+    with pytest.raises(exception.VolumeBackendAPIException, match='snapshot'):
+        backend.create_snapshot(vol)
+    assert sorted(os.listdir(volumes_dir)) == [vol.name]
+
+
 def test_interrupted_copy_leaves_no_file_and_rerun_succeeds(backend, inspector,
                                                             volumes_dir, monkeypatch):
     src = backend.create_volume(1)
@@ -171,6 +233,7 @@ def test_interrupted_copy_leaves_no_file_and_rerun_succeeds(backend, inspector,
         raise OSError(errno.EIO, 'I/O error midway')
 
     monkeypatch.setattr(file_driver, '_copy_range', half_then_fail)
+    monkeypatch.setattr(file_driver, '_clone', lambda src_fd, dst_fd: False)   # XFS, btrfs
     vol = backend.new_volume(1)
     with pytest.raises(exception.VolumeBackendAPIException):
         backend.driver.create_volume_from_snapshot(vol, snap)
@@ -432,3 +495,66 @@ def test_manage_snapshot_and_listing(backend, volumes_dir):
         drv.manage_existing_snapshot(backend.new_snapshot(vol), {'source-name': 'gone'})
     listed = drv.get_manageable_snapshots([snap.id])
     assert [(s['cinder_id'], s['safe_to_manage']) for s in listed] == [(snap.id, False)]
+
+
+@pytest.fixture
+def reflink_volumes_dir(tmp_path):
+    with reflink.reflink_dir(str(tmp_path)) as directory:
+        yield os.path.join(directory, 'volumes')
+
+
+def test_snapshot_of_a_volume_being_written_is_one_point_in_time(reflink_volumes_dir):
+    """On a reflink filesystem (XFS, btrfs: tests/fixtures/reflink.py mounts one when the
+    tmp directory has none) a snapshot taken while a writer writes is the volume after
+    some write K: never a later write without an earlier one, never half a write. (A
+    range copy on ext4 fails this.)"""
+    driver = file_driver.FileDriver(make_conf(reflink_volumes_dir), 'node1@files')
+    driver.do_setup(None)
+    driver.check_for_setup_error()
+    backend = conformance.Backend(driver, FileInspector(reflink_volumes_dir))
+    inspector = backend.inspector
+    import struct
+    import threading
+    import time
+    record, slots, spacing = 16 * 1024, 512, 32 * 1024   # a hole after each record
+    vol = backend.create_volume(1)
+
+    def data(seq):
+        return struct.pack('<Q', seq) * (record // 8)
+
+    def slot(seq):
+        return seq * 7 % slots
+
+    stop, written = threading.Event(), []
+
+    def write():
+        fd = os.open(inspector.path(vol), os.O_RDWR)
+        seq = 0
+        while not stop.is_set():
+            os.pwrite(fd, data(seq), slot(seq) * spacing)
+            written.append(seq)
+            seq += 1
+        os.close(fd)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        while len(written) < slots:
+            time.sleep(0.001)
+        for _ in range(10):
+            snap = backend.create_snapshot(vol)
+            held = []
+            for i in range(slots):
+                block = inspector.read(snap, i * spacing, record)
+                seq = struct.unpack_from('<Q', block)[0]
+                assert block == data(seq), 'torn write in slot %d' % i
+                held.append(seq)
+            last = max(held)
+            expected = [None] * slots
+            for seq in range(last + 1):
+                expected[slot(seq)] = seq
+            assert held == expected, 'not the volume after write %d' % last
+            backend.driver.delete_snapshot(snap)
+    finally:
+        stop.set()
+        thread.join()

@@ -422,6 +422,8 @@ def test_snapshots_need_device_mapper(fake, monkeypatch):
         drv.create_volume_from_snapshot(volume('b'), snap)
     with pytest.raises(exception.VolumeBackendAPIException, match='device-mapper'):
         drv.revert_to_snapshot(None, vol, snap)
+    with pytest.raises(exception.VolumeBackendAPIException, match='backups of snapshots need'):
+        drv.open_backup_source(vol, 'b1', snapshot=snap)
     drv.delete_snapshot(snap)  # nothing there: fine
     assert len(fake.programs('lvcreate')) == 1
 
@@ -571,6 +573,74 @@ def test_extend_while_exported_without_device_mapper_grows_in_place_only(
     assert name == 'volume-b' and fake.loops[path] == ('/srv/pv.img', offset, 2 * GiB)
     assert '/dev/loop9' not in fake.loops and '/dev/loop8' in fake.loops
     assert moved_bytes == []
+
+
+def test_restore_target_of_an_exported_volume_is_the_exports_loop_and_stays(
+        fake, monkeypatch, moved_bytes):
+    drv = make_driver(fake, monkeypatch=monkeypatch)
+    a, b = volume('a', 1), volume('b', 1)
+    drv.create_volume(a)
+    drv.create_volume(b)
+    drv.target = RecordingTarget({'volume-a'})
+    monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    assert drv.open_restore_target(a)['path'] == '/dev/loop8'
+    drv.close_restore_target(a)
+    assert '/dev/loop8' in fake.loops
+    # Not exported: the restore's own loop device goes when it closes.
+    path = drv.open_restore_target(b)['path']
+    assert fake.loops[path] == ('/srv/pv.img',) + drv._extent_range('volume-b')[1:]
+    drv.close_restore_target(b)
+    assert path not in fake.loops and '/dev/loop8' in fake.loops
+
+
+def test_backup_source_loop_is_detached_on_close_even_by_a_restarted_service(
+        fake, monkeypatch, moved_bytes):
+    drv = make_driver(fake, monkeypatch=monkeypatch)
+    a, b = volume('a', 1), volume('b', 1)
+    drv.create_volume(a)
+    drv.create_volume(b)
+    drv.target = RecordingTarget({'volume-a'})
+    monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    assert drv.open_backup_source(a, 'b1')['path'] == '/dev/loop8'
+    drv.close_backup_source(a, 'b1', True)
+    assert '/dev/loop8' in fake.loops       # the export's
+    path = drv.open_backup_source(b, 'b2')['path']
+    assert fake.loops[path] == ('/srv/pv.img',) + drv._extent_range('volume-b')[1:]
+    restarted = make_driver(fake, monkeypatch=monkeypatch)
+    restarted.target = RecordingTarget({'volume-a'})
+    restarted.close_backup_source(b, 'b2', False)
+    assert path not in fake.loops and '/dev/loop8' in fake.loops
+
+
+def test_backup_source_is_flushed_before_the_pv_files_holes_are_read(
+        fake, monkeypatch, moved_bytes):
+    drv = make_driver(fake, monkeypatch=monkeypatch)
+    drv.create_volume(volume('a', 1))
+    monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    calls = []
+    monkeypatch.setattr(lvm_datapath, 'is_regular_file', lambda path: True)
+    monkeypatch.setattr(lvm_datapath, 'flush_device',
+                        lambda path: calls.append(('flush', path)))
+    monkeypatch.setattr(lvm_datapath, 'file_data_regions', lambda path, offset, size: (
+        calls.append(('regions', path)) or [(0, MiB)]))
+    source = drv.open_backup_source(volume('a', 1), 'b1')
+    assert source['path'] == '/dev/loop8' and source['data_regions'] == [(0, MiB)]
+    assert calls == [('flush', '/dev/loop8'), ('regions', '/srv/pv.img')]
+
+
+def test_data_operations_flush_the_exports_loop_device_first(fake, monkeypatch, moved_bytes):
+    drv = make_driver(fake, monkeypatch=monkeypatch)
+    drv.create_volume(volume('a', 1))
+    monkeypatch.setattr(lvm_datapath, 'file_identity', lambda path: ('8:1', 1))
+    fake.loops['/dev/loop8'] = ('/srv/pv.img',) + drv._extent_range('volume-a')[1:]
+    flushed = []
+    monkeypatch.setattr(lvm_datapath, 'flush_device', flushed.append)
+    with drv._device('volume-a') as device:
+        assert device.path != '/dev/loop8' and flushed == ['/dev/loop8']
+    assert '/dev/loop8' in fake.loops and device.path not in fake.loops
 
 
 def test_extend_while_exported_with_device_mapper_tells_the_target(fake, monkeypatch):

@@ -98,6 +98,10 @@ def test_thin_full_and_incremental_backups_read_what_the_pool_says(thin_backend)
     changed_bytes = sum(n for _o, n in CHANGES)
     assert changed_bytes <= delta <= 2 * changed_bytes, source['changed_regions']
     assert incr['bytes_read'] <= 0.05 * vol.size * GiB, incr['bytes_read']
+    print('thin backups of a %d GiB volume: full read %d bytes, incremental after %d bytes '
+          'changed read %d bytes (%.2f %% of the volume; thin_delta said %d)'
+          % (vol.size, full['bytes_read'], changed_bytes, incr['bytes_read'],
+             100.0 * incr['bytes_read'] / (vol.size * GiB), delta))
     # The incremental's base replaced the full's: one base per volume.
     assert env.driver.backups.bases_of(vol.name) == [lvm_backup.base_lv_name('incr-1')]
 
