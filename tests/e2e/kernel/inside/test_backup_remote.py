@@ -182,7 +182,8 @@ def _check(cloud, vid, expected, vg=VG):
 def test_backup_service_on_another_node_reads_and_writes_over_iscsi(cloud):
     t0 = time.monotonic()
     services = cloud.admin.request('GET', '/os-services', expect=200).json()['services']
-    backup_hosts = [s['host'] for s in services if s['binary'] == 'blockstore-backup']
+    backup_hosts = [s['host'] for s in services
+                    if s['binary'] in ('cinder-backup', 'blockstore-backup')]
     volume_hosts = [s['host'] for s in services if s['binary'] == 'blockstore-volume']
     assert backup_hosts == [BACKUP_HOST], services
     assert volume_hosts and all(h.split('@')[0] != BACKUP_HOST for h in volume_hosts)
