@@ -41,6 +41,7 @@ import pytest
 from tests.fixtures import deployment as depfix
 from tests.fixtures import reflink
 from tests.functional.test_clients_attach import CONNECTOR, _cinder
+from tests.functional.test_clients_backups import _wait
 
 RECORD = 64 * 1024
 SPACING = 2 * RECORD             # a hole after each record: the volume has many extents
@@ -168,18 +169,6 @@ def _slow_embedded(workdir):
         yield dep
     finally:
         dep.stop_all()
-
-
-def _wait(get, want, timeout=60):
-    deadline = time.time() + timeout
-    obj = get()
-    while obj.status != want and time.time() < deadline:
-        if obj.status.startswith('error') and not want.startswith('error'):
-            break
-        time.sleep(0.1)
-        obj = get()
-    assert obj.status == want, (obj.status, getattr(obj, 'fail_reason', None))
-    return obj
 
 
 def _attach(c, volume_id):

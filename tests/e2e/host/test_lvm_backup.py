@@ -44,6 +44,8 @@ from blockstore.volume.drivers import lvm_datapath
 from tests.e2e.host import conftest as host
 from tests.e2e.host import test_lvm_iscsi
 from tests.fixtures.database import database_fixture
+from tests.unit.backup import test_manager as manager_tests
+from tests.unit.backup.test_manager import _service, backup_conf  # noqa: F401  (fixture)
 
 CONF = cfg.CONF
 KiB = 1024
@@ -68,27 +70,6 @@ def ctx():
 
 
 @pytest.fixture
-def backup_conf(tmp_path):
-    overrides = {'backup_posix_path': str(tmp_path / 'store'), 'backup_chunk_size': 4 * MiB,
-                 'backup_block_size': 256 * KiB, 'backup_workers': 2,
-                 'backup_max_inflight': 4, 'backup_compression': 'zstd',
-                 'backup_driver': 'posix'}
-    for name, value in overrides.items():
-        CONF.set_override(name, value, group='backup')
-    yield
-    for name in overrides:
-        CONF.clear_override(name, group='backup')
-
-
-def _service(ctx, hostname, binary):
-    svc = objects.Service(ctx, host=hostname, binary=binary, topic='t', report_count=0,
-                          disabled=False, frozen=False, availability_zone='nova',
-                          replication_status='not-capable')
-    svc.create()
-    return svc
-
-
-@pytest.fixture
 def vmgr(database, ctx, host_vg, tgtd):
     """The volume manager on the host tier's VG; its volumes' LVs removed afterwards."""
     hostname = 'node-%s@lvm-e2e' % os.urandom(3).hex()
@@ -101,32 +82,25 @@ def vmgr(database, ctx, host_vg, tgtd):
         m.driver.delete_volume(volume)
 
 
-class InProcessVolumeRPC:
+class InProcessVolumeRPC(manager_tests.InProcessVolumeRPC):
     """The volume RPC 1.8 calls, delivered to the real volume manager in this process;
     records the loop devices over the PV file while each source or target is open."""
 
     def __init__(self, vmgr, host_vg):
-        self.vmgr = vmgr
+        super().__init__(vmgr)
         self.host_vg = host_vg
         self.devices = []    # (backup_device's answer, loop devices while it was open)
 
-    def backup_device(self, ctxt, volume, backup_id, snapshot_id=None, temp_snapshot=False,
-                      restore=False):
-        device = self.vmgr.backup_device(ctxt, volume, backup_id, snapshot_id, temp_snapshot,
-                                         restore)
+    def backup_device(self, *args, **kwargs):
+        device = super().backup_device(*args, **kwargs)
         self.devices.append((device, self.host_vg.loops_of_file()))
         return device
-
-    def backup_device_release(self, ctxt, volume, temp_snapshot_id, backup_id=None,
-                              succeeded=True, restore=False, snapshot_id=None):
-        return self.vmgr.backup_device_release(ctxt, volume, temp_snapshot_id, backup_id,
-                                               succeeded, restore, snapshot_id)
 
 
 @pytest.fixture
 def bmgr(database, ctx, vmgr, host_vg, backup_conf, monkeypatch):
     monkeypatch.setattr(backup_manager, 'CANCEL_POLL', 0.0)
-    hostname = 'bnode-%s' % os.urandom(3).hex()
+    hostname = vmgr.host.partition('@')[0]   # co-located: the local path
     m = backup_manager.BackupManager(hostname)
     m.service = _service(ctx, hostname, 'blockstore-backup')
     m.volume_rpcapi = InProcessVolumeRPC(vmgr, host_vg)
