@@ -45,7 +45,7 @@ from tests.e2e.host import conftest as host
 from tests.e2e.host import test_lvm_iscsi
 from tests.fixtures.database import database_fixture
 from tests.unit.backup import test_manager as manager_tests
-from tests.unit.backup.test_manager import _service, backup_conf  # noqa: F401  (fixture)
+from tests.unit.backup.test_manager import _service, _start_backup, backup_conf  # noqa: F401,E501
 
 CONF = cfg.CONF
 KiB = 1024
@@ -198,22 +198,6 @@ def _lv_loops(host_vg, volume):
 
 
 # -- the backup service's requests, as backup/api.py makes them --------------------------
-
-def _start_backup(ctx, bmgr, volume, parent=None, snapshot=None):
-    if snapshot is not None:
-        assert snapshot.transition('backup')
-    elif volume.status == states.IN_USE:
-        assert volume.transition('backup_attached')
-    else:
-        assert volume.transition('backup')
-    b = objects.Backup(ctx, volume_id=volume.id, project_id=volume.project_id, user_id='u',
-                       host=bmgr.host, availability_zone='nova', display_name='b',
-                       size=volume.size, object_count=0, deleted=False, metadata={},
-                       parent_id=parent.id if parent else None,
-                       snapshot_id=snapshot.id if snapshot else None)
-    b.create(work={'operation': 'create'})
-    return b
-
 
 def _backup(ctx, bmgr, volume, parent=None, snapshot=None):
     b = _start_backup(ctx, bmgr, volume, parent, snapshot)

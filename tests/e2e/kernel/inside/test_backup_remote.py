@@ -107,21 +107,12 @@ class Cloud:
         return targets, guest.sessions()
 
 
-@pytest.fixture(scope='module')
-def cloud(iscsid):
-    workdir = tempfile.mkdtemp(prefix='bs-kt-bkremote-')
-    conf_dir = os.path.join(workdir, 'lvm')
-    os.makedirs(conf_dir)
-    with open(os.path.join(conf_dir, 'lvm.conf'), 'w') as f:
-        f.write('devices { global_filter = [ "a|^/dev/loop|", "r|.*|" ] }\n')
-    os.makedirs(host.TGTD_SOCKET_DIR, exist_ok=True)
-    tgtd = host.Tgtd(workdir).start()
-    os.makedirs(os.path.join(workdir, 'deployment'))
-    dep = depfix.Deployment(os.path.join(workdir, 'deployment'), backends=(BACKEND, THICK),
-                            volume_driver='lvm', extra_conf='''
+def _lvm_section(backend, vg, lvm_type, conf_dir, pv, tgtd, targets):
+    """The config section of one LVM backend on a loop-file PV, exported by ``tgtd``."""
+    return '''
         [%(b)s]
         volume_group = %(vg)s
-        lvm_type = thin
+        lvm_type = %(type)s
         lvm_conf_dir = %(conf_dir)s
         lvm_activation = True
         lvm_pv_loop_file = %(pv)s
@@ -133,29 +124,33 @@ def cloud(iscsid):
         tgt_control_port = %(control)d
         volumes_dir = %(targets)s
         storage_command_timeout = 180
-        [%(thick)s]
-        volume_group = %(vg2)s
-        lvm_type = default
-        lvm_conf_dir = %(conf_dir)s
-        lvm_activation = True
-        lvm_pv_loop_file = %(pv2)s
-        lvm_pv_loop_size_gb = 4
-        volume_clear = none
-        target_helper = tgtadm
-        target_ip_address = 127.0.0.1
-        target_port = %(port)d
-        tgt_control_port = %(control)d
-        volumes_dir = %(targets)s
-        storage_command_timeout = 180
+        ''' % dict(b=backend, vg=vg, type=lvm_type, conf_dir=conf_dir, pv=pv,
+                    port=tgtd.port, control=tgtd.control_port, targets=targets)
+
+
+@pytest.fixture(scope='module')
+def cloud(iscsid):
+    workdir = tempfile.mkdtemp(prefix='bs-kt-bkremote-')
+    conf_dir = os.path.join(workdir, 'lvm')
+    os.makedirs(conf_dir)
+    with open(os.path.join(conf_dir, 'lvm.conf'), 'w') as f:
+        f.write('devices { global_filter = [ "a|^/dev/loop|", "r|.*|" ] }\n')
+    os.makedirs(host.TGTD_SOCKET_DIR, exist_ok=True)
+    tgtd = host.Tgtd(workdir).start()
+    os.makedirs(os.path.join(workdir, 'deployment'))
+    sections = ''.join(
+        _lvm_section(backend, vg, lvm_type, conf_dir, os.path.join(workdir, pv), tgtd,
+                     os.path.join(workdir, 'targets'))
+        for backend, vg, lvm_type, pv in ((BACKEND, VG, 'thin', 'pv.img'),
+                                          (THICK, VG_THICK, 'default', 'pv2.img')))
+    dep = depfix.Deployment(os.path.join(workdir, 'deployment'), backends=(BACKEND, THICK),
+                            volume_driver='lvm', extra_conf=sections + '''
         [backup]
         backup_use_export = auto
         backup_chunk_size = 4194304
         backup_block_size = 1048576
         backup_workers = 2
-        ''' % dict(b=BACKEND, vg=VG, conf_dir=conf_dir, pv=os.path.join(workdir, 'pv.img'),
-                   thick=THICK, vg2=VG_THICK, pv2=os.path.join(workdir, 'pv2.img'),
-                   port=tgtd.port, control=tgtd.control_port,
-                   targets=os.path.join(workdir, 'targets')))
+        ''')
     dep.write_config()
     dep.start('all', module='tests.e2e.kernel.inside.backup_elsewhere',
               env={'BLOCKSTORE_BACKUP_HOST': BACKUP_HOST})
