@@ -2,7 +2,7 @@
 
 ``validate_connector`` checks what a compute host sends (os-brick connector
 properties); ``_call`` makes an RPC call to the volume's backend and turns its
-remote failures into Cinder's answers (400 or 500). The connection actions
+remote failures into Cinder's answers (400, 404 or 500). The connection actions
 themselves (os-initialize_connection, os-terminate_connection) are methods of
 ``attach.service.AttachmentService``.
 """
@@ -10,6 +10,7 @@ themselves (os-initialize_connection, os-terminate_connection) are methods of
 import oslo_messaging as messaging
 
 from blockstore.common import exception
+from blockstore.db import attachments as db_att
 from blockstore.volume.targets import base as targets_base
 
 
@@ -34,12 +35,15 @@ class VolumeServiceTimeout(exception.VolumeBackendAPIException):
 
 
 def _call(what, fn, *args, **kwargs):
-    """An RPC call whose remote failures become Cinder's answers (400 or 500)."""
+    """An RPC call whose remote failures become Cinder's answers (400, 404 or 500)."""
     try:
         return fn(*args, **kwargs)
     except messaging.RemoteError as e:
         if e.exc_type == 'InvalidVolume':
             raise exception.InvalidVolume(reason=e.value) from None
+        if e.exc_type == 'AttachmentNotFound':
+            # Deleted meanwhile (e.g. by a retried delete): the caller decides (404 or done).
+            raise db_att.AttachmentNotFound(message=e.value) from None
         raise exception.VolumeBackendAPIException(
             data='Unable to %s: %s' % (what, e.exc_type)) from None
     except messaging.MessagingTimeout:

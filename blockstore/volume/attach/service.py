@@ -49,7 +49,9 @@ def change(ctx, volume_id, attachment_id, event, values=None, work=None,
     """Apply ``event`` to an attachment of ``volume_id`` and settle the volume, atomically.
 
     Raises a 400 (InvalidVolume) that names why when the attachment is not in
-    a state the event starts from.
+    a state the event starts from, a 404 (AttachmentNotFound) when it is gone
+    (deleted meanwhile: by a retried delete, or its volume service finishing
+    the detach).
     """
     def then(session):
         if not states.transition_in(session, 'attachment', attachment_id, event, values,
@@ -62,6 +64,7 @@ def change(ctx, volume_id, attachment_id, event, values=None, work=None,
             return
     except _Lost:
         pass
+    db_att.attachment_get(ctx, attachment_id)   # AttachmentNotFound (404) if gone
     reasons = states.explain(ctx, 'attachment', attachment_id, event)
     raise exception.InvalidVolume(reason='attachment %s: %s'
                                   % (attachment_id, '; '.join(reasons)))
@@ -189,15 +192,24 @@ class AttachmentService:
                      {'attach_time': utcnow()}, project_id=_project(ctx))
 
     def attachment_delete(self, ctx, attachment):
-        """Disconnect (if connected) and remove the attachment; the volume's others remain."""
+        """Disconnect (if connected) and remove the attachment; the volume's others remain.
+
+        An attachment already gone is a 404; one deleted after this delete
+        claimed it (a retried delete claims a detaching attachment again, and
+        either request, or the volume service redoing the detach at its
+        restart, may finish it first) is this delete's success too.
+        """
         change(ctx, attachment.volume_id, attachment.id, 'detach',
                      work={'operation': 'detach'}, project_id=_project(ctx))
-        if attachment.connector or attachment.connection_info:
-            volume = self.volumes.get(ctx, attachment.volume_id)
-            connections._call('delete attachment', self.volume_rpcapi.attachment_delete, ctx,
-                              volume, attachment.id)
-        else:
-            finish_detach(ctx, attachment.volume_id, attachment.id)
+        try:
+            if attachment.connector or attachment.connection_info:
+                volume = self.volumes.get(ctx, attachment.volume_id)
+                connections._call('delete attachment', self.volume_rpcapi.attachment_delete,
+                                  ctx, volume, attachment.id)
+            else:
+                finish_detach(ctx, attachment.volume_id, attachment.id)
+        except db_att.AttachmentNotFound:
+            LOG.info('Attachment %s was deleted while this delete of it ran', attachment.id)
         return db_att.live_attachments(ctx, attachment.volume_id)
 
     def _drop_unconnected(self, ctx, volume_id, attachment_id):

@@ -42,6 +42,15 @@ def settled_end(context, volume_id, event, values=None):
                              then=states.settler(volume_id))
 
 
+def _gone(context, attachment_id):
+    """True if the attachment has been deleted (detached, or removed altogether)."""
+    try:
+        db_att.attachment_get(context, attachment_id)
+    except db_att.AttachmentNotFound:
+        return True
+    return False
+
+
 def _initiator(connector):
     return (connector or {}).get('initiator')
 
@@ -138,9 +147,21 @@ class AttachWorker(operation.Worker):
                                  error)
 
     def attachment_delete(self, context, volume, attachment_id):
+        """Revoke the host and delete the attachment; done already is done.
+
+        A delete can reach this service after the detach it asks for is
+        finished: the detach was redone when this service restarted, or a
+        retried delete claimed it again while the first one was running.
+        Both come here under the volume's lock, and the later one finds the
+        attachment gone: that is success, not an error.
+        """
         self._require_export(context)
         with operation.locked('volume', volume.id):
             volume.refresh()
+            if _gone(context, attachment_id):
+                LOG.info('Attachment %s of volume %s is already deleted', attachment_id,
+                         volume.id)
+                return
             attachment = self._claim(context, attachment_id, states.DETACHING)
             try:
                 self._disconnect(context, volume, attachment)
