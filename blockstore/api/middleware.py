@@ -12,6 +12,7 @@ the exception is marked ``safe``); anything unexpected becomes a 500
 import json
 
 from oslo_context import context as o_context
+from oslo_db import exception as db_exc
 from oslo_log import log as logging
 import webob
 import webob.exc
@@ -63,8 +64,20 @@ def fault(code, message, headers=None):
     return resp
 
 
+# The database was unreachable (restarting, failing over): nothing the client
+# did wrong, and a retry soon may work. oslo.db raises these once its own
+# reconnect attempts are spent.
+DB_UNAVAILABLE = (db_exc.DBConnectionError,)
+DB_UNAVAILABLE_MESSAGE = 'The database is unavailable; retry the request shortly.'
+DB_RETRY_AFTER = '2'
+
+
 def fault_from_exception(exc, req=None):
     """The Cinder-format response for an exception raised by a handler."""
+    if isinstance(exc, DB_UNAVAILABLE):
+        LOG.warning('%s %s: the database is unavailable (%s); answering 503',
+                    getattr(req, 'method', ''), getattr(req, 'path', ''), exc)
+        return fault(503, DB_UNAVAILABLE_MESSAGE, {'Retry-After': DB_RETRY_AFTER})
     if isinstance(exc, exception.BlockstoreException):
         code = exc.code or 500
         if code >= 500 and not exc.safe:
