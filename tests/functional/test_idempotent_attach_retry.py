@@ -95,3 +95,27 @@ def _try(fn):
         return fn()
     except requests.RequestException as e:
         return e
+
+
+def test_create_sent_while_the_volume_service_restarts_is_connected(dep):
+    """The connect call waits in the queue while the service is down; the restarted service
+    must leave its claimed connect to that call (which then connects), not fail it."""
+    (vid,) = attfix.create_volumes(dep, ['attach-during-restart'])
+    dep.kill('volume', signal.SIGKILL)
+    answer = []
+    first = threading.Thread(target=lambda: answer.append(_try(lambda: _post_attachment(
+        dep, vid, 'restart-' + uuid.uuid4().hex, str(uuid.uuid4()), timeout=120))),
+        daemon=True)
+    first.start()
+    assert _wait(lambda: [a for a in dep.db.live_attachments(vid)
+                          if a['attach_status'] == 'attaching'])
+    dep.start('volume')
+    first.join(120)
+    (r,) = answer
+    assert isinstance(r, requests.Response) and r.status_code == 200, getattr(r, 'text', r)
+    att = r.json()['attachment']
+    assert att['status'] == 'attaching' and att['connection_info']
+    dep.request('POST', '/attachments/%s/action' % att['id'], body={'os-complete': {}},
+                expect=204)
+    dep.request('DELETE', '/attachments/%s' % att['id'], expect=200)
+    dep.wait_status('volume', vid, 'available')

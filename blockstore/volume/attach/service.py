@@ -159,7 +159,29 @@ class AttachmentService:
             except exception.InvalidInput:
                 self._drop_unconnected(ctx, volume.id, attachment_id)
                 raise
+            except Exception:
+                # An error answer must not leave a reservation the client cannot
+                # name (it never learns this attachment's id).
+                self._roll_back_create(ctx, attachment_id)
+                raise
         return self.get_attachment(ctx, attachment_id)
+
+    def _roll_back_create(self, ctx, attachment_id):
+        """Delete the attachment of a create whose connect failed (or got no answer).
+
+        As a DELETE would: the volume service revokes whatever the connect may
+        have granted. If it does not answer either, the detach stays claimed
+        with its work record, which the volume service finishes when it is
+        back.
+        """
+        try:
+            self.attachment_delete(ctx, self.get_attachment(ctx, attachment_id))
+        except exception.BlockstoreException as e:
+            LOG.warning('Attachment %s of a failed create is not deleted yet: %s',
+                        attachment_id, e.msg)
+        except Exception:
+            LOG.exception('Could not roll back attachment %s of a failed create',
+                          attachment_id)
 
     def attachment_update(self, ctx, attachment, connector):
         """Connect the attachment's host (``connector``): export and initialize."""

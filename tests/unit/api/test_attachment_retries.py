@@ -141,3 +141,120 @@ def test_delete_through_an_older_service_that_reports_not_found(c, stack, volume
     resp = c.delete('/v3/attachments/%s' % aid)
     assert resp.status_int == 200, resp.body
     _detached(c, vid, aid)
+
+
+# -- a create with a connector whose connect fails: nothing is left reserved -------------
+
+class LostReplyRPC(WireRPC):
+    """The volume service connects, but its reply never reaches the API (broker restart)."""
+
+    def attachment_update(self, ctx, volume, attachment_id, connector):
+        self.m.attachment_update(ctx, volume, attachment_id, connector)
+        raise messaging.MessagingTimeout('reply lost')
+
+
+class RefusingRPC(WireRPC):
+    """The volume service refuses the connect (e.g. its restart failed the claim)."""
+
+    def attachment_update(self, ctx, volume, attachment_id, connector):
+        raise messaging.RemoteError('InvalidVolume', 'attachment %s is error_attaching, not '
+                                    'attaching' % attachment_id, '')
+
+
+def _api(rpc):
+    from blockstore.volume import api as volume_api
+    return volume_api.API(volume_rpcapi=rpc, scheduler_rpcapi=None)
+
+
+@pytest.mark.parametrize('rpc_class', [LostReplyRPC, RefusingRPC])
+def test_create_whose_connect_fails_leaves_no_reservation(c, stack, ctx, rpc_class):
+    from blockstore.common import exception
+    from blockstore.db import attachments as db_att
+    vid = _volume(c, stack)
+    api = _api(rpc_class(stack))
+    volume = api.get(ctx, vid)
+    with pytest.raises(exception.BlockstoreException) as e:
+        api.attachments.attachment_create(ctx, volume, instance_uuid=None, connector=CONN_A)
+    if rpc_class is LostReplyRPC:
+        assert e.value.code == 503 and int(e.value.headers['Retry-After']) > 0
+        # What the lost connect granted was revoked again.
+        assert ('terminate_connection', vid, CONN_A, []) in stack.driver.calls
+        assert stack.driver.exports == {}
+    else:
+        assert e.value.code == 400
+    assert db_att.live_attachments(ctx, vid) == []
+    assert _vol(c, vid)['status'] == 'available'
+    # The client may simply try again.
+    att = _api(WireRPC(stack)).attachments.attachment_create(ctx, api.get(ctx, vid),
+                                                              connector=CONN_A)
+    assert att.connection_info
+
+
+def test_create_whose_volume_service_is_gone_leaves_the_detach_to_it(c, stack, ctx):
+    """No answer to the connect nor to its rollback: detaching, with the record it redoes."""
+    from blockstore.common import exception
+    from blockstore.db import attachments as db_att
+
+    class Silent(WireRPC):
+        def attachment_update(self, *args):
+            raise messaging.MessagingTimeout('no reply')
+
+        def attachment_delete(self, *args):
+            raise messaging.MessagingTimeout('no reply')
+    vid = _volume(c, stack)
+    api = _api(Silent(stack))
+    with pytest.raises(exception.BlockstoreException) as e:
+        api.attachments.attachment_create(ctx, api.get(ctx, vid), connector=CONN_A)
+    assert e.value.code == 503
+    (att,) = db_att.live_attachments(ctx, vid)
+    assert att.attach_status == 'detaching'
+    assert [w.operation for w in db.worker_get_all(ctx, resource_id=att.id)] == ['detach']
+    # The volume service comes back and finishes it.
+    (w,) = db.worker_get_all(ctx, resource_id=att.id)
+    stack.attachments.redo_attachment(ctx, w, objects.Volume.get_by_id(ctx, vid), att.id)
+    assert db_att.live_attachments(ctx, vid) == []
+    assert _vol(c, vid)['status'] == 'available'
+
+
+# -- a volume service restarting with a connect in flight ---------------------------------
+
+def _claimed_connect(c, stack, ctx):
+    from blockstore.volume.attach import service as attach_flow
+    vid = _volume(c, stack)
+    resp = c.post('/v3/attachments', {'attachment': {'volume_uuid': vid}})
+    aid = resp.json['attachment']['id']
+    # The API claimed the connect (its work record) and sent the call; the service died.
+    attach_flow.change(ctx, vid, aid, 'connect', {'connector': db_att_encode(CONN_A)},
+                       work={'operation': 'connect'})
+    return vid, aid
+
+
+def db_att_encode(connector):
+    from blockstore.db import attachments as db_att
+    return db_att.encode({'connector': connector})['connector']
+
+
+def test_restart_leaves_a_queued_connect_to_its_call(c, stack, ctx):
+    """The call sent while the service was down arrives after the restart: it connects."""
+    import threading
+    vid, aid = _claimed_connect(c, stack, ctx)
+    volume = objects.Volume.get_by_id(ctx, vid)
+    redo = threading.Thread(target=stack.attachments._end_interrupted_connect,
+                            args=(ctx, volume, aid, 0.5))
+    redo.start()
+    info = stack.attachment_update(ctx, objects.Volume.get_by_id(ctx, vid), aid, CONN_A)
+    redo.join(10)
+    assert info['attachment_id'] == aid
+    att = c.get('/v3/attachments/%s' % aid).json['attachment']
+    assert att['status'] == 'attaching' and att['connection_info']
+    assert db.worker_get_all(ctx, resource_id=aid) == []
+
+
+def test_restart_fails_a_connect_no_call_finishes(c, stack, ctx):
+    vid, aid = _claimed_connect(c, stack, ctx)
+    stack.attachments._end_interrupted_connect(ctx, objects.Volume.get_by_id(ctx, vid), aid,
+                                               grace=0)
+    assert c.get('/v3/attachments/%s' % aid).json['attachment']['status'] == 'error_attaching'
+    assert db.worker_get_all(ctx, resource_id=aid) == []
+    assert c.delete('/v3/attachments/%s' % aid).status_int == 200
+    assert _vol(c, vid)['status'] == 'available'
