@@ -15,6 +15,7 @@ reports they wait for.
 """
 
 import collections
+import datetime
 import threading
 import time
 
@@ -59,6 +60,7 @@ class SchedulerManager(service.Manager):
         self._parked = collections.deque()
         self._parked_changed = threading.Condition()
         self._waiter = None
+        self._placing = set()        # ids of the volumes a thread is placing now
 
     def init_host_with_rpc(self, ctx):
         # A fresh scheduler knows nothing: ask every volume service to report now.
@@ -81,8 +83,21 @@ class SchedulerManager(service.Manager):
         """Place ``volume`` and hand it to its volume service (or park it, or fail it).
 
         ``deadline``: the monotonic time until which a parked create may wait
-        (set when it was first parked).
+        (set when it was first parked). One thread at a time handles a volume
+        here: a duplicate (a redelivered cast, a sweep) meanwhile is dropped.
         """
+        with self._parked_changed:
+            if volume.id in self._placing:
+                LOG.info('Volume %s is being placed already', volume.id)
+                return
+            self._placing.add(volume.id)
+        try:
+            self._create_volume(context, volume, request_spec, deadline)
+        finally:
+            with self._parked_changed:
+                self._placing.discard(volume.id)
+
+    def _create_volume(self, context, volume, request_spec, deadline):
         try:
             host = self._place(context, request_spec)
         except exception.NoValidBackend as e:
@@ -110,18 +125,43 @@ class SchedulerManager(service.Manager):
         volume.obj_reset_changes(['host'])
         self.volume_rpcapi.create_volume(context, volume, request_spec)
 
-    def _sweep_unplaced(self, ctx):
+    def periodic_tasks(self):
+        return [(self._sweep_lost_creates, CONF.periodic_interval)]
+
+    def _sweep_lost_creates(self):
+        """Place creates an API inserted but never handed over (it died before its cast).
+
+        Such a create has its work record and no host, and no service owns it.
+        A live API casts within milliseconds of the insert, so a create older
+        than ``service_down_time`` still unplaced was lost (or its scheduler
+        died holding it); one parked here is waiting already.
+        """
+        self._sweep_unplaced(bs_context.get_admin_context(), wait=False,
+                             older_than=CONF.service_down_time)
+
+    def _sweep_unplaced(self, ctx, wait=True, older_than=None):
         """Place creates whose scheduling was lost (a scheduler died holding them).
 
-        After the first report, or the first two report intervals (creates that
-        still find no pool then are parked like any other).
+        At start (``wait``): after the first report, or the first two report
+        intervals (creates that still find no pool then are parked like any
+        other). ``older_than``: only volumes created that many seconds ago.
         """
-        self._reports_seen.wait(CONF.periodic_interval * 2)
+        if wait:
+            self._reports_seen.wait(CONF.periodic_interval * 2)
+        with self._parked_changed:
+            parked = {volume.id for _ctx, volume, _spec, _deadline in self._parked}
+        cutoff = None
+        if older_than is not None:
+            cutoff = utcnow() - datetime.timedelta(seconds=older_than)
         for worker in objects.WorkerList.get_all(ctx, resource_type='volume',
                                                  operation='create', service_id=None):
+            if worker.resource_id in parked:
+                continue
             try:
                 volume = objects.Volume.get_by_id(ctx, worker.resource_id)
             except exception.VolumeNotFound:
+                continue
+            if cutoff is not None and volume.created_at.replace(tzinfo=None) > cutoff:
                 continue
             if volume.status == states.CREATING and not volume.host:
                 LOG.info('Scheduling volume %s whose placement was lost', volume.id)

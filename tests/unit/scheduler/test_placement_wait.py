@@ -168,3 +168,22 @@ def test_parked_create_deleted_meanwhile_is_not_handed_over(ctx, services, down_
     sched.update_service_capabilities(ctx, host=backend, capabilities=_caps())
     assert _wait_for(lambda: not sched._parked and sched._waiter is None)
     assert sched.volume_rpcapi.calls == []
+
+
+def test_periodic_sweep_places_a_create_whose_api_died_before_its_cast(ctx, services,
+                                                                       down_time):
+    """Inserted with its work record, never cast: placed once it is older than the
+    service-down time; a younger one (its cast may be on the way) is left alone."""
+    backend = services()
+    sched = _scheduler(age=60)
+    sched.update_service_capabilities(ctx, host=backend, capabilities=_caps())
+    lost, young = _volume(ctx), _volume(ctx)
+    for v in (lost, young):
+        objects.Worker.record(ctx, 'volume', v.id, 'create', 'creating',
+                              payload={'request_spec': spec(v)})
+    db.volume_update(ctx, lost.id, {
+        'created_at': utcnow() - datetime.timedelta(seconds=down_time + 1)})
+    sched._sweep_lost_creates()
+    assert sched.volume_rpcapi.calls == [(lost.id, backend + '#b1')]
+    assert objects.Volume.get_by_id(ctx, young.id).host is None
+    assert sched.periodic_tasks() == [(sched._sweep_lost_creates, CONF.periodic_interval)]
