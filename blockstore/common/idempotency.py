@@ -149,22 +149,30 @@ def request_of(headers, resource_body):
     return Request(key, fingerprint(resource_body))
 
 
-def idempotent(resource_type, load):
+def idempotent(resource_type, load, resume=None):
     """Decorate a service-layer create of ``resource_type`` to take ``idempotency=``.
 
     ``idempotency`` is a :class:`Request` (or None: the create runs as it
     is). ``load(self, ctx, resource_id)`` returns the resource as the create
     would have (raising a NotFound when it no longer exists). The create's db
     insert primitive must call ``db.idempotency.put(session, resource_type, id)``.
+    ``resume(self, ctx, resource, *args, **kwargs)``, given the create's
+    arguments, returns the resource a repeat answers with: it may finish what
+    a first request that died left undone (e.g. connect an attachment).
     """
     def decorate(create):
         @functools.wraps(create)
         def wrapper(self, ctx, *args, idempotency=None, **kwargs):
             if idempotency is None:
                 return create(self, ctx, *args, **kwargs)
+
+            def answer(resource_id):
+                resource = load(self, ctx, resource_id)
+                if resume is not None:
+                    resource = resume(self, ctx, resource, *args, **kwargs)
+                return resource
             return create_once(ctx, resource_type, idempotency,
-                               lambda: create(self, ctx, *args, **kwargs),
-                               lambda resource_id: load(self, ctx, resource_id))
+                               lambda: create(self, ctx, *args, **kwargs), answer)
         return wrapper
     return decorate
 

@@ -138,8 +138,26 @@ class AttachmentService:
 
     # -- attachments API (3.27, 3.44, 3.54) -----------------------------------------
 
+    def _resume_create(self, ctx, attachment, volume, instance_uuid=None, connector=None,
+                       mode=None, service=False):
+        """A repeated keyed create: connect the attachment if its first request could not.
+
+        That request died (its API process was killed) after the reservation:
+        the attachment is reserved, or failed to connect when the volume
+        service's restart gave up on the call. A completed create is connected,
+        and one that failed deleted its attachment and freed its key.
+        """
+        if (connector is not None and not attachment.connection_info
+                and attachment.attach_status in (states.RESERVED, states.ERROR_ATTACHING)):
+            LOG.info('Connecting attachment %s for a repeat of the create that made it',
+                     attachment.id)
+            return self.attachment_update(ctx, attachment, connector)
+        return attachment
+
     @idempotency.idempotent('attachment', load=lambda svc, ctx, attachment_id:
-                            svc.get_attachment(ctx, attachment_id))
+                            svc.get_attachment(ctx, attachment_id),
+                            resume=lambda svc, *args, **kwargs: svc._resume_create(*args,
+                                                                                   **kwargs))
     def attachment_create(self, ctx, volume, instance_uuid=None, connector=None, mode=None,
                           service=False):
         """Reserve ``volume`` for an instance; with a connector, connect it too."""

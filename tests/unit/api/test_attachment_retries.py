@@ -258,3 +258,38 @@ def test_restart_fails_a_connect_no_call_finishes(c, stack, ctx):
     assert db.worker_get_all(ctx, resource_id=aid) == []
     assert c.delete('/v3/attachments/%s' % aid).status_int == 200
     assert _vol(c, vid)['status'] == 'available'
+
+
+# -- a keyed create whose first request died: the repeat finishes it ---------------------
+
+class _Died(BaseException):
+    """The API process is killed here: nothing after this point runs."""
+
+
+class DyingRPC(WireRPC):
+    def attachment_update(self, ctx, volume, attachment_id, connector):
+        raise _Died()
+
+
+def test_repeat_of_a_keyed_create_whose_first_request_died_connects_it(c, stack, ctx):
+    from blockstore.common import idempotency
+    from blockstore.db import attachments as db_att
+    from blockstore.db import idempotency as db_idem
+    vid = _volume(c, stack)
+    request = idempotency.Request('key-%s' % vid, 'fingerprint')
+    with pytest.raises(_Died):
+        _api(DyingRPC(stack)).attachments.attachment_create(
+            ctx, _api(WireRPC(stack)).get(ctx, vid), connector=CONN_A, idempotency=request)
+    (att,) = db_att.live_attachments(ctx, vid)
+    # The restarted volume service gave up on the connect; the key's first request is
+    # gone (on MariaDB/PostgreSQL its lock went with it), so a repeat completes the key.
+    stack.attachments._end_interrupted_connect(ctx, objects.Volume.get_by_id(ctx, vid),
+                                               att.id, grace=0)
+    claim = db_idem.Claim(ctx.project_id or '', 'attachment', request.key, 'fingerprint')
+    assert db_idem.adopt(ctx, db_idem.get(ctx, claim).id)
+    api = _api(WireRPC(stack))
+    again = api.attachments.attachment_create(ctx, api.get(ctx, vid), connector=CONN_A,
+                                              idempotency=request)
+    assert again.id == att.id
+    assert again.attach_status == 'attaching' and again.connection_info
+    assert [a.id for a in db_att.live_attachments(ctx, vid)] == [att.id]
