@@ -206,11 +206,13 @@ def owner_lock(context, claim, timeout):
             delay = min(delay * 1.5, 0.2)
         yield held
     finally:
-        try:
-            if held:
+        if held:
+            try:
                 _unlock(conn, claim)
-        finally:
-            conn.close()
+            except Exception:
+                # A connection still holding the lock must not go back to the pool.
+                conn.invalidate()
+        conn.close()
 
 
 def owner_gone(context, claim):
