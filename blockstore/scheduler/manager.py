@@ -61,6 +61,7 @@ class SchedulerManager(service.Manager):
         self._parked_changed = threading.Condition()
         self._waiter = None
         self._placing = set()        # ids of the volumes a thread is placing now
+        self._report_count = 0
 
     def init_host_with_rpc(self, ctx):
         # A fresh scheduler knows nothing: ask every volume service to report now.
@@ -76,6 +77,7 @@ class SchedulerManager(service.Manager):
                                                       timestamp)
         with self._parked_changed:
             self._reporters.add(host)
+            self._report_count += 1
             self._reports_seen.set()
             self._parked_changed.notify_all()
 
@@ -99,7 +101,7 @@ class SchedulerManager(service.Manager):
 
     def _create_volume(self, context, volume, request_spec, deadline):
         try:
-            host = self._place(context, request_spec)
+            host = self._place_with_latest_reports(context, request_spec)
         except exception.NoValidBackend as e:
             until = self._wait_until(context, request_spec, deadline)
             if until is not None:
@@ -230,6 +232,22 @@ class SchedulerManager(service.Manager):
                     LOG.exception('Placing parked volume %s failed', volume.id)
 
     # -- placement ----------------------------------------------------------
+
+    def _place_with_latest_reports(self, context, spec):
+        """``_place``, tried again when a report came in while an attempt found nothing.
+
+        (A young scheduler's first reports arrive while its first creates are
+        being placed: one that failed just before a report must see it.)
+        """
+        while True:
+            with self._parked_changed:
+                reports = self._report_count
+            try:
+                return self._place(context, spec)
+            except exception.NoValidBackend:
+                with self._parked_changed:
+                    if self._report_count == reports:
+                        raise
 
     def _candidates(self, context, spec):
         pools = self.host_manager.get_pools(context)

@@ -187,3 +187,27 @@ def test_periodic_sweep_places_a_create_whose_api_died_before_its_cast(ctx, serv
     assert sched.volume_rpcapi.calls == [(lost.id, backend + '#b1')]
     assert objects.Volume.get_by_id(ctx, young.id).host is None
     assert sched.periodic_tasks() == [(sched._sweep_lost_creates, CONF.periodic_interval)]
+
+
+def test_a_report_arriving_while_a_create_found_no_pool_is_used(ctx, services, down_time):
+    """The drill's case: the report came between the failed attempt and the decision."""
+    backend = services()
+    sched = _scheduler(age=60)       # not young: nothing else would make it wait
+    services.seen(backend, ago=10 * down_time)
+    real = sched._place
+    attempts = []
+
+    def place(context, spec):
+        attempts.append(1)
+        if len(attempts) == 1:
+            try:
+                return real(context, spec)
+            finally:
+                services.seen(backend)
+                sched.update_service_capabilities(ctx, host=backend, capabilities=_caps())
+        return real(context, spec)
+    sched._place = place
+    v = _volume(ctx)
+    sched.create_volume(ctx, v, spec(v))
+    assert len(attempts) == 2
+    assert sched.volume_rpcapi.calls == [(v.id, backend + '#b1')]
