@@ -70,13 +70,21 @@ class VolumeManager(service.Manager):
     create/delete, revert and retype, startup, recovery and capabilities.
     """
 
-    RPC_API_VERSION = '1.8'
+    RPC_API_VERSION = '1.9'
 
-    def __init__(self, host, backend_conf, service_name='blockstore-volume'):
+    def __init__(self, host, backend_conf, service_name='blockstore-volume', cluster=None):
+        """``cluster``: the ``NAME@backend`` cluster this service belongs to, if any;
+        the driver must declare itself ``clusterable`` (NotClusterable otherwise)."""
         super().__init__(host, service_name)
         self.backend_conf = backend_conf
-        self.backend = Backend(host, drivers.load_driver(backend_conf.volume_driver,
-                                                         backend_conf, host))
+        self.cluster = cluster
+        driver_cls = drivers.driver_class(backend_conf.volume_driver)
+        if cluster and not driver_base.clusterable(driver_cls):
+            raise exception.NotClusterable(
+                backend=host, cluster=cluster, driver=driver_cls.__name__,
+                reason=getattr(driver_cls, 'not_clusterable_reason',
+                               'it keeps state on one node'))
+        self.backend = Backend(host, driver_cls(backend_conf, host))
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self._ready = False
         self._setup_lock = threading.Lock()

@@ -1,0 +1,297 @@
+"""Active/Active clusters: the cluster queue (volume RPC 1.9) and its compatibility
+branch, the scheduler's one entry per cluster, distributed locks, and which drivers
+may be clustered."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from blockstore.common import coordination
+from blockstore.common import exception
+from blockstore.common import rpc
+from blockstore.db import api as db
+from blockstore import objects
+from blockstore.scheduler import host_state
+from blockstore.volume import manager as vol_manager
+from blockstore.volume import rpcapi as volume_rpcapi
+from tests.unit.rpc_fixtures import fresh_pins  # noqa: F401  (autouse)
+
+objects.register_all()
+
+VOLUME_ID = '7a1c0d00-0000-4000-8000-000000000001'
+
+
+def _service(ctx, host, rpc_version, cluster='c1@file1'):
+    svc = db.service_create(ctx, {'host': host, 'binary': 'blockstore-volume',
+                                  'topic': 'blockstore-volume', 'cluster_name': cluster,
+                                  'rpc_current_version': rpc_version,
+                                  'object_current_version': '1.3'})
+    db.service_heartbeat(ctx, svc.id, {})
+    return svc
+
+
+class _Prepared:
+    def __init__(self, sent, kwargs):
+        self.sent, self.kwargs = sent, kwargs
+
+    def cast(self, ctxt, method, **kw):
+        self.sent.append((method, self.kwargs['server'], self.kwargs['version']))
+
+    call = cast
+
+
+def _recording(api):
+    sent = []
+    api.prepare = lambda **kwargs: _Prepared(sent, kwargs)
+    return sent
+
+
+def _volume(ctx, cluster='c1@file1#file1'):
+    return objects.Volume(ctx, id=VOLUME_ID, host='a@file1#file1', cluster_name=cluster,
+                          size=1)
+
+
+# -- RPC 1.9: the cluster queue -----------------------------------------------------------------
+
+def test_a_clustered_volume_is_addressed_at_its_cluster_queue(ctx):
+    rpc.init()
+    _service(ctx, 'a@file1', '1.9')
+    _service(ctx, 'b@file1', '1.9')
+    api = volume_rpcapi.VolumeAPI()
+    sent = _recording(api)
+    volume = _volume(ctx)
+    api.delete_volume(ctx, volume)
+    api.extend_volume(ctx, volume, 2)
+    api.attachment_update(ctx, volume, 'att', {'host': 'h'})
+    assert sent == [('delete_volume', 'c1@file1', '1.9'), ('extend_volume', 'c1@file1', '1.9'),
+                    ('attachment_update', 'c1@file1', '1.9')]
+
+
+def test_while_a_volume_service_is_older_than_1_9_its_host_is_addressed(ctx):
+    """The compatibility branch: a 1.8 service serves only host@backend."""
+    rpc.init()
+    _service(ctx, 'a@file1', '1.8')
+    _service(ctx, 'b@file1', '1.9')
+    api = volume_rpcapi.VolumeAPI()
+    sent = _recording(api)
+    api.delete_volume(ctx, _volume(ctx))
+    api.attachment_update(ctx, _volume(ctx), 'att', {'host': 'h'})
+    assert sent == [('delete_volume', 'a@file1', '1.0'), ('attachment_update', 'a@file1', '1.4')]
+
+    db.service_update(ctx, db.service_get_all(ctx, host='a@file1')[0].id,
+                      {'rpc_current_version': '1.9'})   # upgraded, then SIGHUP
+    rpc.reset_pins()
+    api.delete_volume(ctx, _volume(ctx))
+    assert sent[-1] == ('delete_volume', 'c1@file1', '1.9')
+
+
+def test_a_volume_outside_clusters_goes_to_its_host(ctx):
+    rpc.init()
+    _service(ctx, 'a@file1', '1.9', cluster=None)
+    api = volume_rpcapi.VolumeAPI()
+    sent = _recording(api)
+    api.delete_volume(ctx, _volume(ctx, cluster=None))
+    # A volume object built without cluster_name at all (older callers) too.
+    api.delete_volume(ctx, objects.Volume(ctx, id=VOLUME_ID, host='a@file1#file1'))
+    assert sent == [('delete_volume', 'a@file1', '1.0')] * 2
+    assert api.server_of('x@file2#p') == ('x@file2', False)
+
+
+def test_the_manager_and_its_client_agree_on_1_9():
+    assert vol_manager.VolumeManager.RPC_API_VERSION == '1.9'
+    assert volume_rpcapi.VolumeAPI.RPC_API_VERSION == '1.9'
+    assert '1.9 - cluster queue' in volume_rpcapi.__doc__
+    assert volume_rpcapi._later('1.4', '1.9') == '1.9'
+    assert volume_rpcapi._later('1.10', '1.9') == '1.10'
+
+
+def test_a_clustered_service_also_serves_the_cluster_queue(ctx):
+    """Service.start listens on host@backend and on cluster@backend (fake transport)."""
+    from blockstore.common import service
+    import oslo_messaging as messaging
+    rpc.init()
+    got = []
+    done = threading.Event()
+
+    class Manager(service.Manager):
+        RPC_API_VERSION = '1.9'
+
+        def delete_volume(self, context, volume):
+            got.append(volume.id)
+            done.set()
+
+    svc = service.Service('blockstore-volume', 'a@file1', 'bs-unit-clusterq',
+                          Manager('a@file1', 'blockstore-volume'), cluster='c9@file1')
+    svc.start()
+    try:
+        client = messaging.get_rpc_client(rpc.TRANSPORT, messaging.Target(
+            topic='bs-unit-clusterq', version='1.9'), serializer=rpc.RequestContextSerializer())
+        client.prepare(server='c9@file1').cast(ctx, 'delete_volume',
+                                               volume=_volume(ctx, 'c9@file1#file1'))
+        assert done.wait(10)
+        assert got == [VOLUME_ID]
+        row = db.service_get_all(ctx, host='a@file1')[0]
+        assert row.cluster_name == 'c9@file1'
+    finally:
+        svc.stop()
+
+
+# -- the scheduler: one entry per cluster ----------------------------------------------------------
+
+def _caps(free=100):
+    return {'volume_backend_name': 'file1', 'pools': [{
+        'pool_name': 'file1', 'total_capacity_gb': 100, 'free_capacity_gb': free,
+        'thin_provisioning_support': False}]}
+
+
+def test_members_of_a_cluster_make_one_pool_entry(ctx):
+    a = _service(ctx, 'a@file1', '1.9')
+    _service(ctx, 'b@file1', '1.9')
+    hm = host_state.HostManager()
+    hm.update_service_capabilities('a@file1', _caps(), 'c1@file1', timestamp=1)
+    hm.update_service_capabilities('b@file1', _caps(), 'c1@file1', timestamp=2)
+    pools = hm.get_pools(ctx)
+    assert len(pools) == 1
+    pool = pools[0]
+    assert pool.host == 'b@file1#file1' and pool.cluster_host == 'c1@file1#file1'
+    assert pool.serves('a@file1') and pool.serves('b@file1') and pool.serves('c1@file1')
+    assert not pool.serves('x@file1')
+    assert hm.cluster_of('a@file1#file1') == 'c1@file1#file1'
+
+    # Capacity consumed by placements stays with the cluster's entry.
+    hm.consume('b@file1#file1', 10)
+    assert hm.get_pools(ctx)[0].allocated_capacity_gb == 10
+
+    # b goes down: the entry stands on a's report, and is still one entry.
+    db.service_update(ctx, db.service_get_all(ctx, host='b@file1')[0].id,
+                      {'last_seen_at': db.utcnow().replace(year=2000)})
+    pools = hm.get_pools(ctx)
+    assert [p.host for p in pools] == ['a@file1#file1']
+    # Both down: nothing to offer.
+    db.service_update(ctx, a.id, {'last_seen_at': db.utcnow().replace(year=2000)})
+    assert hm.get_pools(ctx) == []
+
+
+def test_backends_outside_clusters_keep_an_entry_each(ctx):
+    _service(ctx, 'a@file1', '1.9', cluster=None)
+    _service(ctx, 'b@file1', '1.9', cluster=None)
+    hm = host_state.HostManager()
+    hm.update_service_capabilities('a@file1', _caps(), None)
+    hm.update_service_capabilities('b@file1', _caps(), None)
+    assert sorted(p.host for p in hm.get_pools(ctx)) == ['a@file1#file1', 'b@file1#file1']
+    assert hm.cluster_of('a@file1#file1') is None
+
+
+def test_the_scheduler_records_the_cluster_of_a_placed_volume(ctx):
+    from blockstore.scheduler import manager as sched_manager
+    from tests.unit.scheduler.test_manager import Recorder, _volume as new_volume, spec
+    _service(ctx, 'a@file1', '1.9')
+    m = sched_manager.SchedulerManager('sched-host')
+    m.volume_rpcapi = Recorder()
+    m.update_service_capabilities(ctx, host='a@file1', capabilities=_caps(),
+                                  cluster_name='c1@file1')
+    v = new_volume(ctx)
+    m.create_volume(ctx, v, spec(v))
+    placed = objects.Volume.get_by_id(ctx, v.id)
+    assert (placed.host, placed.cluster_name) == ('a@file1#file1', 'c1@file1#file1')
+
+
+# -- distributed locks -----------------------------------------------------------------------------
+
+def test_a_lock_excludes_other_threads_and_a_busy_lock_says_so():
+    inside, order = threading.Event(), []
+
+    def holder():
+        with coordination.lock('unit-l1'):
+            inside.set()
+            time.sleep(0.3)
+            order.append('holder')
+
+    t = threading.Thread(target=holder)
+    t.start()
+    inside.wait(5)
+    with pytest.raises(coordination.LockBusy):
+        with coordination.lock('unit-l1', blocking=False):
+            pass
+    with coordination.lock('unit-l1'):
+        order.append('waiter')
+    t.join()
+    assert order == ['holder', 'waiter']
+
+
+def test_a_lock_excludes_another_process(tmp_path):
+    """The file driver's locks hold between processes (the same node's services)."""
+    from oslo_config import cfg
+    url = cfg.CONF.coordination.backend_url
+    script = ('import sys, time\n'
+              'from oslo_config import cfg\n'
+              'from blockstore.common import coordination\n'
+              'cfg.CONF.set_default("backend_url", sys.argv[1], group="coordination")\n'
+              'with coordination.lock("unit-xproc"):\n'
+              '    print("held", flush=True)\n'
+              '    time.sleep(30)\n')
+    proc = subprocess.Popen([sys.executable, '-c', script, url], stdout=subprocess.PIPE,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                                os.path.abspath(__file__)))))
+    try:
+        assert proc.stdout.readline().strip() == b'held'
+        with pytest.raises(coordination.LockBusy):
+            with coordination.lock('unit-xproc', blocking=False):
+                pass
+    finally:
+        proc.kill()
+        proc.wait()
+    with coordination.lock('unit-xproc', blocking=False):   # freed by the process's death
+        pass
+
+
+def test_lock_names_are_prefixed_and_file_safe():
+    assert coordination.lock_name('volume-abc') == 'blockstore-volume-abc'
+    odd = coordination.lock_name('a/../b c')
+    assert odd.startswith('blockstore-h-') and '/' not in odd
+
+
+def test_the_operation_lock_is_a_coordination_lock():
+    from blockstore.common import operation
+    with operation.locked('volume', 'unit-op'):
+        with pytest.raises(coordination.LockBusy):
+            with coordination.lock('volume-unit-op', blocking=False):
+                pass
+
+
+# -- which drivers may be clustered ------------------------------------------------------------------
+
+class _Conf:
+    volume_backend_name = 'b'
+    reserved_percentage = 0
+    max_over_subscription_ratio = 1.0
+
+    def __init__(self, driver, path=None):
+        self.volume_driver = driver
+        self.file_volumes_dir = path
+
+
+def test_lvm_refuses_a_cluster_and_the_file_driver_accepts_one(tmp_path):
+    from blockstore.volume.drivers import base, file, lvm
+    assert base.clusterable(file.FileDriver) and not base.clusterable(lvm.LVMDriver)
+    with pytest.raises(exception.NotClusterable, match='lvmlockd'):
+        vol_manager.VolumeManager('a@lvm', _Conf('lvm'), cluster='c1@lvm')
+    m = vol_manager.VolumeManager('a@file1', _Conf('file', str(tmp_path)), cluster='c1@file1')
+    assert m.cluster == 'c1@file1'
+
+
+def test_a_peer_starting_leaves_a_temp_file_being_written(tmp_path):
+    """do_setup of one node must not remove what another node is writing right now."""
+    from blockstore.volume.drivers import file
+    drv = file.FileDriver(_Conf('file', str(tmp_path)), 'a@file1')
+    busy = tmp_path / '.volume-busy.abc123xy.tmp'
+    busy.write_bytes(b'x')
+    left = tmp_path / '.volume-left.zz9911qq.tmp'
+    left.write_bytes(b'x')
+    with drv._file_lock('volume-busy'):
+        file.FileDriver(_Conf('file', str(tmp_path)), 'b@file1').do_setup(None)
+    assert busy.exists() and not left.exists()
