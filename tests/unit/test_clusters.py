@@ -295,3 +295,115 @@ def test_a_peer_starting_leaves_a_temp_file_being_written(tmp_path):
     with drv._file_lock('volume-busy'):
         file.FileDriver(_Conf('file', str(tmp_path)), 'b@file1').do_setup(None)
     assert busy.exists() and not left.exists()
+
+
+# -- automatic takeover ------------------------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def _no_work_left(database, ctx):
+    """Each test starts without work records (the module shares one database)."""
+    with db._writer(ctx) as session:
+        session.execute(db.sa.delete(db.models.Worker))
+
+
+def _down(ctx, svc):
+    db.service_update(ctx, svc.id, {'last_seen_at': db.utcnow().replace(year=2000)})
+
+
+def _creating(ctx, host, cluster='c1@file1#file1', claimed_by=None):
+    from blockstore.volume import volume_types
+    vt = volume_types.get_default(ctx)
+    v = objects.Volume(ctx, project_id='p', size=1, volume_type_id=vt.id, host=host,
+                       cluster_name=cluster, availability_zone='nova',
+                       attach_status='detached', bootable=False, multiattach=False,
+                       use_quota=True, deleted=False, metadata={}, admin_metadata={})
+    v.create(work={'operation': 'create', 'payload': {'request_spec': {}}})
+    if claimed_by is not None:
+        db.worker_set_service(ctx, 'volume', v.id, claimed_by.id)
+    return v
+
+
+def _member(ctx, svc, tmp_path):
+    """A clustered VolumeManager on ``svc`` whose redone work is recorded, not run."""
+    m = vol_manager.VolumeManager(svc.host, _Conf('file', str(tmp_path)), cluster='c1@file1')
+    m.service = objects.Service.get_by_args(ctx, svc.host, 'blockstore-volume')
+    m._ready = True
+    m.redone = []
+    m._redo = lambda c, worker, obj: m.redone.append(obj.id)
+    return m
+
+
+def _wait_redone(*members, n):
+    deadline = time.time() + 5
+    while sum(len(m.redone) for m in members) < n and time.time() < deadline:
+        time.sleep(0.02)
+
+
+def test_two_live_peers_take_over_a_dead_members_work_once(ctx, tmp_path):
+    """Each record of the dead member is claimed by exactly one live member."""
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    c = _service(ctx, 'c@file1', '1.9')
+    claimed = [_creating(ctx, 'a@file1#file1', claimed_by=a) for _ in range(6)]
+    unclaimed = _creating(ctx, 'a@file1#file1')          # its cast was lost with a
+    elsewhere = _creating(ctx, 'b@file1#file1', claimed_by=b)   # b's own, b is up
+    _down(ctx, a)
+    mb, mc = _member(ctx, b, tmp_path), _member(ctx, c, tmp_path)
+    start = threading.Barrier(2)
+
+    def run(m):
+        start.wait()
+        m.take_over_dead_peers()
+
+    threads = [threading.Thread(target=run, args=(m,)) for m in (mb, mc)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _wait_redone(mb, mc, n=7)
+    redone = mb.redone + mc.redone
+    assert sorted(redone) == sorted([v.id for v in claimed] + [unclaimed.id])
+    for vid in redone:   # the record names the member that redoes it
+        owner = db.worker_get_all(ctx, resource_id=vid)[0].service_id
+        assert owner == (b.id if vid in mb.redone else c.id)
+    assert db.worker_get_all(ctx, resource_id=elsewhere.id)[0].service_id == b.id
+    # Later rounds find nothing left to take.
+    assert mb.take_over_dead_peers() == [] and mc.take_over_dead_peers() == []
+
+
+def test_no_takeover_of_a_live_member_or_outside_the_cluster(ctx, tmp_path):
+    a = _service(ctx, 'a@file1', '1.9')
+    other = _service(ctx, 'x@file1', '1.9', cluster='c2@file1')
+    b = _service(ctx, 'b@file1', '1.9')
+    _creating(ctx, 'a@file1#file1', claimed_by=a)
+    _creating(ctx, 'x@file1#file1', cluster='c2@file1#file1', claimed_by=other)
+    _down(ctx, other)
+    mb = _member(ctx, b, tmp_path)
+    assert mb.take_over_dead_peers() == []
+    assert mb.redone == []
+
+
+def test_a_member_coming_back_does_not_redo_what_a_peer_claimed(ctx, tmp_path):
+    """a died mid-create; b claimed the work; a restarts: only b redoes it. A record a
+    claimed for a volume of the cluster whose host is b (the cluster queue gave it to a)
+    is a's to redo."""
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    taken = _creating(ctx, 'a@file1#file1', claimed_by=a)
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    assert mb.take_over_dead_peers() == [taken.id]
+    via_queue = _creating(ctx, 'b@file1#file1', claimed_by=a)
+    ma = _member(ctx, a, tmp_path)
+    ma._recover(ctx)
+    _wait_redone(ma, n=1)
+    assert ma.redone == [via_queue.id]
+    assert db.worker_get_all(ctx, resource_id=taken.id)[0].service_id == b.id
+
+
+def test_only_clustered_members_run_the_takeover_task(tmp_path):
+    plain = vol_manager.VolumeManager('a@file1', _Conf('file', str(tmp_path)))
+    member = vol_manager.VolumeManager('a@file1', _Conf('file', str(tmp_path)),
+                                       cluster='c1@file1')
+    assert [fn for fn, _s in plain.periodic_tasks()] == [plain.report_capabilities]
+    assert member.take_over_dead_peers in [fn for fn, _s in member.periodic_tasks()]
