@@ -183,8 +183,16 @@ def take_over(manager, ctx, service_id, resource_type=None, resource_id=None):
         LOG.warning('Cleanup: %s is neither %s nor in its cluster; not taking its work over',
                     mine.host, dead.host)
         return []
+    return _claim_and_redo(manager, ctx, services_db.workers_of_service(
+        ctx, dead, resource_type, resource_id), dead.host)
+
+
+def _claim_and_redo(manager, ctx, rows, left_by):
+    """Claim each work record (one conditional update: one winner) and redo the won ones
+    on ``manager``'s threads; drop records whose resource moved on."""
+    mine = manager.service
     redo = []
-    for row in services_db.workers_of_service(ctx, dead, resource_type, resource_id):
+    for row in rows:
         worker = objects.Worker.from_db(ctx, row)
         obj = manager._load(ctx, worker.resource_type, worker.resource_id)
         if obj is None or obj.status != worker.status:
@@ -194,11 +202,10 @@ def take_over(manager, ctx, service_id, resource_type=None, resource_id=None):
             redo.append((worker, obj))
     for worker, obj in redo:
         LOG.info('Cleanup: %s redoes %s of %s %s left by %s', mine.host, worker.operation,
-                 worker.resource_type, obj.id, dead.host)
+                 worker.resource_type, obj.id, left_by)
         threading.Thread(target=manager._redo, args=(ctx, worker, obj), daemon=True,
                          name='cleanup-%s' % obj.id).start()
     return [obj.id for _w, obj in redo]
-
 
 
 def take_over_dead_peers(manager, ctx):
@@ -231,4 +238,11 @@ def take_over_dead_peers(manager, ctx):
         if peer.id not in handled:
             handled.add(peer.id)
             manager._ensure_exports(ctx, backend=peer.host)
+            # Casts the member took from the cluster's queue and died before claiming
+            # (on volumes any member hosts): redone here; if one is still queued, the
+            # second run finds the work done and skips it.
+            unclaimed = services_db.unclaimed_workers_of_cluster(
+                ctx, mine.cluster_name, peer.last_seen_at)
+            if unclaimed:
+                redone.extend(_claim_and_redo(manager, ctx, unclaimed, peer.host))
     return redone

@@ -132,7 +132,7 @@ def test_a_clustered_service_also_serves_the_cluster_queue(ctx):
             topic='bs-unit-clusterq', version='1.9'), serializer=rpc.RequestContextSerializer())
         client.prepare(server='c9@file1').cast(ctx, 'delete_volume',
                                                volume=_volume(ctx, 'c9@file1#file1'))
-        assert done.wait(10)
+        assert done.wait(30)
         assert got == [VOLUME_ID]
         row = db.service_get_all(ctx, host='a@file1')[0]
         assert row.cluster_name == 'c9@file1'
@@ -407,3 +407,38 @@ def test_only_clustered_members_run_the_takeover_task(tmp_path):
                                        cluster='c1@file1')
     assert [fn for fn, _s in plain.periodic_tasks()] == [plain.report_capabilities]
     assert member.take_over_dead_peers in [fn for fn, _s in member.periodic_tasks()]
+
+
+def test_casts_a_dead_member_took_from_the_queue_unclaimed_are_redone(ctx, tmp_path):
+    """A record nobody claimed on a volume of the cluster (hosted by a live member),
+    older than the dead member's last heartbeat: its cast may have died with it."""
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    lost = _creating(ctx, 'b@file1#file1')
+    outside = _creating(ctx, 'z@file9#file9', cluster=None)
+    with db._writer(ctx) as session:
+        session.execute(db.sa.update(db.models.Worker).where(
+            db.models.Worker.resource_id.in_([lost.id, outside.id])).values(
+                created_at=db.utcnow().replace(year=1999)))
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    assert mb.take_over_dead_peers() == [lost.id]
+    assert mb.take_over_dead_peers() == []            # once per outage
+    assert db.worker_get_all(ctx, resource_id=outside.id)[0].service_id is None
+
+
+def test_a_dead_members_attachment_work_is_taken_over(ctx, tmp_path):
+    from blockstore.db import attachments as db_att
+    from blockstore.objects import states
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    v = _creating(ctx, 'a@file1#file1')
+    db.worker_destroy(ctx, 'volume', v.id)
+    with db._writer(ctx) as session:
+        att_id = db_att.insert(session, {'volume_id': v.id, 'project_id': 'p',
+                                         'attach_status': states.ATTACHING, 'deleted': False})
+    db.worker_create(ctx, 'attachment', att_id, 'connect', states.ATTACHING,
+                     service_id=a.id, payload={})
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    assert mb.take_over_dead_peers() == [att_id]
