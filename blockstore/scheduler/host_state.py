@@ -84,7 +84,9 @@ class PoolState:
             self.free_capacity_gb -= size
 
     def as_dict(self):
-        return {'name': self.host, 'capabilities': dict(
+        """``name`` and ``capabilities`` as Cinder's get_pools; ``members``: every
+        backend whose service serves this pool (a cluster's members)."""
+        return {'name': self.host, 'members': sorted(self.members), 'capabilities': dict(
             self.capabilities, total_capacity_gb=self.total_capacity_gb,
             free_capacity_gb=self.free_capacity_gb,
             allocated_capacity_gb=self.allocated_capacity_gb,

@@ -161,6 +161,7 @@ def test_members_of_a_cluster_make_one_pool_entry(ctx):
     assert pool.serves('a@file1') and pool.serves('b@file1') and pool.serves('c1@file1')
     assert not pool.serves('x@file1')
     assert hm.cluster_of('a@file1#file1') == 'c1@file1#file1'
+    assert pool.as_dict()['members'] == ['a@file1', 'b@file1']
 
     # Capacity consumed by placements stays with the cluster's entry.
     hm.consume('b@file1#file1', 10)
