@@ -259,7 +259,9 @@ def run(services):
     signal.signal(signal.SIGHUP, _hup)
     started = []
     try:
-        coordination.start()
+        if any(isinstance(s, Service) for s in services):
+            # The lock service (an API alone takes no locks: it does not depend on it).
+            coordination.start()
         for s in services:
             s.start()
             started.append(s)

@@ -125,19 +125,23 @@ class HostManager:
         return bool(self._reports)
 
     def _up_backends(self, ctx):
-        up = {}
+        """({backend: service} of the up, enabled ones, {cluster: member backends})."""
+        up, clusters = {}, {}
         for svc in objects.ServiceList.get_all(ctx, binary='blockstore-volume'):
+            if svc.cluster_name:
+                clusters.setdefault(svc.cluster_name, set()).add(svc.host)
             if not svc.disabled and not svc.frozen and svc.is_up(CONF.service_down_time):
                 up[svc.host] = svc
-        return up
+        return up, clusters
 
-    def _latest_up_reports(self, up):
+    def _latest_up_reports(self, up, clusters):
         """{entry: (backend, capabilities, cluster, members)}: per backend or cluster, the
-        latest report of an up member."""
+        latest report of an up member; members: every service of the cluster (also those
+        down, whose volumes it serves now)."""
         chosen, members = {}, {}
         for backend, (ts, caps, cluster) in self._reports.items():
             entry = self._entry(backend, cluster)
-            members.setdefault(entry, set()).add(backend)
+            members.setdefault(entry, set(clusters.get(cluster) or ())).add(backend)
             if backend in up and (entry not in chosen or ts > chosen[entry][0]):
                 chosen[entry] = (ts, backend, caps, cluster)
         return {entry: (backend, caps, cluster, members[entry])
@@ -145,9 +149,10 @@ class HostManager:
 
     def get_pools(self, ctx):
         """Current PoolStates of every up, enabled backend (or cluster) that has reported."""
-        up = self._up_backends(ctx)
+        up, clusters = self._up_backends(ctx)
         with self._lock:
-            for backend, caps, cluster, members in self._latest_up_reports(up).values():
+            for backend, caps, cluster, members in self._latest_up_reports(
+                    up, clusters).values():
                 for pool in caps.get('pools') or [{}]:
                     state = PoolState(backend, pool, caps, up[backend].availability_zone,
                                       cluster, members)
@@ -155,6 +160,8 @@ class HostManager:
                     if known is None or known.backend not in up:
                         # New, or its member went down: the live member's report stands in.
                         self._pools[state.key] = state
+                    else:
+                        known.members = state.members
             return [p for p in self._pools.values() if p.backend in up]
 
     def consume(self, host, size):

@@ -151,6 +151,8 @@ def _caps(free=100):
 def test_members_of_a_cluster_make_one_pool_entry(ctx):
     a = _service(ctx, 'a@file1', '1.9')
     _service(ctx, 'b@file1', '1.9')
+    quiet = _service(ctx, 'q@file1', '1.9')   # a member that never reported (down)
+    _down(ctx, quiet)
     hm = host_state.HostManager()
     hm.update_service_capabilities('a@file1', _caps(), 'c1@file1', timestamp=1)
     hm.update_service_capabilities('b@file1', _caps(), 'c1@file1', timestamp=2)
@@ -159,9 +161,10 @@ def test_members_of_a_cluster_make_one_pool_entry(ctx):
     pool = pools[0]
     assert pool.host == 'b@file1#file1' and pool.cluster_host == 'c1@file1#file1'
     assert pool.serves('a@file1') and pool.serves('b@file1') and pool.serves('c1@file1')
+    assert pool.serves('q@file1')   # clones of its volumes may land on the cluster
     assert not pool.serves('x@file1')
     assert hm.cluster_of('a@file1#file1') == 'c1@file1#file1'
-    assert pool.as_dict()['members'] == ['a@file1', 'b@file1']
+    assert pool.as_dict()['members'] == ['a@file1', 'b@file1', 'q@file1']
 
     # Capacity consumed by placements stays with the cluster's entry.
     hm.consume('b@file1#file1', 10)
