@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -110,7 +111,7 @@ def test_the_manager_and_its_client_agree_on_1_9():
 
 
 def test_a_clustered_service_also_serves_the_cluster_queue(ctx):
-    """Service.start listens on host@backend and on cluster@backend (fake transport)."""
+    """Service.start listens on host@backend and on cluster@backend."""
     from blockstore.common import service
     import oslo_messaging as messaging
     rpc.init()
@@ -124,12 +125,14 @@ def test_a_clustered_service_also_serves_the_cluster_queue(ctx):
             got.append(volume.id)
             done.set()
 
-    svc = service.Service('blockstore-volume', 'a@file1', 'bs-unit-clusterq',
+    # A topic of this run: the unit tier's transport may be a broker other runs share.
+    topic = 'bs-unit-clusterq-%s' % uuid.uuid4().hex[:8]
+    svc = service.Service('blockstore-volume', 'a@file1', topic,
                           Manager('a@file1', 'blockstore-volume'), cluster='c9@file1')
     svc.start()
     try:
         client = messaging.get_rpc_client(rpc.TRANSPORT, messaging.Target(
-            topic='bs-unit-clusterq', version='1.9'), serializer=rpc.RequestContextSerializer())
+            topic=topic, version='1.9'), serializer=rpc.RequestContextSerializer())
         client.prepare(server='c9@file1').cast(ctx, 'delete_volume',
                                                volume=_volume(ctx, 'c9@file1#file1'))
         assert done.wait(30)
