@@ -23,11 +23,13 @@ run by the common :class:`~blockstore.common.operation.Runner`:
   one's after a database loss) is checked against the store.
 
 Recovery (``init_host``): the work records of this service's backups left
-by a crash. A create that had begun cannot be resumed: the backup becomes
-``error`` ("the backup service stopped during the backup"), its objects are
-removed and the source is given back (one that had not begun -- its message
-queued or lost with the process -- simply runs); a restore leaves the volume ``error_restoring`` and
-the backup ``available``; a delete is redone; an import fails.
+by a crash. A create runs again from the start: one that had begun cannot
+be resumed, so its objects are removed and what it opened of its source
+closed first (the source stays claimed); one that had not begun -- its
+message queued or lost with the process -- simply runs. (One whose source is
+gone becomes ``error``, "the backup service stopped during the backup".) A
+restore leaves the volume ``error_restoring`` and the backup ``available``; a
+delete is redone; an import fails.
 """
 
 import base64
@@ -604,7 +606,11 @@ class BackupManager(service.Manager):
         with op_mod.locked('backup', backup.id):
             backup.refresh()
             if worker.operation == 'create':
-                self._recover_create(ctx, backup)
+                if self._recover_create(ctx, backup):
+                    rerun = threading.Thread(target=self.create_backup, args=(ctx, backup),
+                                             daemon=True, name='backup-%s' % backup.id)
+                    rerun.start()   # with its record, once the lock is given back
+                    return
             elif worker.operation == 'restore':
                 if self._recover_restore(ctx, backup, worker.args.get('volume_id')):
                     return   # its record is the delete's now
@@ -616,13 +622,31 @@ class BackupManager(service.Manager):
             db.worker_destroy(ctx, 'backup', backup.id, worker.operation)
 
     def _recover_create(self, ctx, backup):
+        """Undo a create a crash interrupted; True if it is to run again from the start.
+
+        What it stored is removed and the source it opened closed; its source
+        stays claimed (backing-up) for the new run. A backup being deleted, or
+        whose source is gone, ends as before (deleted, or error).
+        """
         if backup.deleted or backup.status not in (states.CREATING, states.DELETING):
-            return
+            return False
         try:
             volume, snapshot = self._source(ctx, backup)
         except exception.NotFound:
             LOG.warning('The source of backup %s is gone', backup.id)
         else:
+            if backup.status == states.CREATING and not volume.deleted and (
+                    snapshot is None or not snapshot.deleted):
+                self._close_source(ctx, backup, volume)
+                if backup.service_metadata:
+                    self._remove_objects(backup)
+                db_backups.backup_update(ctx, backup.id, {
+                    'service_metadata': None, 'temp_snapshot_id': None, 'progress': 0,
+                    'bytes_done': 0})
+                backup.refresh()
+                LOG.info('Backup %s was interrupted by a stop of the backup service: '
+                         'running it again from the start', backup.id)
+                return True
             # The source may have been opened (e.g. an LVM thin backup snapshot): closed
             # as failed, so only what a complete backup leaves stays.
             self._release_source(ctx, backup, volume, snapshot, opened=True, succeeded=False)
@@ -634,6 +658,17 @@ class BackupManager(service.Manager):
             backup.transition('create_failed', fail_reason=STOPPED)
             op_mod.record_failure(backup.project_id, 'backup', backup.id, 'BACKUP_CREATE',
                                   BackupFailed(reason=STOPPED))
+        return False
+
+    def _close_source(self, ctx, backup, volume):
+        """Close what an interrupted run opened (its temporary snapshot, the driver's
+        source) as failed; the source itself stays claimed."""
+        try:
+            self.volume_rpcapi.backup_device_release(
+                ctx, volume, backup.temp_snapshot_id, backup_id=backup.id, succeeded=False,
+                snapshot_id=backup.snapshot_id, exported=self._use_export(volume))
+        except Exception:
+            LOG.exception('Could not close the source of interrupted backup %s', backup.id)
 
     def _recover_restore(self, ctx, backup, volume_id):
         volume_id = volume_id or backup.restore_volume_id

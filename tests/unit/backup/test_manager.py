@@ -530,7 +530,14 @@ def test_failed_restore_leaves_the_volume_error_restoring(bmgr, vmgr, ctx, monke
 
 # -- recovery of interrupted work (what a crash leaves, then a start) -----------------
 
-def test_recovery_of_an_interrupted_backup(bmgr, vmgr, ctx):
+def _until_not_creating(backup):
+    deadline = time.time() + 10
+    while time.time() < deadline and _status(backup) == states.CREATING:
+        time.sleep(0.05)
+    backup.refresh()
+
+
+def test_recovery_runs_an_interrupted_backup_again_from_the_start(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     _fill(v)
     assert v.transition('reset', target=states.IN_USE)
@@ -539,29 +546,48 @@ def test_recovery_of_an_interrupted_backup(bmgr, vmgr, ctx):
     device = vmgr.backup_device(ctx, v, b.id, temp_snapshot=True)
     prefix = bmgr._prefix(b)
     db_backups.backup_update(ctx, b.id, {'service_metadata': prefix, 'container': 'backups',
-                                         'service': 'posix'})
+                                         'service': 'posix',
+                                         'temp_snapshot_id': device['temp_snapshot_id']})
     bmgr.store.ensure_container('backups')
-    bmgr.store.put('backups', prefix + '-00000', b'partial')
+    bmgr.store.put('backups', prefix + '-99999', b'partial')
     db.worker_set_service(ctx, 'backup', b.id, bmgr.service.id)
 
     assert bmgr.recover(ctx) == 1
-    b.refresh()
-    assert b.status == states.ERROR and b.fail_reason == backup_manager.STOPPED
-    assert bmgr.store.list('backups', prefix) == []
+    _until_not_creating(b)
+    assert b.status == states.AVAILABLE, b.fail_reason
+    assert prefix + '-99999' not in bmgr.store.list('backups', prefix)   # the partial run's
     snap = objects.Snapshot.get_by_id(ctx, device['temp_snapshot_id'], read_deleted=True)
     assert snap.deleted and b.temp_snapshot_id is None
     assert objects.Volume.get_by_id(ctx, v.id).status == states.IN_USE
     assert _no_work(ctx, b.id, snap.id)
+    # What the new run stored restores the volume's data.
+    target = _volume(ctx, vmgr)
+    _start_restore(ctx, b, target)
+    bmgr.restore_backup(ctx, b, target.id)
+    assert _same_content(v.provider_location, target.provider_location, GiB)
 
 
-def test_recovery_of_an_interrupted_detached_backup_gives_the_volume_back(bmgr, vmgr, ctx):
+def test_recovery_of_an_interrupted_detached_backup_runs_it_again(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
+    _fill(v)
     b = _start_backup(ctx, bmgr, v)
     db_backups.backup_update(ctx, b.id, {'service_metadata': bmgr._prefix(b)})   # begun
     assert objects.Volume.get_by_id(ctx, v.id).status == states.BACKING_UP
     assert bmgr.recover(ctx) == 1
-    assert objects.Backup.get_by_id(ctx, b.id).status == states.ERROR
+    _until_not_creating(b)
+    assert b.status == states.AVAILABLE, b.fail_reason
     assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
+    assert _no_work(ctx, b.id)
+
+
+def test_recovery_of_an_interrupted_backup_whose_source_is_gone_fails_it(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    b = _start_backup(ctx, bmgr, v)
+    db_backups.backup_update(ctx, b.id, {'service_metadata': bmgr._prefix(b)})   # begun
+    db.volume_update(ctx, v.id, {'deleted': True})
+    assert bmgr.recover(ctx) == 1
+    b.refresh()
+    assert b.status == states.ERROR and b.fail_reason == backup_manager.STOPPED
     assert _no_work(ctx, b.id)
 
 
