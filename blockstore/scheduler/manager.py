@@ -43,6 +43,11 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
+# A volume service seen within this many service-down times may come back: creates
+# that find no pool wait for it (see SchedulerManager._wait_until).
+RECENTLY_SEEN = 5
+
+
 class SchedulerManager(service.Manager):
     RPC_API_VERSION = '1.2'
 
@@ -184,8 +189,9 @@ class SchedulerManager(service.Manager):
         * A create finding no pool at all waits up to two ``service_down_time``
           when a volume service that could take it (enabled, not frozen, of
           the origin's backend for a clone or a volume from a snapshot) was
-          seen within the last two service-down times: it may be restarting,
-          and reports as soon as it is back.
+          seen within the last ``RECENTLY_SEEN`` service-down times: it may be
+          restarting, or its heartbeats held up (a broker restart stalls them
+          for as long), and reports as soon as it is back.
         A parked create keeps the deadline it was first given.
         """
         now = time.monotonic()
@@ -204,7 +210,8 @@ class SchedulerManager(service.Manager):
         until = []
         if now < young_until and (unreported or no_pool):
             until.append(young_until)
-        if no_pool and any(svc.is_up(2 * CONF.service_down_time) for svc in services):
+        if no_pool and any(svc.is_up(RECENTLY_SEEN * CONF.service_down_time)
+                           for svc in services):
             until.append(now + 2 * CONF.service_down_time)
         return max(until) if until else None
 

@@ -211,3 +211,20 @@ def test_a_report_arriving_while_a_create_found_no_pool_is_used(ctx, services, d
     sched.create_volume(ctx, v, spec(v))
     assert len(attempts) == 2
     assert sched.volume_rpcapi.calls == [(v.id, backend + '#b1')]
+
+
+def test_create_waits_while_heartbeats_are_held_up_by_a_broker_restart(ctx, services,
+                                                                      down_time):
+    """The drill on PostgreSQL: a 15 s broker restart held the volume service's heartbeats
+    up for longer than two service-down times; it comes back as soon as the broker does."""
+    backend = services()
+    sched = _scheduler(age=60)
+    sched.update_service_capabilities(ctx, host=backend, capabilities=_caps())
+    services.seen(backend, ago=3 * down_time)
+    v = _volume(ctx)
+    sched.create_volume(ctx, v, spec(v))
+    assert _status(ctx, v.id) == 'creating'
+    services.seen(backend)
+    sched.update_service_capabilities(ctx, host=backend, capabilities=_caps())
+    assert _wait_for(lambda: sched.volume_rpcapi.calls)
+    assert sched.volume_rpcapi.calls == [(v.id, backend + '#b1')]
