@@ -3,9 +3,10 @@
 MariaDB/PostgreSQL + RabbitMQ, locks in Redis (tooz).
 
 Proves: creates reach both members through the cluster's queue; a member
-SIGKILLed while it does slow work is taken over by its peer without the
-operator (nothing stays creating); the killed member, restarted, does not redo
-what its peer finished; the clusters API (3.7) and os-services show the state.
+SIGKILLed while it does slow work (creates, extends, deletes, snapshots) is
+taken over by its peer without the operator (nothing stays in a transitional
+state); the killed member, restarted, does not redo what its peer finished;
+the clusters API (3.7) and os-services show the state.
 """
 
 import os
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from tests.fixtures import database as dbfix
 from tests.fixtures import deployment as depfix
+from tests.fixtures import stall_driver
 
 GiB = 1024 ** 3
 REDIS = ('127.0.0.1', 6379)
@@ -39,6 +41,7 @@ class Cluster:
         self.dep, self.db, self.name = dep, db, name
         self.members = {'volume-a': dep.host + '-a', 'volume-b': dep.host + '-b'}
         self.overrides = {}
+        self.stalling = set()   # members started with stall_driver.ENV (see there)
 
     def write_member_configs(self):
         for proc, host in self.members.items():
@@ -58,8 +61,12 @@ class Cluster:
         except FileNotFoundError:
             return ''
 
-    def start_member(self, proc):
-        self.dep.start(proc, service='volume', config_files=[self.overrides[proc]])
+    def start_member(self, proc, stall=None):
+        """``stall``: whether the member stalls stall-* operations (default: as before)."""
+        if stall is not None:
+            (self.stalling.add if stall else self.stalling.discard)(proc)
+        env = {stall_driver.ENV: '1'} if proc in self.stalling else {}
+        self.dep.start(proc, service='volume', config_files=[self.overrides[proc]], env=env)
 
     def admin(self, method, path, version='3.71', **kw):
         return self.dep.request(method, path, project='admin', user='admin', roles=None,
@@ -118,7 +125,7 @@ def cluster(request, tmp_path_factory):
         db.sync()
         workdir = tmp_path_factory.mktemp('cluster-%s' % request.param)
         dep = depfix.Deployment(workdir, db_url=db.url, transport_url=depfix.RABBIT_URL,
-                                volume_driver='tests.fixtures.slow_driver.SlowFileDriver')
+                                volume_driver='tests.fixtures.stall_driver.StallingFileDriver')
         name = 'cl-%s' % dep.uid
         dep.extra_conf = ('[DEFAULT]\ncluster = %s\n'
                           '[coordination]\nbackend_url = redis://%s:%d?namespace=bs-%s'
@@ -128,12 +135,15 @@ def cluster(request, tmp_path_factory):
         c = Cluster(dep, db, '%s@file1' % name)
         c.write_member_configs()
         dep.start('scheduler')
-        c.start_member('volume-a')
+        c.start_member('volume-a', stall=True)
         c.start_member('volume-b')
         dep.start('api')
         try:
             dep.wait_for_api()
             c.wait_members(set(c.members.values()))
+            # More volumes than Cinder's default quota (10) over the module's tests.
+            c.admin('PUT', '/os-quota-sets/demo', expect=200, body={'quota_set': {
+                'volumes': -1, 'gigabytes': -1, 'snapshots': -1}})
             yield c
         finally:
             dep.stop_all()
@@ -232,3 +242,89 @@ def test_a_killed_member_s_work_is_finished_by_its_peer(cluster):
     for v in [vid] + during:
         dep.wait_status('volume', v, 'gone', timeout=60)
         assert not os.path.exists(_path(dep, v))
+
+
+def _status(dep, kind, rid):
+    r = dep.request('GET', '/%ss/%s' % (kind, rid))
+    return 'gone' if r.status_code == 404 else r.json()[kind]['status']
+
+
+def test_every_operation_of_a_killed_member_is_finished_by_its_peer(cluster):
+    """volume-a stalls stall-* operations: the ones the queue gives it are in flight when
+    it is SIGKILLed; volume-b finishes all of them."""
+    dep = cluster.dep
+    n = 3
+    extend = [_create(dep, 'stall-extend-%d' % i) for i in range(n)]
+    delete = [_create(dep, 'stall-delete-%d' % i) for i in range(n)]
+    bases = [_create(dep, 'snapbase-%d' % i) for i in range(n)]
+    for vid in extend + delete + bases:
+        dep.wait_status('volume', vid, 'available', timeout=60)
+
+    # Now the work, spread by the queue over both members.
+    created = [_create(dep, 'stall-create-%d' % i) for i in range(n)]
+    for vid in extend:
+        dep.request('POST', '/volumes/%s/action' % vid, body={'os-extend': {'new_size': 2}},
+                    expect=202)
+    for vid in delete:
+        dep.request('DELETE', '/volumes/%s' % vid, expect=202)
+    snaps = [dep.request('POST', '/snapshots', expect=202, body={'snapshot': {
+        'volume_id': vid, 'name': 'stall-snap-%d' % i}}).json()['snapshot']['id']
+        for i, vid in enumerate(bases)]
+    want = ([('volume', v, 'available') for v in created + extend]
+            + [('volume', v, 'gone') for v in delete]
+            + [('snapshot', s, 'available') for s in snaps])
+
+    markers = {'.stalled-%s-%s' % (op, rid) for op, ids in (
+        ('create', created), ('extend', extend), ('delete', delete), ('snapshot', snaps))
+        for rid in ids}
+
+    def stalled():
+        return sorted(markers & set(os.listdir(dep.volumes_dir('file1'))))
+
+    # Each operation is either done (volume-b) or stalled (volume-a): wait for that.
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        done = [w for w in want if _status(dep, w[0], w[1]) == w[2]]
+        if len(done) + len(stalled()) >= len(want):
+            break
+        time.sleep(0.3)
+    in_flight = stalled()
+    assert in_flight, 'volume-a got none of the work: nothing to take over'
+    assert len(done) + len(in_flight) == len(want), (done, in_flight)
+
+    killed_at = time.time()
+    dep.kill('volume-a')
+    for kind, rid, status in want:
+        assert cluster.dep.wait_status(kind, rid, status, timeout=90) == status
+    took = time.time() - killed_at
+    for vid in created:
+        assert os.path.getsize(_path(dep, vid)) == GiB
+    for vid in extend:
+        assert os.path.getsize(_path(dep, vid)) == 2 * GiB
+    for vid in delete:
+        assert not os.path.exists(_path(dep, vid))
+    for sid in snaps:
+        assert os.path.exists(os.path.join(dep.volumes_dir('file1'), 'snapshot-%s' % sid))
+    for _kind, rid, _want in want:
+        assert cluster.work_records(rid) == []
+    print('%d operations in flight on the killed member, all finished %.1f s after it'
+          % (len(in_flight), took))
+
+    before = len(cluster.log('volume-a'))
+    cluster.start_member('volume-a', stall=False)
+    cluster.wait_members(set(cluster.members.values()))
+    time.sleep(3)
+    after = cluster.log('volume-a')[before:]
+    assert 'Started blockstore-volume' in after
+    redone = [rid for _k, rid, _w in want
+              if re.search(r'Redoing interrupted \w+ of \w+ %s' % rid, after)]
+    assert redone == [], after[-3000:]
+
+    for sid in snaps:
+        dep.request('DELETE', '/snapshots/%s' % sid, expect=202)
+    for sid in snaps:
+        dep.wait_status('snapshot', sid, 'gone', timeout=60)
+    for vid in created + extend + bases:
+        dep.request('DELETE', '/volumes/%s' % vid, expect=202)
+    for vid in created + extend + bases:
+        dep.wait_status('volume', vid, 'gone', timeout=60)
