@@ -143,6 +143,50 @@ def test_a_clustered_service_also_serves_the_cluster_queue(ctx):
         svc.stop()
 
 
+def test_an_n_minus_1_member_gets_its_volumes_work_at_its_host(ctx):
+    """Over the broker: a 1.8-shaped member (host queue only) gets the cast while it runs;
+    once all are 1.9 (and pins reset) the cluster queue's listener gets it."""
+    from oslo_config import cfg
+    import oslo_messaging as messaging
+    rpc.init()
+    uid = uuid.uuid4().hex[:8]
+    cfg.CONF.set_override('volume_topic', 'bs-unit-n1-%s' % uid)
+    host, cluster = 'a%s@file1' % uid, 'c%s@file1' % uid
+    old = _service(ctx, host, '1.8', cluster=cluster)
+    got = {'host': threading.Event(), 'cluster': threading.Event()}
+
+    def endpoint(version, key):
+        class Endpoint:
+            target = messaging.Target(version=version)
+
+            def delete_volume(self, context, volume=None):
+                got[key].set()
+        return Endpoint()
+
+    servers = [rpc.get_server(messaging.Target(topic=cfg.CONF.volume_topic, server=host),
+                              [endpoint('1.8', 'host')]),
+               rpc.get_server(messaging.Target(topic=cfg.CONF.volume_topic, server=cluster),
+                              [endpoint('1.9', 'cluster')])]
+    for server in servers:
+        server.start()
+    try:
+        volume = objects.Volume(ctx, id=VOLUME_ID, host=host + '#file1',
+                                cluster_name=cluster + '#file1')
+        volume_rpcapi.VolumeAPI().delete_volume(ctx, volume)
+        assert got['host'].wait(30)
+        assert not got['cluster'].wait(0.2)
+
+        db.service_update(ctx, old.id, {'rpc_current_version': '1.9'})   # upgraded
+        rpc.reset_pins()                                                 # SIGHUP
+        volume_rpcapi.VolumeAPI().delete_volume(ctx, volume)
+        assert got['cluster'].wait(30)
+    finally:
+        cfg.CONF.clear_override('volume_topic')
+        for server in servers:
+            server.stop()
+            server.wait()
+
+
 # -- the scheduler: one entry per cluster ----------------------------------------------------------
 
 def _caps(free=100):
