@@ -493,3 +493,23 @@ def test_a_dead_members_attachment_work_is_taken_over(ctx, tmp_path):
     _down(ctx, a)
     mb = _member(ctx, b, tmp_path)
     assert mb.take_over_dead_peers() == [att_id]
+
+
+def test_volumes_follow_their_services_cluster(ctx, tmp_path):
+    """Joining a cluster brings the backend's volumes along; leaving a cluster nobody
+    else serves takes them back to the host's queue."""
+    a = _service(ctx, 'j@file1', '1.9', cluster=None)
+    before = _creating(ctx, 'j@file1#file1', cluster=None)
+    db.service_update(ctx, a.id, {'cluster_name': 'cj@file1'})   # restarted with cluster
+    vol_manager.VolumeManager('j@file1', _Conf('file', str(tmp_path)),
+                              cluster='cj@file1')._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, before.id).cluster_name == 'cj@file1#file1'
+
+    other = _service(ctx, 'k@file1', '1.9', cluster='cj@file1')   # a second member
+    db.service_update(ctx, a.id, {'cluster_name': None})          # j leaves the cluster
+    vol_manager.VolumeManager('j@file1', _Conf('file', str(tmp_path)))._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, before.id).cluster_name == 'cj@file1#file1'
+
+    db.service_destroy(ctx, other.id)                              # nobody serves cj now
+    vol_manager.VolumeManager('j@file1', _Conf('file', str(tmp_path)))._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, before.id).cluster_name is None
