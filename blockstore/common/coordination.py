@@ -20,6 +20,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 import uuid
 
 from oslo_config import cfg
@@ -32,6 +33,8 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 PREFIX = 'blockstore'
+# Seconds a lock request waits for an unreachable lock service to come back.
+UNREACHABLE_RETRY = 60
 # Characters a lock name may keep as they are (tooz's file driver makes a file of it).
 _SAFE = re.compile(r'^[A-Za-z0-9._@#-]{1,160}$')
 
@@ -97,12 +100,29 @@ class Coordinator:
             self.start()
         return self._coordinator.get_lock(lock_name(name).encode('utf-8'))
 
+    def _acquire(self, name, blocking):
+        """Acquire lock ``name``; while the lock service is unreachable, try again for
+        ``UNREACHABLE_RETRY`` seconds (a Redis restart) before giving up."""
+        deadline = time.monotonic() + UNREACHABLE_RETRY
+        delay = 0.5
+        while True:
+            lk = self.get_lock(name)
+            try:
+                if not lk.acquire(blocking=blocking):
+                    raise LockBusy(name)
+                return lk
+            except tooz_coordination.ToozConnectionError as e:
+                if time.monotonic() + delay > deadline:
+                    raise
+                LOG.warning('Lock service unreachable taking %s (%s); retrying in %.1f s',
+                            name, e, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+
     @contextlib.contextmanager
     def lock(self, name, blocking=True):
         """Hold lock ``name`` for the block; ``blocking=False`` raises LockBusy if held."""
-        lk = self.get_lock(name)
-        if not lk.acquire(blocking=blocking):
-            raise LockBusy(name)
+        lk = self._acquire(name, blocking)
         try:
             yield
         finally:

@@ -513,3 +513,34 @@ def test_volumes_follow_their_services_cluster(ctx, tmp_path):
     db.service_destroy(ctx, other.id)                              # nobody serves cj now
     vol_manager.VolumeManager('j@file1', _Conf('file', str(tmp_path)))._follow_cluster(ctx)
     assert objects.Volume.get_by_id(ctx, before.id).cluster_name is None
+
+
+def test_a_lock_waits_for_an_unreachable_lock_service(monkeypatch):
+    """A lock service restarting (Redis) delays a lock instead of failing the work."""
+    from tooz import coordination as tooz_coordination
+    calls = []
+    real = coordination.COORDINATOR.get_lock
+
+    class Flaky:
+        def __init__(self, name):
+            self.inner = real(name)
+
+        def acquire(self, blocking=True):
+            calls.append(1)
+            if len(calls) < 3:
+                raise tooz_coordination.ToozConnectionError('connection refused')
+            return self.inner.acquire(blocking=blocking)
+
+        def release(self):
+            return self.inner.release()
+
+    monkeypatch.setattr(coordination.COORDINATOR, 'get_lock', Flaky)
+    monkeypatch.setattr(coordination.time, 'sleep', lambda s: None)
+    with coordination.lock('unit-flaky'):
+        pass
+    assert len(calls) == 3
+    monkeypatch.setattr(coordination, 'UNREACHABLE_RETRY', 0)
+    calls.clear()
+    with pytest.raises(tooz_coordination.ToozConnectionError):
+        with coordination.lock('unit-flaky'):
+            pass
