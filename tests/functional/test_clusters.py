@@ -328,3 +328,75 @@ def test_every_operation_of_a_killed_member_is_finished_by_its_peer(cluster):
         dep.request('DELETE', '/volumes/%s' % vid, expect=202)
     for vid in created + extend + bases:
         dep.wait_status('volume', vid, 'gone', timeout=60)
+
+
+# -- the lock service restarting ------------------------------------------------------------------
+
+class PrivateRedis:
+    """A Redis of this test on a free port (the machine's shared one is never restarted)."""
+
+    def __init__(self, workdir):
+        self.port = depfix.free_port()
+        self.workdir = str(workdir)
+        self.proc = None
+
+    def start(self):
+        import shutil
+        import subprocess
+        binary = shutil.which('redis-server')
+        if binary is None:
+            pytest.skip('redis-server is not installed (needed to restart a lock service)')
+        self.proc = subprocess.Popen(
+            [binary, '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
+             '--appendonly', 'no', '--dir', self.workdir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while not depfix.port_open('127.0.0.1', self.port) and time.time() < deadline:
+            time.sleep(0.1)
+        assert depfix.port_open('127.0.0.1', self.port), 'private redis did not start'
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def test_work_waits_for_a_restarting_lock_service(tmp_path):
+    """Redis down when an operation needs its lock: the operation waits, then finishes."""
+    _require('127.0.0.1', 5672, 'RabbitMQ')
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    db = dbfix.Database('mysql')
+    dbfix.create_or_skip(db)
+    dep = None
+    try:
+        db.sync()
+        dep = depfix.Deployment(tmp_path / 'dep', db_url=db.url,
+                                transport_url=depfix.RABBIT_URL,
+                                extra_conf='[DEFAULT]\ncluster = cl-lock\n[coordination]\n'
+                                           'backend_url = redis://127.0.0.1:%d\n' % redis.port)
+        os.makedirs(dep.workdir, exist_ok=True)
+        dep.write_config()
+        for name in ('scheduler', 'volume', 'api'):
+            dep.start(name)
+        dep.wait_for_api()
+        vid = _create(dep, 'before')
+        dep.wait_status('volume', vid, 'available', timeout=60)
+
+        redis.kill()
+        during = _create(dep, 'while-redis-is-down')
+        time.sleep(8)
+        assert _status(dep, 'volume', during) == 'creating'
+        redis.start()                                  # same port, empty: no locks held
+        dep.wait_status('volume', during, 'available', timeout=60)
+        assert os.path.getsize(_path(dep, during)) == GiB
+        for v in (vid, during):
+            dep.request('DELETE', '/volumes/%s' % v, expect=202)
+        for v in (vid, during):
+            dep.wait_status('volume', v, 'gone', timeout=60)
+    finally:
+        if dep is not None:
+            dep.stop_all()
+        redis.kill()
+        db.dispose()
+        db.drop()
