@@ -12,7 +12,9 @@ after them; code that runs outside a service (a unit test, a manage command)
 starts it on first use. With Redis, tooz's heartbeat thread keeps the locks
 this process holds alive; a process that dies loses them after the driver's
 ``lock_timeout`` (a URL parameter, 30 s by default), so a peer taking over
-its work waits at most that long.
+its work waits at most that long. A lock asked for while the lock service is
+unreachable waits for it (the redis client's own retries, then
+``UNREACHABLE_RETRY`` more seconds) rather than failing the operation.
 """
 
 import contextlib
