@@ -31,8 +31,9 @@ removed, and the backup runs anew on the same claimed source (one that had
 not begun -- its message queued or lost with the process -- simply runs).
 After ``MAX_RESTARTS`` interrupted runs of one backup it becomes ``error``
 ("the backup service stopped during the backup") and its source is given
-back. A restore leaves the volume ``error_restoring`` and the backup
-``available``; a delete is redone; an import fails.
+back. An interrupted restore is written again from the start the same way
+(after ``MAX_RESTARTS`` the volume is ``error_restoring`` and the backup
+``available``); a delete is redone; an import fails.
 """
 
 import base64
@@ -160,8 +161,8 @@ class BackupManager(service.Manager):
 
     def prepare_stop(self):
         """The service stops (SIGTERM): running backups and restores stop between
-        chunks. A backup's record stays for the next start, which runs it again
-        (as after a crash); a restore ends as failed at once."""
+        chunks. Their records stay for the next start, which runs them again (as
+        after a crash)."""
         self._stopping.set()
 
     def periodic_tasks(self):
@@ -456,7 +457,7 @@ class BackupManager(service.Manager):
             chain = self._chain(context, backup)
             device = self._backup_device(context, volume, backup.id, restore=True)
             try:
-                with self._device_path(device) as path:
+                with self._device_path(device) as path, self._postponed_on_stop(backup):
                     self.chunked.restore(chain, path, backup.size * GiB,
                                          dest_reads_zeros=bool(device.get('reads_zeros')),
                                          progress=self._progress(context, backup.id,
@@ -625,6 +626,8 @@ class BackupManager(service.Manager):
             return
         if worker.operation == 'create' and self._restart_create(ctx, worker, backup):
             return
+        if worker.operation == 'restore' and self._restart_restore(ctx, worker, backup):
+            return
         with op_mod.locked('backup', backup.id):
             backup.refresh()
             if worker.operation == 'create':
@@ -676,6 +679,39 @@ class BackupManager(service.Manager):
                  'of %d)', backup.id, attempts, MAX_RESTARTS)
         threading.Thread(target=self.create_backup, args=(ctx, backup), daemon=True,
                          name='backup-%s' % backup.id).start()
+        return True
+
+    def _restart_restore(self, ctx, worker, backup):
+        """Write an interrupted restore again from the beginning (a restore rewrites the
+        whole volume); False when it may not (see ``_restart_create``)."""
+        attempts = int(worker.args.get('restarts', 0)) + 1
+        volume_id = worker.args.get('volume_id') or backup.restore_volume_id
+        with op_mod.locked('backup', backup.id):
+            backup.refresh()
+            if (backup.deleted or backup.status != states.RESTORING or not volume_id
+                    or attempts > MAX_RESTARTS):
+                return False
+            try:
+                volume = objects.Volume.get_by_id(ctx, volume_id)
+            except exception.NotFound:
+                return False
+            if volume.status != states.RESTORING_BACKUP:
+                return False
+            if self._use_export(volume):
+                try:   # the export of the restore target, if the first run made it
+                    self.volume_rpcapi.backup_device_release(
+                        ctx, volume, None, backup_id=backup.id, restore=True, exported=True)
+                except Exception:
+                    LOG.exception('Backup %s: could not release restore target %s; the '
+                                  'restore fails', backup.id, volume.id)
+                    return False
+            db.worker_create(ctx, 'backup', backup.id, 'restore', states.RESTORING,
+                             service_id=self.service.id,
+                             payload=dict(worker.args, volume_id=volume_id, restarts=attempts))
+        LOG.info('Restore of backup %s to volume %s was interrupted; writing it again from '
+                 'the start (restart %d of %d)', backup.id, volume_id, attempts, MAX_RESTARTS)
+        threading.Thread(target=self.restore_backup, args=(ctx, backup, volume_id),
+                         daemon=True, name='restore-%s' % backup.id).start()
         return True
 
     def _recover_create(self, ctx, backup):

@@ -655,11 +655,32 @@ def _status(backup):
     return objects.Backup.get_by_id(backup._context, backup.id, read_deleted=True).status
 
 
-def test_recovery_of_an_interrupted_restore(bmgr, vmgr, ctx):
+def test_recovery_writes_an_interrupted_restore_again(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _backup(ctx, bmgr, v)
+    target = _volume(ctx, vmgr)
+    _start_restore(ctx, b, target)
+    _write(target.provider_location, 0, b'half-written by the crashed run')
+    assert bmgr.recover(ctx) == 1
+    deadline = time.time() + 10
+    while time.time() < deadline and _status(b) == states.RESTORING:
+        time.sleep(0.05)
+    assert objects.Volume.get_by_id(ctx, target.id).status == states.AVAILABLE
+    assert objects.Backup.get_by_id(ctx, b.id).status == states.AVAILABLE
+    assert _read(target.provider_location, 0, 300 * KiB) == _read(v.provider_location, 0,
+                                                                  300 * KiB)
+    assert _no_work(ctx, b.id)
+
+
+def test_a_restore_interrupted_too_often_leaves_the_volume_error_restoring(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     b = _backup(ctx, bmgr, v)
     target = _volume(ctx, vmgr)
     _start_restore(ctx, b, target)
+    db.worker_create(ctx, 'backup', b.id, 'restore', states.RESTORING,
+                     payload={'volume_id': target.id,
+                              'restarts': backup_manager.MAX_RESTARTS})
     assert bmgr.recover(ctx) == 1
     assert objects.Volume.get_by_id(ctx, target.id).status == states.ERROR_RESTORING
     assert objects.Backup.get_by_id(ctx, b.id).status == states.AVAILABLE
