@@ -45,6 +45,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
+import oslo_messaging as messaging
 
 from blockstore.backup import chunked
 from blockstore.backup import drivers as stores
@@ -71,6 +72,8 @@ IMPORT_STOPPED = 'the backup service stopped during the import; import the recor
 # How many times an interrupted backup starts again before it fails (a backup that
 # itself brings the service down must not do so forever).
 MAX_RESTARTS = 3
+# Seconds before work postponed because a volume service did not answer runs again.
+RETRY_DELAY = 10.0
 # How often a running backup reads its own status (a force-delete cancels it).
 CANCEL_POLL = 1.0
 # The fields of a backup an exported record carries (export_record / import_record).
@@ -196,10 +199,39 @@ class BackupManager(service.Manager):
         return remote.use_export(self.conf.backup.backup_use_export, self.host, volume.host)
 
     def _backup_device(self, context, volume, backup_id, **kwargs):
-        """volume RPC backup_device, with this service's connector when it exports."""
+        """volume RPC backup_device, with this service's connector when it exports.
+
+        No answer (the volume service died with the call, or is restarting): the
+        work is postponed and, after ``RETRY_DELAY``, run again from the start by
+        the recovery path (which closes what the lost call may have opened and
+        counts the restart), as if this service had crashed."""
         if self._use_export(volume):
             kwargs['connector'] = self.connector.properties()
-        return self.volume_rpcapi.backup_device(context, volume, backup_id, **kwargs)
+        try:
+            return self.volume_rpcapi.backup_device(context, volume, backup_id, **kwargs)
+        except messaging.MessagingTimeout as e:
+            operation = 'restore' if kwargs.get('restore') else 'create'
+            LOG.warning('Backup %s: volume service %s did not answer backup_device; the %s '
+                        'runs again in %s s', backup_id, volume.host, operation, RETRY_DELAY)
+            timer = threading.Timer(RETRY_DELAY, self._retry, (context, backup_id, operation))
+            timer.daemon = True
+            timer.start()
+            raise op_mod.Postponed('volume service %s did not answer' % volume.host) from e
+
+    def _retry(self, context, backup_id, operation):
+        """Run postponed work of this service again (see ``_backup_device``)."""
+        if self._stopping.is_set():
+            return   # the next start's recovery finds the record
+        for worker in objects.WorkerList.get_all(context, resource_type='backup',
+                                                 resource_id=backup_id):
+            if worker.operation != operation or worker.service_id != self.service.id:
+                continue
+            try:
+                backup = objects.Backup.get_by_id(context, backup_id, read_deleted=True)
+                self._redo(context, worker, backup)
+            except Exception:
+                LOG.exception('Running the postponed %s of backup %s again failed',
+                              operation, backup_id)
 
     def _device_path(self, device):
         """A context giving the local path of what backup_device answered."""

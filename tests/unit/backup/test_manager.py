@@ -605,6 +605,36 @@ def _read(path, offset, length):
         return f.read(length)
 
 
+@pytest.mark.parametrize('attached', [False, True])
+def test_a_backup_whose_volume_service_did_not_answer_runs_again(bmgr, vmgr, ctx, monkeypatch,
+                                                                 attached):
+    """The volume service died with the backup_device call (it may have opened the source):
+    the backup is postponed, then run again from the start."""
+    import oslo_messaging as messaging
+    monkeypatch.setattr(backup_manager, 'RETRY_DELAY', 0.05)
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    if attached:
+        assert v.transition('reset', target=states.IN_USE)
+    real = bmgr.volume_rpcapi.backup_device
+    lost = []
+
+    def backup_device(*args, **kwargs):
+        answer = real(*args, **kwargs)   # done on the volume side, but the answer is lost
+        if not lost:
+            lost.append(answer)
+            raise messaging.MessagingTimeout('no reply')
+        return answer
+    monkeypatch.setattr(bmgr.volume_rpcapi, 'backup_device', backup_device)
+    b = _start_backup(ctx, bmgr, v)
+    bmgr.create_backup(ctx, b)
+    _wait_status(b, states.AVAILABLE)
+    assert lost and db.live_snapshot_ids(ctx, v.id) == []
+    assert objects.Volume.get_by_id(ctx, v.id).status == (states.IN_USE if attached
+                                                          else states.AVAILABLE)
+    assert _no_work(ctx, b.id) and messages_of(ctx, b.id) == []
+
+
 def test_a_backup_interrupted_too_often_fails_and_gives_the_volume_back(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     assert v.transition('reset', target=states.IN_USE)
