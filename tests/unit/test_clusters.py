@@ -544,3 +544,23 @@ def test_a_lock_waits_for_an_unreachable_lock_service(monkeypatch):
     with pytest.raises(tooz_coordination.ToozConnectionError):
         with coordination.lock('unit-flaky'):
             pass
+
+
+def test_a_dead_members_exports_are_restored_on_a_live_one_once(ctx, tmp_path):
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    exported = _creating(ctx, 'a@file1#file1')
+    db.worker_destroy(ctx, 'volume', exported.id)
+    db.conditional_update(ctx, 'volume', exported.id, {'provider_location': '/x'})
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    restored = []
+    mb.driver.ensure_export = lambda c, volume: restored.append(volume.id)
+    mb.take_over_dead_peers()
+    mb.take_over_dead_peers()
+    assert restored == [exported.id]
+    db.service_heartbeat(ctx, a.id, {})       # a comes back, then goes down again
+    mb.take_over_dead_peers()
+    _down(ctx, a)
+    mb.take_over_dead_peers()
+    assert restored == [exported.id] * 2
