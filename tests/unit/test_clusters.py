@@ -564,3 +564,15 @@ def test_a_dead_members_exports_are_restored_on_a_live_one_once(ctx, tmp_path):
     _down(ctx, a)
     mb.take_over_dead_peers()
     assert restored == [exported.id] * 2
+
+
+def test_volumes_recorded_with_an_older_releases_cluster_name_follow_too(ctx, tmp_path):
+    """Before RPC 1.9 a service recorded [DEFAULT] cluster as it is ('co'): a scheduler
+    then recorded volumes as 'co#pool'. An upgraded member gives them the name its
+    queue has ('co@file1#file1'), though older members still run."""
+    _service(ctx, 'old@file1', '1.8', cluster='co')
+    _service(ctx, 'new@file1', '1.9', cluster='co@file1')
+    vol = _creating(ctx, 'new@file1#file1', cluster='co#file1')
+    vol_manager.VolumeManager('new@file1', _Conf('file', str(tmp_path)),
+                              cluster='co@file1')._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, vol.id).cluster_name == 'co@file1#file1'
