@@ -576,3 +576,15 @@ def test_volumes_recorded_with_an_older_releases_cluster_name_follow_too(ctx, tm
     vol_manager.VolumeManager('new@file1', _Conf('file', str(tmp_path)),
                               cluster='co@file1')._follow_cluster(ctx)
     assert objects.Volume.get_by_id(ctx, vol.id).cluster_name == 'co@file1#file1'
+
+
+def test_a_frozen_member_takes_nothing_over(ctx, tmp_path):
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    _creating(ctx, 'a@file1#file1', claimed_by=a)
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    db.service_update(ctx, b.id, {'frozen': True})    # frozen after it started
+    assert mb.take_over_dead_peers() == []
+    db.service_update(ctx, b.id, {'frozen': False})
+    assert len(mb.take_over_dead_peers()) == 1
