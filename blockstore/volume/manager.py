@@ -145,6 +145,10 @@ class VolumeManager(service.Manager):
         from blockstore.db import services as services_db
         live = {s.cluster_name for s in services_db.service_get_all(
             ctx, binary=self.service_name) if s.cluster_name}
+        if self.cluster:
+            # Releases before 1.9 named a cluster without its backend ('NAME'): volumes a
+            # scheduler recorded so while such members ran are this cluster's.
+            live.discard(self.cluster.partition('@')[0])
         n = services_db.volumes_follow_cluster(ctx, self.host, self.cluster, live)
         if n:
             LOG.info('%d volumes of %s now belong to %s', n, self.host,
