@@ -12,7 +12,9 @@ after them; code that runs outside a service (a unit test, a manage command)
 starts it on first use. With Redis, tooz's heartbeat thread keeps the locks
 this process holds alive; a process that dies loses them after the driver's
 ``lock_timeout`` (a URL parameter, 30 s by default), so a peer taking over
-its work waits at most that long.
+its work waits at most that long. A lock asked for while the lock service is
+unreachable waits for it (the redis client's own retries, then
+``UNREACHABLE_RETRY`` more seconds) rather than failing the operation.
 """
 
 import contextlib
@@ -20,6 +22,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 import uuid
 
 from oslo_config import cfg
@@ -32,6 +35,8 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 PREFIX = 'blockstore'
+# Seconds a lock request waits for an unreachable lock service to come back.
+UNREACHABLE_RETRY = 60
 # Characters a lock name may keep as they are (tooz's file driver makes a file of it).
 _SAFE = re.compile(r'^[A-Za-z0-9._@#-]{1,160}$')
 
@@ -97,12 +102,29 @@ class Coordinator:
             self.start()
         return self._coordinator.get_lock(lock_name(name).encode('utf-8'))
 
+    def _acquire(self, name, blocking):
+        """Acquire lock ``name``; while the lock service is unreachable, try again for
+        ``UNREACHABLE_RETRY`` seconds (a Redis restart) before giving up."""
+        deadline = time.monotonic() + UNREACHABLE_RETRY
+        delay = 0.5
+        while True:
+            lk = self.get_lock(name)
+            try:
+                if not lk.acquire(blocking=blocking):
+                    raise LockBusy(name)
+                return lk
+            except tooz_coordination.ToozConnectionError as e:
+                if time.monotonic() + delay > deadline:
+                    raise
+                LOG.warning('Lock service unreachable taking %s (%s); retrying in %.1f s',
+                            name, e, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5)
+
     @contextlib.contextmanager
     def lock(self, name, blocking=True):
         """Hold lock ``name`` for the block; ``blocking=False`` raises LockBusy if held."""
-        lk = self.get_lock(name)
-        if not lk.acquire(blocking=blocking):
-            raise LockBusy(name)
+        lk = self._acquire(name, blocking)
         try:
             yield
         finally:

@@ -73,6 +73,32 @@ def clustered_services(context, binary=None, name=None):
         return list(session.execute(q.order_by(s.cluster_name, s.binary, s.id)).scalars())
 
 
+def volumes_follow_cluster(context, host, cluster, live_clusters):
+    """Make the volumes on backend ``host`` record its cluster (``NAME@backend``, or None).
+
+    Volumes that record none or a cluster in ``live_clusters`` no more (the
+    service joined a cluster, left one, or its cluster was renamed) get
+    ``cluster#pool`` (None without ``cluster``); those of another cluster that
+    still has services stay with it. One conditional update per volume (its
+    cluster_name unchanged meanwhile). Returns how many changed.
+    """
+    v = models.Volume
+    changed = 0
+    with _writer(context) as session:
+        rows = session.execute(select(v.id, v.host, v.cluster_name).where(
+            v.deleted.is_(False), _host_match(v.host, host))).all()
+        for vid, vhost, current in rows:
+            now_in = current.partition('#')[0] if current else None
+            if now_in == cluster or (now_in is not None and now_in in live_clusters):
+                continue
+            pool = vhost.partition('#')[2]
+            wanted = ('%s#%s' % (cluster, pool) if pool else cluster) if cluster else None
+            same = v.cluster_name.is_(None) if current is None else v.cluster_name == current
+            changed += session.execute(update(v).where(v.id == vid, same).values(
+                cluster_name=wanted)).rowcount
+    return changed
+
+
 # -- work of a service ------------------------------------------------------------------------
 
 def _work_queries(w, mine):

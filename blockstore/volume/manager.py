@@ -133,9 +133,27 @@ class VolumeManager(service.Manager):
             return True
 
     def init_host(self, ctx):
+        self._follow_cluster(ctx)
         if self._setup_driver(ctx):
             self._recover(ctx)
             self._ensure_exports(ctx)
+
+    def _follow_cluster(self, ctx):
+        """This backend's volumes record the cluster it serves now (as Cinder includes a
+        service's resources when it joins a cluster): later work on them goes to the
+        cluster's queue, or back to the host's when the service left a cluster nobody
+        else serves."""
+        from blockstore.db import services as services_db
+        live = {s.cluster_name for s in services_db.service_get_all(
+            ctx, binary=self.service_name) if s.cluster_name}
+        if self.cluster:
+            # Releases before 1.9 named a cluster without its backend ('NAME'): volumes a
+            # scheduler recorded so while such members ran are this cluster's.
+            live.discard(self.cluster.partition('@')[0])
+        n = services_db.volumes_follow_cluster(ctx, self.host, self.cluster, live)
+        if n:
+            LOG.info('%d volumes of %s now belong to %s', n, self.host,
+                     self.cluster or 'no cluster')
 
     def _ensure_exports(self, ctx, backend=None):
         """Restore the exports of this backend's exported volumes (e.g. after a restart).

@@ -143,6 +143,50 @@ def test_a_clustered_service_also_serves_the_cluster_queue(ctx):
         svc.stop()
 
 
+def test_an_n_minus_1_member_gets_its_volumes_work_at_its_host(ctx):
+    """Over the broker: a 1.8-shaped member (host queue only) gets the cast while it runs;
+    once all are 1.9 (and pins reset) the cluster queue's listener gets it."""
+    from oslo_config import cfg
+    import oslo_messaging as messaging
+    rpc.init()
+    uid = uuid.uuid4().hex[:8]
+    cfg.CONF.set_override('volume_topic', 'bs-unit-n1-%s' % uid)
+    host, cluster = 'a%s@file1' % uid, 'c%s@file1' % uid
+    old = _service(ctx, host, '1.8', cluster=cluster)
+    got = {'host': threading.Event(), 'cluster': threading.Event()}
+
+    def endpoint(version, key):
+        class Endpoint:
+            target = messaging.Target(version=version)
+
+            def delete_volume(self, context, volume=None):
+                got[key].set()
+        return Endpoint()
+
+    servers = [rpc.get_server(messaging.Target(topic=cfg.CONF.volume_topic, server=host),
+                              [endpoint('1.8', 'host')]),
+               rpc.get_server(messaging.Target(topic=cfg.CONF.volume_topic, server=cluster),
+                              [endpoint('1.9', 'cluster')])]
+    for server in servers:
+        server.start()
+    try:
+        volume = objects.Volume(ctx, id=VOLUME_ID, host=host + '#file1',
+                                cluster_name=cluster + '#file1')
+        volume_rpcapi.VolumeAPI().delete_volume(ctx, volume)
+        assert got['host'].wait(30)
+        assert not got['cluster'].wait(0.2)
+
+        db.service_update(ctx, old.id, {'rpc_current_version': '1.9'})   # upgraded
+        rpc.reset_pins()                                                 # SIGHUP
+        volume_rpcapi.VolumeAPI().delete_volume(ctx, volume)
+        assert got['cluster'].wait(30)
+    finally:
+        cfg.CONF.clear_override('volume_topic')
+        for server in servers:
+            server.stop()
+            server.wait()
+
+
 # -- the scheduler: one entry per cluster ----------------------------------------------------------
 
 def _caps(free=100):
@@ -451,3 +495,98 @@ def test_a_dead_members_attachment_work_is_taken_over(ctx, tmp_path):
     _down(ctx, a)
     mb = _member(ctx, b, tmp_path)
     assert mb.take_over_dead_peers() == [att_id]
+
+
+def test_volumes_follow_their_services_cluster(ctx, tmp_path):
+    """Joining a cluster brings the backend's volumes along; leaving a cluster nobody
+    else serves takes them back to the host's queue."""
+    a = _service(ctx, 'j@file1', '1.9', cluster=None)
+    before = _creating(ctx, 'j@file1#file1', cluster=None)
+    db.service_update(ctx, a.id, {'cluster_name': 'cj@file1'})   # restarted with cluster
+    vol_manager.VolumeManager('j@file1', _Conf('file', str(tmp_path)),
+                              cluster='cj@file1')._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, before.id).cluster_name == 'cj@file1#file1'
+
+    other = _service(ctx, 'k@file1', '1.9', cluster='cj@file1')   # a second member
+    db.service_update(ctx, a.id, {'cluster_name': None})          # j leaves the cluster
+    vol_manager.VolumeManager('j@file1', _Conf('file', str(tmp_path)))._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, before.id).cluster_name == 'cj@file1#file1'
+
+    db.service_destroy(ctx, other.id)                              # nobody serves cj now
+    vol_manager.VolumeManager('j@file1', _Conf('file', str(tmp_path)))._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, before.id).cluster_name is None
+
+
+def test_a_lock_waits_for_an_unreachable_lock_service(monkeypatch):
+    """A lock service restarting (Redis) delays a lock instead of failing the work."""
+    from tooz import coordination as tooz_coordination
+    calls = []
+    real = coordination.COORDINATOR.get_lock
+
+    class Flaky:
+        def __init__(self, name):
+            self.inner = real(name)
+
+        def acquire(self, blocking=True):
+            calls.append(1)
+            if len(calls) < 3:
+                raise tooz_coordination.ToozConnectionError('connection refused')
+            return self.inner.acquire(blocking=blocking)
+
+        def release(self):
+            return self.inner.release()
+
+    monkeypatch.setattr(coordination.COORDINATOR, 'get_lock', Flaky)
+    monkeypatch.setattr(coordination.time, 'sleep', lambda s: None)
+    with coordination.lock('unit-flaky'):
+        pass
+    assert len(calls) == 3
+    monkeypatch.setattr(coordination, 'UNREACHABLE_RETRY', 0)
+    calls.clear()
+    with pytest.raises(tooz_coordination.ToozConnectionError):
+        with coordination.lock('unit-flaky'):
+            pass
+
+
+def test_a_dead_members_exports_are_restored_on_a_live_one_once(ctx, tmp_path):
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    exported = _creating(ctx, 'a@file1#file1')
+    db.worker_destroy(ctx, 'volume', exported.id)
+    db.conditional_update(ctx, 'volume', exported.id, {'provider_location': '/x'})
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    restored = []
+    mb.driver.ensure_export = lambda c, volume: restored.append(volume.id)
+    mb.take_over_dead_peers()
+    mb.take_over_dead_peers()
+    assert restored == [exported.id]
+    db.service_heartbeat(ctx, a.id, {})       # a comes back, then goes down again
+    mb.take_over_dead_peers()
+    _down(ctx, a)
+    mb.take_over_dead_peers()
+    assert restored == [exported.id] * 2
+
+
+def test_volumes_recorded_with_an_older_releases_cluster_name_follow_too(ctx, tmp_path):
+    """Before RPC 1.9 a service recorded [DEFAULT] cluster as it is ('co'): a scheduler
+    then recorded volumes as 'co#pool'. An upgraded member gives them the name its
+    queue has ('co@file1#file1'), though older members still run."""
+    _service(ctx, 'old@file1', '1.8', cluster='co')
+    _service(ctx, 'new@file1', '1.9', cluster='co@file1')
+    vol = _creating(ctx, 'new@file1#file1', cluster='co#file1')
+    vol_manager.VolumeManager('new@file1', _Conf('file', str(tmp_path)),
+                              cluster='co@file1')._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, vol.id).cluster_name == 'co@file1#file1'
+
+
+def test_a_frozen_member_takes_nothing_over(ctx, tmp_path):
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    _creating(ctx, 'a@file1#file1', claimed_by=a)
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    db.service_update(ctx, b.id, {'frozen': True})    # frozen after it started
+    assert mb.take_over_dead_peers() == []
+    db.service_update(ctx, b.id, {'frozen': False})
+    assert len(mb.take_over_dead_peers()) == 1

@@ -171,9 +171,15 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
         self._stats = base.CachedStats(self._compute_stats)
 
     def _file_lock(self, name, blocking=True):
-        """The lock of file ``name`` of this directory, shared by every node that sees it."""
-        digest = hashlib.sha256(os.path.realpath(self._dir or '').encode()).hexdigest()[:16]
-        return coordination.lock('file-%s-%s' % (digest, name), blocking=blocking)
+        """The lock of file ``name`` of this backend, shared by every node that sees it.
+
+        Named after the backend's section (the part of ``host`` after ``@``, which
+        the members of a cluster share, wherever each mounts the directory) and the
+        file: volumes' and snapshots' names hold their UUIDs.
+        """
+        scope = self.host.partition('@')[2] or hashlib.sha256(
+            os.path.realpath(self._dir or '').encode()).hexdigest()[:16]
+        return coordination.lock('file-%s-%s' % (scope, name), blocking=blocking)
 
     # -- helpers ---------------------------------------------------------
 
