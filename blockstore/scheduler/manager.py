@@ -68,6 +68,7 @@ class SchedulerManager(service.Manager):
         self._waiter = None
         self._placing = set()        # ids of the volumes a thread is placing now
         self._report_count = 0
+        self._extended = set()       # request specs of parked creates given a second wait
 
     def init_host_with_rpc(self, ctx):
         # A fresh scheduler knows nothing: ask every volume service to report now.
@@ -193,26 +194,34 @@ class SchedulerManager(service.Manager):
     def _wait_until(self, context, spec, deadline=None):
         """Until when a create that could not be placed waits for reports; None: fail now.
 
-        * A scheduler younger than two report intervals has not heard every
-          volume service yet: its creates wait until then, or (when some pool
-          exists but did not fit) until every up volume service has reported.
+        * A scheduler younger than two report intervals (or than
+          ``service_down_time``, when longer: a service starting with it may
+          take that long to register) has not heard every volume service
+          yet: its creates wait until then, or (when some pool exists but did
+          not fit) until every up volume service has reported.
         * A create finding no pool at all waits up to ``RECENTLY_SEEN``
           service-down times when a volume service that could take it
           (enabled, not frozen, of the origin's backend for a clone or a
           volume from a snapshot) was seen within as long: it may be
           restarting, or its heartbeats held up (a broker restart stalls
           them), and reports as soon as it is back.
-        A parked create keeps the deadline it was first given.
+        A parked create keeps the deadline it was first given; when that has
+        passed it is looked at once more, as a new create (a service that
+        registered meanwhile, or is seen again, may give it a new one).
         """
         now = time.monotonic()
         if deadline is not None:
-            return deadline if now < deadline else None
+            if now < deadline:
+                return deadline
+            if self._looked_again(context, spec, deadline):
+                return None
         backend = utils.backend_of(spec['source_host']) if spec.get('source_host') else None
         services = [svc for svc in objects.ServiceList.get_all(context,
                                                                binary='blockstore-volume')
                     if not svc.disabled and not svc.frozen
                     and (backend is None or svc.host == backend)]
-        young_until = self._started + 2 * CONF.periodic_interval
+        young_until = self._started + max(2 * CONF.periodic_interval,
+                                          CONF.service_down_time)
         with self._parked_changed:
             unreported = [svc for svc in services if svc.host not in self._reporters
                           and svc.is_up(CONF.service_down_time)]
@@ -223,7 +232,24 @@ class SchedulerManager(service.Manager):
         if no_pool and any(svc.is_up(RECENTLY_SEEN * CONF.service_down_time)
                            for svc in services):
             until.append(now + RECENTLY_SEEN * CONF.service_down_time)
-        return max(until) if until else None
+        if not until:
+            with self._parked_changed:
+                self._extended.discard(spec.get('volume_id') or id(spec))
+            return None
+        return max(until)
+
+    def _looked_again(self, context, spec, deadline):
+        """True if a parked create's wait was extended once already (then it fails).
+
+        Bounds every wait: a first deadline, then at most one more.
+        """
+        key = spec.get('volume_id') or id(spec)
+        with self._parked_changed:
+            if key in self._extended:
+                self._extended.discard(key)
+                return True
+            self._extended.add(key)
+        return False
 
     def _park(self, context, volume, spec, deadline, reason, first=True):
         if first:

@@ -229,3 +229,22 @@ def test_create_waits_while_heartbeats_are_held_up_by_a_broker_restart(ctx, serv
     sched.update_service_capabilities(ctx, host=backend, capabilities=_caps())
     assert _wait_for(lambda: sched.volume_rpcapi.calls)
     assert sched.volume_rpcapi.calls == [(v.id, backend + '#b1')]
+
+
+def test_a_service_that_registers_after_the_first_wait_gets_the_create(ctx, services,
+                                                                      down_time, monkeypatch):
+    """A fresh deployment on a loaded machine: the volume service registers late and has
+    not reported when the young scheduler's wait ends; the create is looked at once more
+    (the service is up now), not failed."""
+    monkeypatch.setattr(sched_manager, 'RECENTLY_SEEN', 2)
+    sched = _scheduler()
+    v = _volume(ctx)
+    sched.create_volume(ctx, v, spec(v))          # nobody registered: waits the young window
+    assert _status(ctx, v.id) == 'creating'
+    time.sleep(max(2 * CONF.periodic_interval, CONF.service_down_time) - 0.6)
+    backend = services()                           # registers (heartbeats), reports later
+    assert _wait_for(lambda: sched._extended, timeout=3)   # given its second wait
+    assert _status(ctx, v.id) == 'creating'
+    sched.update_service_capabilities(ctx, host=backend, capabilities=_caps())
+    assert _wait_for(lambda: sched.volume_rpcapi.calls)
+    assert sched.volume_rpcapi.calls == [(v.id, backend + '#b1')]
