@@ -31,8 +31,9 @@ removed, and the backup runs anew on the same claimed source (one that had
 not begun -- its message queued or lost with the process -- simply runs).
 After ``MAX_RESTARTS`` interrupted runs of one backup it becomes ``error``
 ("the backup service stopped during the backup") and its source is given
-back. A restore leaves the volume ``error_restoring`` and the backup
-``available``; a delete is redone; an import fails.
+back. An interrupted restore is written again from the start the same way
+(after ``MAX_RESTARTS`` the volume is ``error_restoring`` and the backup
+``available``); a delete is redone; an import fails.
 """
 
 import base64
@@ -44,6 +45,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
+import oslo_messaging as messaging
 
 from blockstore.backup import chunked
 from blockstore.backup import drivers as stores
@@ -70,6 +72,8 @@ IMPORT_STOPPED = 'the backup service stopped during the import; import the recor
 # How many times an interrupted backup starts again before it fails (a backup that
 # itself brings the service down must not do so forever).
 MAX_RESTARTS = 3
+# Seconds before work postponed because a volume service did not answer runs again.
+RETRY_DELAY = 10.0
 # How often a running backup reads its own status (a force-delete cancels it).
 CANCEL_POLL = 1.0
 # The fields of a backup an exported record carries (export_record / import_record).
@@ -160,8 +164,8 @@ class BackupManager(service.Manager):
 
     def prepare_stop(self):
         """The service stops (SIGTERM): running backups and restores stop between
-        chunks. A backup's record stays for the next start, which runs it again
-        (as after a crash); a restore ends as failed at once."""
+        chunks. Their records stay for the next start, which runs them again (as
+        after a crash)."""
         self._stopping.set()
 
     def periodic_tasks(self):
@@ -195,10 +199,39 @@ class BackupManager(service.Manager):
         return remote.use_export(self.conf.backup.backup_use_export, self.host, volume.host)
 
     def _backup_device(self, context, volume, backup_id, **kwargs):
-        """volume RPC backup_device, with this service's connector when it exports."""
+        """volume RPC backup_device, with this service's connector when it exports.
+
+        No answer (the volume service died with the call, or is restarting): the
+        work is postponed and, after ``RETRY_DELAY``, run again from the start by
+        the recovery path (which closes what the lost call may have opened and
+        counts the restart), as if this service had crashed."""
         if self._use_export(volume):
             kwargs['connector'] = self.connector.properties()
-        return self.volume_rpcapi.backup_device(context, volume, backup_id, **kwargs)
+        try:
+            return self.volume_rpcapi.backup_device(context, volume, backup_id, **kwargs)
+        except messaging.MessagingTimeout as e:
+            operation = 'restore' if kwargs.get('restore') else 'create'
+            LOG.warning('Backup %s: volume service %s did not answer backup_device; the %s '
+                        'runs again in %s s', backup_id, volume.host, operation, RETRY_DELAY)
+            timer = threading.Timer(RETRY_DELAY, self._retry, (context, backup_id, operation))
+            timer.daemon = True
+            timer.start()
+            raise op_mod.Postponed('volume service %s did not answer' % volume.host) from e
+
+    def _retry(self, context, backup_id, operation):
+        """Run postponed work of this service again (see ``_backup_device``)."""
+        if self._stopping.is_set():
+            return   # the next start's recovery finds the record
+        for worker in objects.WorkerList.get_all(context, resource_type='backup',
+                                                 resource_id=backup_id):
+            if worker.operation != operation or worker.service_id != self.service.id:
+                continue
+            try:
+                backup = objects.Backup.get_by_id(context, backup_id, read_deleted=True)
+                self._redo(context, worker, backup)
+            except Exception:
+                LOG.exception('Running the postponed %s of backup %s again failed',
+                              operation, backup_id)
 
     def _device_path(self, device):
         """A context giving the local path of what backup_device answered."""
@@ -456,7 +489,7 @@ class BackupManager(service.Manager):
             chain = self._chain(context, backup)
             device = self._backup_device(context, volume, backup.id, restore=True)
             try:
-                with self._device_path(device) as path:
+                with self._device_path(device) as path, self._postponed_on_stop(backup):
                     self.chunked.restore(chain, path, backup.size * GiB,
                                          dest_reads_zeros=bool(device.get('reads_zeros')),
                                          progress=self._progress(context, backup.id,
@@ -625,6 +658,8 @@ class BackupManager(service.Manager):
             return
         if worker.operation == 'create' and self._restart_create(ctx, worker, backup):
             return
+        if worker.operation == 'restore' and self._restart_restore(ctx, worker, backup):
+            return
         with op_mod.locked('backup', backup.id):
             backup.refresh()
             if worker.operation == 'create':
@@ -676,6 +711,39 @@ class BackupManager(service.Manager):
                  'of %d)', backup.id, attempts, MAX_RESTARTS)
         threading.Thread(target=self.create_backup, args=(ctx, backup), daemon=True,
                          name='backup-%s' % backup.id).start()
+        return True
+
+    def _restart_restore(self, ctx, worker, backup):
+        """Write an interrupted restore again from the beginning (a restore rewrites the
+        whole volume); False when it may not (see ``_restart_create``)."""
+        attempts = int(worker.args.get('restarts', 0)) + 1
+        volume_id = worker.args.get('volume_id') or backup.restore_volume_id
+        with op_mod.locked('backup', backup.id):
+            backup.refresh()
+            if (backup.deleted or backup.status != states.RESTORING or not volume_id
+                    or attempts > MAX_RESTARTS):
+                return False
+            try:
+                volume = objects.Volume.get_by_id(ctx, volume_id)
+            except exception.NotFound:
+                return False
+            if volume.status != states.RESTORING_BACKUP:
+                return False
+            if self._use_export(volume):
+                try:   # the export of the restore target, if the first run made it
+                    self.volume_rpcapi.backup_device_release(
+                        ctx, volume, None, backup_id=backup.id, restore=True, exported=True)
+                except Exception:
+                    LOG.exception('Backup %s: could not release restore target %s; the '
+                                  'restore fails', backup.id, volume.id)
+                    return False
+            db.worker_create(ctx, 'backup', backup.id, 'restore', states.RESTORING,
+                             service_id=self.service.id,
+                             payload=dict(worker.args, volume_id=volume_id, restarts=attempts))
+        LOG.info('Restore of backup %s to volume %s was interrupted; writing it again from '
+                 'the start (restart %d of %d)', backup.id, volume_id, attempts, MAX_RESTARTS)
+        threading.Thread(target=self.restore_backup, args=(ctx, backup, volume_id),
+                         daemon=True, name='restore-%s' % backup.id).start()
         return True
 
     def _recover_create(self, ctx, backup):

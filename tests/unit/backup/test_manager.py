@@ -605,6 +605,36 @@ def _read(path, offset, length):
         return f.read(length)
 
 
+@pytest.mark.parametrize('attached', [False, True])
+def test_a_backup_whose_volume_service_did_not_answer_runs_again(bmgr, vmgr, ctx, monkeypatch,
+                                                                 attached):
+    """The volume service died with the backup_device call (it may have opened the source):
+    the backup is postponed, then run again from the start."""
+    import oslo_messaging as messaging
+    monkeypatch.setattr(backup_manager, 'RETRY_DELAY', 0.05)
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    if attached:
+        assert v.transition('reset', target=states.IN_USE)
+    real = bmgr.volume_rpcapi.backup_device
+    lost = []
+
+    def backup_device(*args, **kwargs):
+        answer = real(*args, **kwargs)   # done on the volume side, but the answer is lost
+        if not lost:
+            lost.append(answer)
+            raise messaging.MessagingTimeout('no reply')
+        return answer
+    monkeypatch.setattr(bmgr.volume_rpcapi, 'backup_device', backup_device)
+    b = _start_backup(ctx, bmgr, v)
+    bmgr.create_backup(ctx, b)
+    _wait_status(b, states.AVAILABLE)
+    assert lost and db.live_snapshot_ids(ctx, v.id) == []
+    assert objects.Volume.get_by_id(ctx, v.id).status == (states.IN_USE if attached
+                                                          else states.AVAILABLE)
+    assert _no_work(ctx, b.id) and messages_of(ctx, b.id) == []
+
+
 def test_a_backup_interrupted_too_often_fails_and_gives_the_volume_back(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     assert v.transition('reset', target=states.IN_USE)
@@ -655,11 +685,32 @@ def _status(backup):
     return objects.Backup.get_by_id(backup._context, backup.id, read_deleted=True).status
 
 
-def test_recovery_of_an_interrupted_restore(bmgr, vmgr, ctx):
+def test_recovery_writes_an_interrupted_restore_again(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _backup(ctx, bmgr, v)
+    target = _volume(ctx, vmgr)
+    _start_restore(ctx, b, target)
+    _write(target.provider_location, 0, b'half-written by the crashed run')
+    assert bmgr.recover(ctx) == 1
+    deadline = time.time() + 10
+    while time.time() < deadline and _status(b) == states.RESTORING:
+        time.sleep(0.05)
+    assert objects.Volume.get_by_id(ctx, target.id).status == states.AVAILABLE
+    assert objects.Backup.get_by_id(ctx, b.id).status == states.AVAILABLE
+    assert _read(target.provider_location, 0, 300 * KiB) == _read(v.provider_location, 0,
+                                                                  300 * KiB)
+    assert _no_work(ctx, b.id)
+
+
+def test_a_restore_interrupted_too_often_leaves_the_volume_error_restoring(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     b = _backup(ctx, bmgr, v)
     target = _volume(ctx, vmgr)
     _start_restore(ctx, b, target)
+    db.worker_create(ctx, 'backup', b.id, 'restore', states.RESTORING,
+                     payload={'volume_id': target.id,
+                              'restarts': backup_manager.MAX_RESTARTS})
     assert bmgr.recover(ctx) == 1
     assert objects.Volume.get_by_id(ctx, target.id).status == states.ERROR_RESTORING
     assert objects.Backup.get_by_id(ctx, b.id).status == states.AVAILABLE

@@ -234,6 +234,9 @@ def test_recovery_releases_the_exports_a_crash_left(remote_bmgr, vmgr, ctx):
     full = tm._backup(ctx, bmgr, tm._volume(ctx, vmgr))
     target = tm._volume(ctx, vmgr)
     tm._start_restore(ctx, full, target)
+    db.worker_create(ctx, 'backup', full.id, 'restore', states.RESTORING,
+                     payload={'volume_id': target.id,
+                              'restarts': backup_manager.MAX_RESTARTS})
     del bmgr.volume_rpcapi.calls[:]
     assert bmgr.recover(ctx) == 1
     assert bmgr.volume_rpcapi.calls == [('release-exported', True),
