@@ -146,6 +146,12 @@ class DriverNotInitialized(BlockstoreException):
     msg_fmt = 'Volume driver not ready.'
 
 
+class NotClusterable(BlockstoreException):
+    msg_fmt = ('Backend %(backend)s cannot be part of cluster %(cluster)s: its driver '
+               '%(driver)s does not declare that several nodes may share its storage '
+               '(%(reason)s). Remove [DEFAULT] cluster or use a clusterable driver.')
+
+
 class ServiceTooOld(BlockstoreException):
     msg_fmt = 'Service is too old to fulfil this request: %(reason)s'
     code = 400

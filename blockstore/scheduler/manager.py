@@ -70,15 +70,19 @@ class SchedulerManager(service.Manager):
             return
         # Record the placement (not a status change) only if nobody placed it yet:
         # a create may arrive twice (redelivery, or the startup sweep below).
+        # A clustered backend: the volume also records its cluster (its queue).
+        cluster = self.host_manager.cluster_of(host)
         placed = db.conditional_update(
-            context, 'volume', volume.id, {'host': host, 'scheduled_at': utcnow()},
+            context, 'volume', volume.id,
+            {'host': host, 'cluster_name': cluster, 'scheduled_at': utcnow()},
             expected={'status': states.CREATING, 'host': None})
         if not placed:
             LOG.info('Volume %s was placed or deleted meanwhile; not handing it over',
                      volume.id)
             return
         volume.host = host
-        volume.obj_reset_changes(['host'])
+        volume.cluster_name = cluster
+        volume.obj_reset_changes(['host', 'cluster_name'])
         self.volume_rpcapi.create_volume(context, volume, request_spec)
 
     def _sweep_unplaced(self, ctx):
@@ -105,7 +109,7 @@ class SchedulerManager(service.Manager):
             pools = self.host_manager.get_pools(context)
         source = spec.get('source_host')
         if source:
-            pools = [p for p in pools if p.backend == utils.backend_of(source)]
+            pools = [p for p in pools if p.serves(utils.backend_of(source))]
         return pools
 
     def _place(self, context, spec):
