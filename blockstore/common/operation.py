@@ -37,6 +37,12 @@ LOG = logging.getLogger(__name__)
 # What a work function returns when it finds, under the lock, that the work is no
 # longer its own (a claim lost): nothing is applied, the record is cleared.
 SKIPPED = object()
+
+
+class Postponed(Exception):
+    """Raised by work that stopped with its service and is left for its next start:
+    no end is applied, no user message left, and the work record stays (the
+    service's recovery at start finds it, as after a crash)."""
 # What an ``end`` function returns when the work record now belongs to someone else
 # (an extend handed to the compute host): the record is not cleared.
 HANDED_OVER = object()
@@ -155,6 +161,10 @@ class Runner:
             try:
                 self.ensure_ready(context)
                 values = work()
+            except Postponed as e:
+                LOG.info('%s of %s %s postponed: %s', op.name, rtype, obj.id, e)
+                handed_over = True
+                return
             except Exception as e:
                 error = e
                 LOG.exception('%s of %s %s failed', op.name, rtype, obj.id)
