@@ -68,6 +68,9 @@ class Service:
         self.cluster_rpcserver = None
         self._periodic = None
         self._periodic_thread = None
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat_thread = None
+        self.report_interval = CONF.report_interval   # seconds between heartbeats
         self.service_ref = None
 
     # -- registration -------------------------------------------------------
@@ -124,17 +127,30 @@ class Service:
             target = messaging.Target(topic=self.topic, server=self.cluster)
             self.cluster_rpcserver = rpc.get_server(target, [self.manager])
             self.cluster_rpcserver.start()
-        callables = [(self._periodic_fn(self.heartbeat, CONF.report_interval), None, None)]
+        # The heartbeat has a thread of its own: a periodic task that blocks (a
+        # capability report cast while the broker is down) must not make this
+        # service look down to its peers and the scheduler.
+        self._heartbeat_stop.clear()
+        self._heartbeat_thread = threading.Thread(target=self._heartbeat_loop, daemon=True,
+                                                  name='heartbeat-%s' % self.binary)
+        self._heartbeat_thread.start()
+        callables = []
         for fn, spacing in self.manager.periodic_tasks():
             callables.append((self._periodic_fn(fn, spacing), None, None))
-        self._periodic = periodics.PeriodicWorker(callables)
-        self._periodic_thread = threading.Thread(target=self._periodic.start, daemon=True,
-                                                 name='periodic-%s' % self.binary)
-        self._periodic_thread.start()
+        if callables:
+            self._periodic = periodics.PeriodicWorker(callables)
+            self._periodic_thread = threading.Thread(target=self._periodic.start,
+                                                     daemon=True,
+                                                     name='periodic-%s' % self.binary)
+            self._periodic_thread.start()
         self.manager.init_host_with_rpc(ctx)
         LOG.info('Started %s on %s (topic %s, server %s%s)', self.binary, self.host,
                  self.topic, self.server,
                  ', cluster %s' % self.cluster if self.cluster else '')
+
+    def _heartbeat_loop(self):
+        while not self._heartbeat_stop.wait(self.report_interval):
+            self.heartbeat()
 
     @staticmethod
     def _periodic_fn(fn, spacing):
@@ -160,6 +176,7 @@ class Service:
                 server.wait()
             except Exception:
                 LOG.exception('Stopping an RPC server of %s failed', self.binary)
+        self._heartbeat_stop.set()
         if self._periodic is not None:
             self._periodic.stop()
             self._periodic.wait()

@@ -220,13 +220,16 @@ def take_over_dead_peers(manager, ctx):
     resources being redone.
     """
     mine = manager.service
-    if not mine.cluster_name or mine.frozen:
+    if not mine.cluster_name:
         return []
     now = utcnow()
     handled = manager.peers_taken_over   # ids of down members whose exports moved here
+    members = services_db.service_get_all(ctx, cluster_name=mine.cluster_name,
+                                          binary=mine.binary)
+    if any(m.id == mine.id and m.frozen for m in members):
+        return []   # frozen now (the row, not what this service read at start)
     redone = []
-    for peer in services_db.service_get_all(ctx, cluster_name=mine.cluster_name,
-                                            binary=mine.binary):
+    for peer in members:
         if peer.id == mine.id:
             continue
         if svc.is_up(peer, now):

@@ -9,6 +9,7 @@ them; every driver operation is idempotent, so redoing is safe. It also
 restores the exports (targets) of this backend's volumes (``ensure_export``).
 """
 
+import datetime
 import threading
 import time
 
@@ -145,6 +146,10 @@ class VolumeManager(service.Manager):
         from blockstore.db import services as services_db
         live = {s.cluster_name for s in services_db.service_get_all(
             ctx, binary=self.service_name) if s.cluster_name}
+        if self.cluster:
+            # Releases before 1.9 named a cluster without its backend ('NAME'): volumes a
+            # scheduler recorded so while such members ran are this cluster's.
+            live.discard(self.cluster.partition('@')[0])
         n = services_db.volumes_follow_cluster(ctx, self.host, self.cluster, live)
         if n:
             LOG.info('%d volumes of %s now belong to %s', n, self.host,
@@ -181,10 +186,27 @@ class VolumeManager(service.Manager):
         self.report_capabilities()
 
     def periodic_tasks(self):
-        tasks = [(self.report_capabilities, CONF.periodic_interval)]
+        tasks = [(self.report_capabilities, CONF.periodic_interval),
+                 (self.redo_lost_casts, CONF.periodic_interval)]
         if self.cluster:
             tasks.append((self.take_over_dead_peers, CONF.report_interval))
         return tasks
+
+    def redo_lost_casts(self):
+        """Redo work recorded for this backend whose cast never arrived.
+
+        An API (or scheduler) that dies between writing a work record and its
+        cast, or a cast lost with a broker restart, leaves a record no service
+        claimed (a volume 'deleting', a create placed here still 'creating')
+        while this service keeps running: only a restart used to look. A cast
+        arrives within moments; a record unclaimed for longer than
+        ``service_down_time`` has lost its cast. (A late duplicate is skipped by
+        the operation skeleton's state check.)
+        """
+        ctx = bs_context.get_admin_context()
+        if self.service is None or not self._driver_ready(ctx):
+            return
+        self._recover(ctx, unclaimed_for=CONF.service_down_time)
 
     def take_over_dead_peers(self):
         """A cluster member: redo the work of members down longer than service_down_time."""
@@ -193,13 +215,23 @@ class VolumeManager(service.Manager):
             return []
         return cleanup.take_over_dead_peers(self, bs_context.get_admin_context())
 
-    def _recover(self, ctx):
-        """Redo the work this backend left unfinished when it last stopped."""
+    def _recover(self, ctx, unclaimed_for=None):
+        """Redo the work this backend left unfinished when it last stopped.
+
+        ``unclaimed_for``: only records no service claimed, older than that
+        many seconds (``redo_lost_casts``).
+        """
         mine = self.service.id
         redo = []
+        cutoff = None
+        if unclaimed_for is not None:
+            cutoff = utcnow() - datetime.timedelta(seconds=unclaimed_for)
         for worker in objects.WorkerList.get_all(ctx):
             if worker.service_id not in (None, mine) or worker.resource_type not in _OWNED:
                 continue   # another service's, or a backup's (the backup service's)
+            if cutoff is not None and (worker.service_id is not None or (
+                    worker.updated_at or worker.created_at).replace(tzinfo=None) > cutoff):
+                continue   # claimed (running here), or its cast may still come
             obj = self._load(ctx, worker.resource_type, worker.resource_id)
             if obj is None or obj.status != worker.status:
                 db.worker_destroy(ctx, worker.resource_type, worker.resource_id,

@@ -14,11 +14,10 @@ import re
 import time
 
 import pytest
-import sqlalchemy as sa
 
 from tests.fixtures import database as dbfix
 from tests.fixtures import deployment as depfix
-from tests.fixtures import stall_driver
+from tests.fixtures.cluster import Cluster, PrivateRedis
 
 GiB = 1024 ** 3
 REDIS = ('127.0.0.1', 6379)
@@ -32,87 +31,6 @@ def _require(host, port, what):
         if dbfix.in_ci():
             pytest.fail(msg)
         pytest.skip(msg)
-
-
-class Cluster:
-    """The deployment plus what the test reads of it (members, their logs, the DB)."""
-
-    def __init__(self, dep, db, name):
-        self.dep, self.db, self.name = dep, db, name
-        self.members = {'volume-a': dep.host + '-a', 'volume-b': dep.host + '-b'}
-        self.overrides = {}
-        self.stalling = set()   # members started with stall_driver.ENV (see there)
-
-    def write_member_configs(self):
-        for proc, host in self.members.items():
-            path = os.path.join(self.dep.workdir, '%s.conf' % proc)
-            with open(path, 'w') as f:
-                f.write('[DEFAULT]\nhost = %s\nlog_file = %s\n'
-                        % (host, self.log_path(proc)))
-            self.overrides[proc] = path
-
-    def log_path(self, proc):
-        return os.path.join(self.dep.workdir, '%s.log' % proc)
-
-    def log(self, proc):
-        try:
-            with open(self.log_path(proc), errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
-
-    def start_member(self, proc, stall=None):
-        """``stall``: whether the member stalls stall-* operations (default: as before)."""
-        if stall is not None:
-            (self.stalling.add if stall else self.stalling.discard)(proc)
-        env = {stall_driver.ENV: '1'} if proc in self.stalling else {}
-        self.dep.start(proc, service='volume', config_files=[self.overrides[proc]], env=env)
-
-    def admin(self, method, path, version='3.71', **kw):
-        return self.dep.request(method, path, project='admin', user='admin', roles=None,
-                                version=version, **kw)
-
-    def services(self):
-        r = self.admin('GET', '/os-services', expect=200)
-        return {s['host']: s for s in r.json()['services']
-                if s['binary'] in ('blockstore-volume', 'cinder-volume')}
-
-    def wait_members(self, up, timeout=60):
-        """Wait until os-services shows exactly the members ``up`` (hosts) up."""
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            states = {h: s['state'] for h, s in self.services().items()}
-            want = {'%s@file1' % h: ('up' if h in up else 'down')
-                    for h in self.members.values()}
-            if all(states.get(k) == v for k, v in want.items()):
-                return states
-            time.sleep(0.3)
-        raise AssertionError('services never became %s: %s' % (up, self.services()))
-
-    def cluster(self):
-        r = self.admin('GET', '/clusters/detail', version='3.7', expect=200)
-        found = [c for c in r.json()['clusters'] if c['name'] == self.name]
-        assert len(found) == 1, r.json()
-        return found[0]
-
-    def sql(self, query, **params):
-        with self.db.engine.connect() as conn:
-            return list(conn.execute(sa.text(query), params))
-
-    def member_of_uuid(self):
-        """{service uuid: process name} of the two members."""
-        rows = self.sql('SELECT uuid, host FROM services')
-        by_host = {'%s@file1' % h: p for p, h in self.members.items()}
-        return {u: by_host[h] for u, h in rows if h in by_host}
-
-    def worked_on_by(self, vid):
-        """The member that created volume ``vid`` (its service_uuid)."""
-        rows = self.sql('SELECT service_uuid FROM volumes WHERE id = :id', id=vid)
-        return self.member_of_uuid().get(rows[0][0]) if rows else None
-
-    def work_records(self, vid):
-        return self.sql('SELECT operation, service_id FROM workers WHERE resource_id = :id',
-                        id=vid)
 
 
 @pytest.fixture(params=['mysql', 'postgresql'], scope='module')
@@ -332,39 +250,12 @@ def test_every_operation_of_a_killed_member_is_finished_by_its_peer(cluster):
 
 # -- the lock service restarting ------------------------------------------------------------------
 
-class PrivateRedis:
-    """A Redis of this test on a free port (the machine's shared one is never restarted)."""
-
-    def __init__(self, workdir):
-        self.port = depfix.free_port()
-        self.workdir = str(workdir)
-        self.proc = None
-
-    def start(self):
-        import shutil
-        import subprocess
-        binary = shutil.which('redis-server')
-        if binary is None:
-            pytest.skip('redis-server is not installed (needed to restart a lock service)')
-        self.proc = subprocess.Popen(
-            [binary, '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
-             '--appendonly', 'no', '--dir', self.workdir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while not depfix.port_open('127.0.0.1', self.port) and time.time() < deadline:
-            time.sleep(0.1)
-        assert depfix.port_open('127.0.0.1', self.port), 'private redis did not start'
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
 def test_work_waits_for_a_restarting_lock_service(tmp_path):
     """Redis down when an operation needs its lock: the operation waits, then finishes."""
     _require('127.0.0.1', 5672, 'RabbitMQ')
     redis = PrivateRedis(tmp_path)
+    if not redis.available():
+        pytest.skip('redis-server is not installed (needed to restart a lock service)')
     redis.start()
     db = dbfix.Database('mysql')
     dbfix.create_or_skip(db)

@@ -456,7 +456,9 @@ def test_only_clustered_members_run_the_takeover_task(tmp_path):
     plain = vol_manager.VolumeManager('a@file1', _Conf('file', str(tmp_path)))
     member = vol_manager.VolumeManager('a@file1', _Conf('file', str(tmp_path)),
                                        cluster='c1@file1')
-    assert [fn for fn, _s in plain.periodic_tasks()] == [plain.report_capabilities]
+    plain_tasks = [fn for fn, _s in plain.periodic_tasks()]
+    assert plain.report_capabilities in plain_tasks
+    assert plain.take_over_dead_peers not in plain_tasks
     assert member.take_over_dead_peers in [fn for fn, _s in member.periodic_tasks()]
 
 
@@ -544,3 +546,47 @@ def test_a_lock_waits_for_an_unreachable_lock_service(monkeypatch):
     with pytest.raises(tooz_coordination.ToozConnectionError):
         with coordination.lock('unit-flaky'):
             pass
+
+
+def test_a_dead_members_exports_are_restored_on_a_live_one_once(ctx, tmp_path):
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    exported = _creating(ctx, 'a@file1#file1')
+    db.worker_destroy(ctx, 'volume', exported.id)
+    db.conditional_update(ctx, 'volume', exported.id, {'provider_location': '/x'})
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    restored = []
+    mb.driver.ensure_export = lambda c, volume: restored.append(volume.id)
+    mb.take_over_dead_peers()
+    mb.take_over_dead_peers()
+    assert restored == [exported.id]
+    db.service_heartbeat(ctx, a.id, {})       # a comes back, then goes down again
+    mb.take_over_dead_peers()
+    _down(ctx, a)
+    mb.take_over_dead_peers()
+    assert restored == [exported.id] * 2
+
+
+def test_volumes_recorded_with_an_older_releases_cluster_name_follow_too(ctx, tmp_path):
+    """Before RPC 1.9 a service recorded [DEFAULT] cluster as it is ('co'): a scheduler
+    then recorded volumes as 'co#pool'. An upgraded member gives them the name its
+    queue has ('co@file1#file1'), though older members still run."""
+    _service(ctx, 'old@file1', '1.8', cluster='co')
+    _service(ctx, 'new@file1', '1.9', cluster='co@file1')
+    vol = _creating(ctx, 'new@file1#file1', cluster='co#file1')
+    vol_manager.VolumeManager('new@file1', _Conf('file', str(tmp_path)),
+                              cluster='co@file1')._follow_cluster(ctx)
+    assert objects.Volume.get_by_id(ctx, vol.id).cluster_name == 'co@file1#file1'
+
+
+def test_a_frozen_member_takes_nothing_over(ctx, tmp_path):
+    a = _service(ctx, 'a@file1', '1.9')
+    b = _service(ctx, 'b@file1', '1.9')
+    _creating(ctx, 'a@file1#file1', claimed_by=a)
+    _down(ctx, a)
+    mb = _member(ctx, b, tmp_path)
+    db.service_update(ctx, b.id, {'frozen': True})    # frozen after it started
+    assert mb.take_over_dead_peers() == []
+    db.service_update(ctx, b.id, {'frozen': False})
+    assert len(mb.take_over_dead_peers()) == 1
