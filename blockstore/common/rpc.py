@@ -28,10 +28,14 @@ NOTIFIER = None
 _lock = threading.Lock()
 
 # Known releases and the versions they run, for the operator's explicit pin
-# ([DEFAULT] upgrade_level_release).
+# ([DEFAULT] upgrade_level_release). An entry is what that release's commit declares
+# (its rpcapi RPC_API_VERSIONs and newest OBJ_VERSIONS entry); for the release a rolling
+# upgrade starts from (tools/upgrade/previous-release) tests/unit/test_release_pins.py
+# reads them from that commit and compares.
 RELEASES = {
-    '0.1': {'rpc': {'blockstore-scheduler': '1.0', 'blockstore-volume': '1.0'},
-            'objects': '1.0'},
+    '0.1': {'rpc': {'blockstore-scheduler': '1.2', 'blockstore-volume': '1.8',
+                    'blockstore-backup': '1.0'},
+            'objects': '1.3'},
 }
 
 
