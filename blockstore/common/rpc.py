@@ -15,6 +15,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_messaging.rpc import dispatcher
 
+import blockstore
 from blockstore.common import context as bs_context
 from blockstore.objects import base as obj_base
 
@@ -26,6 +27,9 @@ LOG = logging.getLogger(__name__)
 TRANSPORT = None
 NOTIFIER = None
 _lock = threading.Lock()
+
+# The release this code is (what a service records in services.release_name).
+CURRENT_RELEASE = '.'.join(blockstore.__version__.split('.')[:2])
 
 # Known releases and the versions they run, for the operator's explicit pin
 # ([DEFAULT] upgrade_level_release). An entry is what that release's commit declares
