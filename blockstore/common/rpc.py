@@ -9,6 +9,7 @@ The pins are read from the services table once and cached; ``reset_pins()``
 
 import importlib
 import threading
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
@@ -86,6 +87,41 @@ def get_server(target, endpoints):
         access_policy=dispatcher.DefaultRPCAccessPolicy)
 
 
+def stop_server(server, timeout=10):
+    """Stop an RPC server without losing what the broker already sent it.
+
+    oslo.messaging's RabbitMQ listener keeps its consumers registered until its
+    connection closes, after polling stopped; whatever the broker pushes meanwhile is
+    dropped (a cast never done, a call never answered: measured in
+    tests/functional/test_rpc_stop.py). So first cancel the consumers, from the
+    listener's own I/O thread (kombu is not thread-safe): the broker stops delivering
+    and what it delivered before is polled and handled as usual; then stop and wait.
+    Other drivers (fake:// in tests) are simply stopped.
+    """
+    listener = getattr(getattr(server, 'listener', None), '_poll_style_listener', None)
+    handler = getattr(listener, '_message_operations_handler', None)
+    conn = getattr(listener, 'conn', None)
+    if handler is not None and conn is not None:
+        done = threading.Event()
+
+        def cancel():
+            try:
+                for consumer, tag in list(getattr(conn, '_consumers', {}).items()):
+                    consumer.cancel(tag)
+            except Exception:
+                LOG.exception('Cancelling the RPC consumers failed; stopping anyway')
+            finally:
+                done.set()
+        handler.do(cancel)
+        if not done.wait(timeout):
+            LOG.warning('RPC consumers not cancelled in %ss; stopping anyway', timeout)
+        else:
+            # Deliveries that crossed the cancel are polled and dispatched first.
+            time.sleep(0.2)
+    server.stop()
+    server.wait()
+
+
 # ---------------------------------------------------------------------------
 # Version pins
 # ---------------------------------------------------------------------------
@@ -109,12 +145,17 @@ def get_pins(binary, current_rpc):
     if release:
         rel = RELEASES[release]
         pins = (rel['rpc'].get(binary, current_rpc), rel['objects'])
+        source = 'release %s' % release
     else:
         from blockstore.db import api as db
         rpc_v, obj_v = db.service_min_versions(bs_context.get_admin_context(), binary)
         pins = (rpc_v or current_rpc, obj_v or obj_base.OBJ_VERSIONS.get_current())
+        source = 'the services table'
     with _lock:
         _pins[binary] = pins
+    # Operators (and the upgrade drill) read which versions a process sends.
+    LOG.info('RPC pins for %s: version cap %s (this code %s), objects %s (from %s)',
+             binary, pins[0], current_rpc, pins[1], source)
     return pins
 
 

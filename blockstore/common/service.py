@@ -148,8 +148,7 @@ class Service:
             stopping_fn()
         if self.rpcserver is not None:
             try:
-                self.rpcserver.stop()
-                self.rpcserver.wait()
+                rpc.stop_server(self.rpcserver)
             except Exception:
                 LOG.exception('Stopping the RPC server of %s failed', self.binary)
         if self._periodic is not None:
