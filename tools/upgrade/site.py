@@ -46,6 +46,7 @@ class Site:
         self.config = os.path.join(workdir, 'blockstore.conf')
         self.logs = os.path.join(workdir, 'logs')
         self.procs = {}     # name -> (Popen, release)
+        self.started_before = {}    # name -> 'Started' lines in its log before this start
         self.api_port = None
 
     def write_config(self):
@@ -137,6 +138,7 @@ class Site:
         second API) of ``release`` ('old' or 'new')."""
         service = self.SERVICES[name.split('#')[0]]
         python, env = self._runtime(release)
+        self.started_before[name] = self.log_count(name, 'Started blockstore-')
         out = open(os.path.join(self.logs, '%s.out' % name.replace('#', '-')), 'ab')
         proc = subprocess.Popen(
             [python, '-m', 'blockstore.cmd.%s' % service, '--config-file', self.config,
@@ -147,9 +149,11 @@ class Site:
         self.procs[name] = (proc, release)
         return proc
 
-    def wait_started(self, name, timeout=120, since=0):
-        """Until the service logged that it started (its own log file)."""
+    def wait_started(self, name, timeout=120):
+        """Until this process of the service logged that it started (a replaced
+        service's log file also holds its predecessor's lines)."""
         proc, _ = self.procs[name]
+        since = self.started_before.get(name, 0)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if proc.poll() is not None:
