@@ -12,7 +12,9 @@ the exception is marked ``safe``); anything unexpected becomes a 500
 import json
 
 from oslo_context import context as o_context
+from oslo_db import exception as db_exc
 from oslo_log import log as logging
+from sqlalchemy import exc as sa_exc
 import webob
 import webob.exc
 
@@ -63,8 +65,29 @@ def fault(code, message, headers=None):
     return resp
 
 
+# The database was unreachable (restarting, failing over): nothing the client
+# did wrong, and a retry soon may work. oslo.db raises these once its own
+# reconnect attempts are spent.
+# The driver's OperationalError (connection refused or lost, the server shutting
+# down, a lock wait timed out) is not always wrapped by oslo.db: on PostgreSQL a
+# connection refused at checkout reaches the API as it is, or inside a DBError.
+DB_UNAVAILABLE = (db_exc.DBConnectionError, sa_exc.OperationalError)
+DB_UNAVAILABLE_MESSAGE = 'The database is unavailable; retry the request shortly.'
+DB_RETRY_AFTER = '2'
+
+
+def _db_unavailable(exc):
+    return isinstance(exc, DB_UNAVAILABLE) or (
+        isinstance(exc, db_exc.DBError)
+        and isinstance(getattr(exc, 'inner_exception', None), DB_UNAVAILABLE))
+
+
 def fault_from_exception(exc, req=None):
     """The Cinder-format response for an exception raised by a handler."""
+    if _db_unavailable(exc):
+        LOG.warning('%s %s: the database is unavailable (%s); answering 503',
+                    getattr(req, 'method', ''), getattr(req, 'path', ''), exc)
+        return fault(503, DB_UNAVAILABLE_MESSAGE, {'Retry-After': DB_RETRY_AFTER})
     if isinstance(exc, exception.BlockstoreException):
         code = exc.code or 500
         if code >= 500 and not exc.safe:

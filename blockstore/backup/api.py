@@ -40,6 +40,10 @@ LOG = logging.getLogger(__name__)
 objects.register_all()
 
 BINARY = 'blockstore-backup'
+# No live backup service, but one seen within this many service-down times: it is
+# probably restarting, so the 503 says when to try again.
+RECENTLY_SEEN = 5
+RETRY_AFTER = 5
 
 # What a user may change of a backup (PUT /backups/{id}, 3.9; metadata 3.43).
 UPDATABLE = ('display_name', 'display_description', 'metadata')
@@ -132,6 +136,12 @@ class API:
 
     # -- choosing a backup service ------------------------------------------------------
 
+    @staticmethod
+    def _restarting(ctx):
+        """Whether an enabled backup service was seen lately (it may be restarting)."""
+        return any(not s.disabled and s.is_up(RECENTLY_SEEN * CONF.service_down_time)
+                   for s in objects.ServiceList.get_all(ctx, binary=BINARY))
+
     def _live_services(self, ctx):
         return [s for s in objects.ServiceList.get_all(ctx, binary=BINARY)
                 if not s.disabled and s.is_up(CONF.service_down_time)]
@@ -153,7 +163,8 @@ class API:
             where = (' in availability zone %s' % availability_zone
                      if strict and availability_zone else '')
             raise exception.BackupServiceUnavailable(
-                service=BINARY, reason='no live, enabled backup service%s' % where)
+                service=BINARY, reason='no live, enabled backup service%s' % where,
+                retry_after=RETRY_AFTER if self._restarting(ctx) else None)
         running = db_backups.running_count_by_host(ctx)
         fewest = min(running.get(s.host, 0) for s in candidates)
         return random.choice([s for s in candidates if running.get(s.host, 0) == fewest])

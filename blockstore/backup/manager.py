@@ -23,11 +23,17 @@ run by the common :class:`~blockstore.common.operation.Runner`:
   one's after a database loss) is checked against the store.
 
 Recovery (``init_host``): the work records of this service's backups left
-by a crash. A create that had begun cannot be resumed: the backup becomes
-``error`` ("the backup service stopped during the backup"), its objects are
-removed and the source is given back (one that had not begun -- its message
-queued or lost with the process -- simply runs); a restore leaves the volume ``error_restoring`` and
-the backup ``available``; a delete is redone; an import fails.
+by a crash or a stop (SIGTERM stops a running backup between chunks and leaves
+its record, as a crash would). A create that had begun cannot be resumed
+where it stopped, so it starts again from the beginning: the source the
+volume service opened is closed as failed, the objects stored so far are
+removed, and the backup runs anew on the same claimed source (one that had
+not begun -- its message queued or lost with the process -- simply runs).
+After ``MAX_RESTARTS`` interrupted runs of one backup it becomes ``error``
+("the backup service stopped during the backup") and its source is given
+back. An interrupted restore is written again from the start the same way
+(after ``MAX_RESTARTS`` the volume is ``error_restoring`` and the backup
+``available``); a delete is redone; an import fails.
 """
 
 import base64
@@ -39,6 +45,7 @@ import time
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_serialization import jsonutils
+import oslo_messaging as messaging
 
 from blockstore.backup import chunked
 from blockstore.backup import drivers as stores
@@ -62,6 +69,11 @@ GiB = 1024 ** 3
 STOPPED = 'the backup service stopped during the backup'
 RESTORE_STOPPED = 'the backup service stopped during the restore'
 IMPORT_STOPPED = 'the backup service stopped during the import; import the record again'
+# How many times an interrupted backup starts again before it fails (a backup that
+# itself brings the service down must not do so forever).
+MAX_RESTARTS = 3
+# Seconds before work postponed because a volume service did not answer runs again.
+RETRY_DELAY = 10.0
 # How often a running backup reads its own status (a force-delete cancels it).
 CANCEL_POLL = 1.0
 # The fields of a backup an exported record carries (export_record / import_record).
@@ -152,7 +164,8 @@ class BackupManager(service.Manager):
 
     def prepare_stop(self):
         """The service stops (SIGTERM): running backups and restores stop between
-        chunks and end as failed (as after a crash, but at once)."""
+        chunks. Their records stay for the next start, which runs them again (as
+        after a crash)."""
         self._stopping.set()
 
     def periodic_tasks(self):
@@ -186,10 +199,39 @@ class BackupManager(service.Manager):
         return remote.use_export(self.conf.backup.backup_use_export, self.host, volume.host)
 
     def _backup_device(self, context, volume, backup_id, **kwargs):
-        """volume RPC backup_device, with this service's connector when it exports."""
+        """volume RPC backup_device, with this service's connector when it exports.
+
+        No answer (the volume service died with the call, or is restarting): the
+        work is postponed and, after ``RETRY_DELAY``, run again from the start by
+        the recovery path (which closes what the lost call may have opened and
+        counts the restart), as if this service had crashed."""
         if self._use_export(volume):
             kwargs['connector'] = self.connector.properties()
-        return self.volume_rpcapi.backup_device(context, volume, backup_id, **kwargs)
+        try:
+            return self.volume_rpcapi.backup_device(context, volume, backup_id, **kwargs)
+        except messaging.MessagingTimeout as e:
+            operation = 'restore' if kwargs.get('restore') else 'create'
+            LOG.warning('Backup %s: volume service %s did not answer backup_device; the %s '
+                        'runs again in %s s', backup_id, volume.host, operation, RETRY_DELAY)
+            timer = threading.Timer(RETRY_DELAY, self._retry, (context, backup_id, operation))
+            timer.daemon = True
+            timer.start()
+            raise op_mod.Postponed('volume service %s did not answer' % volume.host) from e
+
+    def _retry(self, context, backup_id, operation):
+        """Run postponed work of this service again (see ``_backup_device``)."""
+        if self._stopping.is_set():
+            return   # the next start's recovery finds the record
+        for worker in objects.WorkerList.get_all(context, resource_type='backup',
+                                                 resource_id=backup_id):
+            if worker.operation != operation or worker.service_id != self.service.id:
+                continue
+            try:
+                backup = objects.Backup.get_by_id(context, backup_id, read_deleted=True)
+                self._redo(context, worker, backup)
+            except Exception:
+                LOG.exception('Running the postponed %s of backup %s again failed',
+                              operation, backup_id)
 
     def _device_path(self, device):
         """A context giving the local path of what backup_device answered."""
@@ -292,7 +334,7 @@ class BackupManager(service.Manager):
             backup.temp_snapshot_id = device.get('temp_snapshot_id')
             opened.append(True)
             size = snapshot.volume_size if snapshot is not None else volume.size
-            with self._device_path(device) as path:
+            with self._device_path(device) as path, self._postponed_on_stop(backup):
                 meta = self.chunked.backup(
                     path, size * GiB, container, prefix, parent=parent,
                     data_regions=device.get('data_regions'),
@@ -335,6 +377,19 @@ class BackupManager(service.Manager):
                 self._remove_objects(backup)
                 return backup.transition('delete_done')
         return won
+
+    @contextlib.contextmanager
+    def _postponed_on_stop(self, backup):
+        """A backup cancelled because the service stops is postponed, not failed: its
+        record, source and claim stay for the next start (``recover``)."""
+        try:
+            yield
+        except chunked.BackupCancelled as e:
+            if self._stopping.is_set():
+                LOG.info('Backup %s stopped with the service; it runs again when the '
+                         'service starts', backup.id)
+                raise op_mod.Postponed(str(e)) from e
+            raise
 
     def _create_failed(self, context, backup, error):
         """After a failed create: its objects removed; a cancelled one deleted."""
@@ -434,7 +489,7 @@ class BackupManager(service.Manager):
             chain = self._chain(context, backup)
             device = self._backup_device(context, volume, backup.id, restore=True)
             try:
-                with self._device_path(device) as path:
+                with self._device_path(device) as path, self._postponed_on_stop(backup):
                     self.chunked.restore(chain, path, backup.size * GiB,
                                          dest_reads_zeros=bool(device.get('reads_zeros')),
                                          progress=self._progress(context, backup.id,
@@ -601,6 +656,10 @@ class BackupManager(service.Manager):
             threading.Thread(target=self.create_backup, args=(ctx, backup), daemon=True,
                              name='backup-%s' % backup.id).start()
             return
+        if worker.operation == 'create' and self._restart_create(ctx, worker, backup):
+            return
+        if worker.operation == 'restore' and self._restart_restore(ctx, worker, backup):
+            return
         with op_mod.locked('backup', backup.id):
             backup.refresh()
             if worker.operation == 'create':
@@ -614,6 +673,78 @@ class BackupManager(service.Manager):
                 elif backup.status == states.DELETING and not backup.deleted:
                     backup.transition('delete_done')
             db.worker_destroy(ctx, 'backup', backup.id, worker.operation)
+
+    def _restart_create(self, ctx, worker, backup):
+        """Start an interrupted backup again from the beginning; False when it may not
+        (force-deleted meanwhile, its source gone, or ``MAX_RESTARTS`` reached)."""
+        attempts = int(worker.args.get('restarts', 0)) + 1
+        with op_mod.locked('backup', backup.id):
+            backup.refresh()
+            if backup.deleted or backup.status != states.CREATING or attempts > MAX_RESTARTS:
+                return False
+            try:
+                volume, snapshot = self._source(ctx, backup)
+            except exception.NotFound:
+                return False
+            if backup.temp_snapshot_id or backup.service_metadata:
+                # What the volume service opened is closed as failed (a temporary
+                # snapshot deleted, an export removed, a thin base not kept); the source
+                # itself stays claimed for the new run.
+                try:
+                    self.volume_rpcapi.backup_device_release(
+                        ctx, volume, backup.temp_snapshot_id, backup_id=backup.id,
+                        succeeded=False, snapshot_id=backup.snapshot_id,
+                        exported=self._use_export(volume))
+                except Exception:
+                    LOG.exception('Backup %s: could not close its interrupted source; '
+                                  'it fails', backup.id)
+                    return False
+            if backup.service_metadata:
+                self._remove_objects(backup)
+            db_backups.backup_update(ctx, backup.id, {
+                'temp_snapshot_id': None, 'service_metadata': None, 'container': None,
+                'progress': 0, 'bytes_done': 0})
+            db.worker_create(ctx, 'backup', backup.id, 'create', states.CREATING,
+                             service_id=self.service.id,
+                             payload=dict(worker.args, restarts=attempts))
+        LOG.info('Backup %s was interrupted; running it again from the start (restart %d '
+                 'of %d)', backup.id, attempts, MAX_RESTARTS)
+        threading.Thread(target=self.create_backup, args=(ctx, backup), daemon=True,
+                         name='backup-%s' % backup.id).start()
+        return True
+
+    def _restart_restore(self, ctx, worker, backup):
+        """Write an interrupted restore again from the beginning (a restore rewrites the
+        whole volume); False when it may not (see ``_restart_create``)."""
+        attempts = int(worker.args.get('restarts', 0)) + 1
+        volume_id = worker.args.get('volume_id') or backup.restore_volume_id
+        with op_mod.locked('backup', backup.id):
+            backup.refresh()
+            if (backup.deleted or backup.status != states.RESTORING or not volume_id
+                    or attempts > MAX_RESTARTS):
+                return False
+            try:
+                volume = objects.Volume.get_by_id(ctx, volume_id)
+            except exception.NotFound:
+                return False
+            if volume.status != states.RESTORING_BACKUP:
+                return False
+            if self._use_export(volume):
+                try:   # the export of the restore target, if the first run made it
+                    self.volume_rpcapi.backup_device_release(
+                        ctx, volume, None, backup_id=backup.id, restore=True, exported=True)
+                except Exception:
+                    LOG.exception('Backup %s: could not release restore target %s; the '
+                                  'restore fails', backup.id, volume.id)
+                    return False
+            db.worker_create(ctx, 'backup', backup.id, 'restore', states.RESTORING,
+                             service_id=self.service.id,
+                             payload=dict(worker.args, volume_id=volume_id, restarts=attempts))
+        LOG.info('Restore of backup %s to volume %s was interrupted; writing it again from '
+                 'the start (restart %d of %d)', backup.id, volume_id, attempts, MAX_RESTARTS)
+        threading.Thread(target=self.restore_backup, args=(ctx, backup, volume_id),
+                         daemon=True, name='restore-%s' % backup.id).start()
+        return True
 
     def _recover_create(self, ctx, backup):
         if backup.deleted or backup.status not in (states.CREATING, states.DELETING):

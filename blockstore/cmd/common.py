@@ -82,14 +82,31 @@ def backend_sections(conf=CONF):
 
 
 def make_volume_services(conf=CONF):
+    """One volume service per enabled backend.
+
+    With ``[DEFAULT] cluster = NAME`` the service of backend B belongs to
+    cluster ``NAME@B`` (as Cinder names it) and also serves that queue; a
+    driver that cannot be shared by a cluster's nodes stops the command.
+    """
+    from blockstore.common import coordination
+    from blockstore.common import exception
     from blockstore.common import service
     from blockstore.volume import manager
+    if conf.cluster and coordination.backend_url(conf).startswith('file://'):
+        LOG.warning('Cluster %s uses the lock service %s: only services on this node share '
+                    'its locks. Set [coordination] backend_url to a shared one (e.g. '
+                    'redis://...) before running members on other nodes.', conf.cluster,
+                    coordination.backend_url(conf))
     services = []
     for name, group in backend_sections(conf):
         host = '%s@%s' % (conf.host, name)
-        mgr = manager.VolumeManager(host, group)
+        cluster = '%s@%s' % (conf.cluster, name) if conf.cluster else None
+        try:
+            mgr = manager.VolumeManager(host, group, cluster=cluster)
+        except exception.NotClusterable as e:
+            sys.exit(e.msg)
         services.append(service.Service('blockstore-volume', host, conf.volume_topic, mgr,
-                                        cluster=conf.cluster))
+                                        cluster=cluster))
     return services
 
 

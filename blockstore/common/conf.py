@@ -248,10 +248,20 @@ backup_opts = [
                  help='Seconds before a Swift request times out.'),
 ]
 
+coordination_opts = [
+    cfg.StrOpt('backend_url', sample_default='file://$state_path/locks',
+               help='tooz URL of the distributed lock service: whatever two services '
+                    'must not do at once (operations on one volume, a backend\'s '
+                    'metadata) takes a lock there. Nodes of one cluster need a shared '
+                    'backend (e.g. redis://127.0.0.1:6379); defaults to tooz\'s file '
+                    'driver under $state_path/locks (one node only).'),
+]
+
 _opts = [
     (None, core_opts + api_opts + scheduler_opts + embedded_opts + quota_opts),
     ('backend_defaults', backend_opts),
     ('backup', backup_opts),
+    ('coordination', coordination_opts),
 ]
 
 

@@ -146,6 +146,12 @@ class DriverNotInitialized(BlockstoreException):
     msg_fmt = 'Volume driver not ready.'
 
 
+class NotClusterable(BlockstoreException):
+    msg_fmt = ('Backend %(backend)s cannot be part of cluster %(cluster)s: its driver '
+               '%(driver)s does not declare that several nodes may share its storage '
+               '(%(reason)s). Remove [DEFAULT] cluster or use a clusterable driver.')
+
+
 class ServiceTooOld(BlockstoreException):
     msg_fmt = 'Service is too old to fulfil this request: %(reason)s'
     code = 400
@@ -247,7 +253,16 @@ class HostNotFound(NotFound):
 
 
 class BackupServiceUnavailable(BlockstoreException):
-    """No live, enabled backup service can take the request."""
+    """No live, enabled backup service can take the request.
+
+    ``retry_after`` (seconds): one is only briefly down (restarting), so the
+    answer carries Retry-After and a client may send the request again.
+    """
     msg_fmt = 'Service %(service)s could not be found: %(reason)s'
     code = 503
     safe = True
+
+    def __init__(self, message=None, retry_after=None, **kwargs):
+        super().__init__(message, **kwargs)
+        if retry_after is not None:
+            self.headers = {'Retry-After': str(retry_after)}

@@ -21,9 +21,13 @@ key. Behaviour, per (project, type, key):
   the resource as it is now -- and creates nothing. A repeat that arrives
   while the first is still deciding (quota, sources) waits for it, up to
   ``idempotency_wait_timeout`` seconds (then 409, retry later). If the API
-  process of the first request died before it finished, its key stays
-  pending (409) until it expires: the resource it inserted, if any, is left
-  as any create interrupted there (with its work record), never duplicated.
+  process of the first request died before it finished, a repeat answers
+  with the resource it inserted, as that request left it (an attachment
+  maybe not yet connected: connect it with PUT), never a duplicate: the
+  request running a keyed create holds a database session lock named by the
+  key, which the database drops with a dead process's connection
+  (``db.idempotency.owner_lock``; MariaDB and PostgreSQL). On SQLite such a
+  key stays pending (409) until it expires.
 * A repeat with a different request: 409, naming the key.
 * A create that fails (any error answer: 400, 404, 413, ...) releases its
   key: it made nothing, and a retry is a new attempt.
@@ -145,22 +149,30 @@ def request_of(headers, resource_body):
     return Request(key, fingerprint(resource_body))
 
 
-def idempotent(resource_type, load):
+def idempotent(resource_type, load, resume=None):
     """Decorate a service-layer create of ``resource_type`` to take ``idempotency=``.
 
     ``idempotency`` is a :class:`Request` (or None: the create runs as it
     is). ``load(self, ctx, resource_id)`` returns the resource as the create
     would have (raising a NotFound when it no longer exists). The create's db
     insert primitive must call ``db.idempotency.put(session, resource_type, id)``.
+    ``resume(self, ctx, resource, *args, **kwargs)``, given the create's
+    arguments, returns the resource a repeat answers with: it may finish what
+    a first request that died left undone (e.g. connect an attachment).
     """
     def decorate(create):
         @functools.wraps(create)
         def wrapper(self, ctx, *args, idempotency=None, **kwargs):
             if idempotency is None:
                 return create(self, ctx, *args, **kwargs)
+
+            def answer(resource_id):
+                resource = load(self, ctx, resource_id)
+                if resume is not None:
+                    resource = resume(self, ctx, resource, *args, **kwargs)
+                return resource
             return create_once(ctx, resource_type, idempotency,
-                               lambda: create(self, ctx, *args, **kwargs),
-                               lambda resource_id: load(self, ctx, resource_id))
+                               lambda: create(self, ctx, *args, **kwargs), answer)
         return wrapper
     return decorate
 
@@ -180,24 +192,32 @@ def create_once(ctx, resource_type, request, create, load):
         row = _settled_row(ctx, claim)
         if row is not None:
             return _answer(claim, row, load)
-        try:
-            with db_idem.pending(claim):
-                result = create()
-        except Exception as e:
+        # Held while this request runs the create, and until it completes the key.
+        with db_idem.owner_lock(ctx, claim, CONF.idempotency_wait_timeout) as held:
+            if held is False:
+                raise KeyInProgress(key=request.key)
+            row = _row_under_lock(ctx, claim, held)
+            if row is not None:
+                return _answer(claim, row, load)
+            try:
+                with db_idem.pending(claim):
+                    result = create()
+            except Exception as e:
+                if claim.resource_id is not None:
+                    # This request inserted the key; its create failed (and undid its
+                    # resource, or left it to its work record): free the key.
+                    _release(ctx, claim)
+                    raise
+                if (not isinstance(e, db_exc.DBDuplicateEntry)
+                        and db_idem.get(ctx, claim) is None):
+                    raise   # its own failure, not a lost race for the key
+                # A concurrent request holds the key (it won the insert, or its claim
+                # made this one's preconditions fail): answer with its resource.
+                last_error = e
+                continue
             if claim.resource_id is not None:
-                # This request inserted the key; its create failed (and undid its
-                # resource, or left it to its work record): free the key.
-                _release(ctx, claim)
-                raise
-            if not isinstance(e, db_exc.DBDuplicateEntry) and db_idem.get(ctx, claim) is None:
-                raise   # its own failure, not a lost race for the key
-            # A concurrent request holds the key (it won the insert, or its claim made
-            # this one's preconditions fail): answer with its resource.
-            last_error = e
-            continue
-        if claim.resource_id is not None:
-            db_idem.complete(ctx, claim)
-        return result
+                db_idem.complete(ctx, claim)
+            return result
     LOG.info('Idempotency key %s of %s: gave up after %d attempts (%s)',
              request.key, resource_type, _ATTEMPTS, last_error)
     raise KeyInProgress(key=request.key)
@@ -210,10 +230,36 @@ def _release(ctx, claim):
         LOG.exception('Could not release idempotency key %s', claim.key)
 
 
+def _row_under_lock(ctx, claim, held):
+    """The finished key row a request holding the key's lock answers with, or None.
+
+    The lock may have been waited for: the request that held it finished the
+    create meanwhile. A row still pending now has no live first request (it
+    would hold the lock): it is completed here.
+    """
+    row = db_idem.get(ctx, claim)
+    if row is not None and held and row.completed_at is None:
+        _adopt(ctx, claim, row)
+        row = db_idem.get(ctx, claim)
+    if row is not None and row.completed_at is not None:
+        return row
+    return None
+
+
+def _adopt(ctx, claim, row):
+    if db_idem.adopt(ctx, row.id):
+        LOG.warning('Idempotency key %s of %s %s was pending, and the request that made '
+                    'it is gone: answering with the %s as it is', claim.key,
+                    claim.resource_type, row.resource_id, claim.resource_type)
+
+
 def _settled_row(ctx, claim):
     """The live key row once its first request finished; None when the key is free.
 
-    Waits while the key is pending; an expired key is removed (then free).
+    Waits while the key is pending and its first request runs; a pending key
+    whose first request died (its API process was killed) is completed here
+    and answers with the resource as that request left it. An expired key is
+    removed (then free).
     """
     deadline = time.monotonic() + CONF.idempotency_wait_timeout
     delay = 0.02
@@ -227,6 +273,9 @@ def _settled_row(ctx, claim):
             continue
         if row.completed_at is not None:
             return row
+        if db_idem.owner_gone(ctx, claim):
+            _adopt(ctx, claim, row)
+            continue
         if time.monotonic() >= deadline:
             raise KeyInProgress(key=claim.key)
         time.sleep(delay)

@@ -3,7 +3,7 @@
 Every operation a manager runs for a work record goes through
 :meth:`Runner.run`:
 
-1. lock the resource and refresh it;
+1. lock the resource (a distributed lock: see :func:`locked`) and refresh it;
 2. skip a stale duplicate (or a late message): the resource must still be in
    the state the work expects, which is the source state of the operation's
    ``done`` event in the transition table (``objects/states.py``);
@@ -23,10 +23,10 @@ user message id and its hooks. Resources are the objects of
 know their ``_resource`` name, ``status``, ``project_id`` and ``transition``.
 """
 
-from oslo_concurrency import lockutils
 from oslo_log import log as logging
 
 from blockstore.common import context as bs_context
+from blockstore.common import coordination
 from blockstore.common import exception
 from blockstore.common import messages
 from blockstore.db import api as db
@@ -37,6 +37,12 @@ LOG = logging.getLogger(__name__)
 # What a work function returns when it finds, under the lock, that the work is no
 # longer its own (a claim lost): nothing is applied, the record is cleared.
 SKIPPED = object()
+
+
+class Postponed(Exception):
+    """Raised by work that stopped with its service and is left for its next start:
+    no end is applied, no user message left, and the work record stays (the
+    service's recovery at start finds it, as after a crash)."""
 # What an ``end`` function returns when the work record now belongs to someone else
 # (an extend handed to the compute host): the record is not cleared.
 HANDED_OVER = object()
@@ -48,8 +54,12 @@ def reason_of(error):
 
 
 def locked(resource, resource_id):
-    """The lock every manager operation on one resource holds."""
-    return lockutils.lock('%s-%s' % (resource, resource_id))
+    """The lock every manager operation on one resource holds.
+
+    A tooz lock (``common/coordination``): the members of a cluster serve one
+    queue, so two nodes may get work on the same resource at once.
+    """
+    return coordination.lock('%s-%s' % (resource, resource_id))
 
 
 def record_failure(project_id, resource, resource_id, event_id, error):
@@ -151,6 +161,10 @@ class Runner:
             try:
                 self.ensure_ready(context)
                 values = work()
+            except Postponed as e:
+                LOG.info('%s of %s %s postponed: %s', op.name, rtype, obj.id, e)
+                handed_over = True
+                return
             except Exception as e:
                 error = e
                 LOG.exception('%s of %s %s failed', op.name, rtype, obj.id)

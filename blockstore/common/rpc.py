@@ -44,11 +44,29 @@ RELEASES = {
 }
 
 
+# RabbitMQ prefetch: with the library's default (0, unlimited) the broker pushes
+# a consumer every queued message, and a server that stops drops those it had not
+# yet taken: a SIGTERM during a rolling upgrade lost about one cast in ten sent in
+# that second (1 with a prefetch of 1). An operator's own setting still wins.
+RABBIT_PREFETCH = 1
+
+
+def set_messaging_defaults(conf=CONF):
+    """blockstore's defaults of oslo.messaging options (registered here to set them)."""
+    from oslo_messaging import opts as messaging_opts
+    for group, opts in messaging_opts.list_opts():
+        if group == 'oslo_messaging_rabbit':
+            conf.register_opts(opts, group=group)
+    conf.set_default('rabbit_qos_prefetch_count', RABBIT_PREFETCH,
+                     group='oslo_messaging_rabbit')
+
+
 def init(conf=CONF):
     """Create the process's transport (once). ``fake://`` is in-process."""
     global TRANSPORT
     with _lock:
         if TRANSPORT is None:
+            set_messaging_defaults(conf)
             TRANSPORT = messaging.get_rpc_transport(conf)
     return TRANSPORT
 

@@ -18,6 +18,7 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from blockstore.common import context as bs_context
+from blockstore.common import coordination
 from blockstore.common import rpc
 from blockstore.db import api as db
 from blockstore.db import online_migrations as db_online
@@ -65,8 +66,12 @@ class Service:
         self.availability_zone = availability_zone or CONF.storage_availability_zone
         self.manager = manager
         self.rpcserver = None
+        self.cluster_rpcserver = None
         self._periodic = None
         self._periodic_thread = None
+        self._heartbeat_stop = threading.Event()
+        self._heartbeat_thread = None
+        self.report_interval = CONF.report_interval   # seconds between heartbeats
         self.service_ref = None
 
     # -- registration -------------------------------------------------------
@@ -119,16 +124,35 @@ class Service:
         target = messaging.Target(topic=self.topic, server=self.server)
         self.rpcserver = rpc.get_server(target, [self.manager])
         self.rpcserver.start()
-        callables = [(self._periodic_fn(self.heartbeat, CONF.report_interval), None, None)]
+        if self.cluster:
+            # The cluster's queue: messages for any member, taken by whichever is free.
+            target = messaging.Target(topic=self.topic, server=self.cluster)
+            self.cluster_rpcserver = rpc.get_server(target, [self.manager])
+            self.cluster_rpcserver.start()
+        # The heartbeat has a thread of its own: a periodic task that blocks (a
+        # capability report cast while the broker is down) must not make this
+        # service look down to its peers and the scheduler.
+        self._heartbeat_stop.clear()
+        self._heartbeat_thread = threading.Thread(target=self._heartbeat_loop, daemon=True,
+                                                  name='heartbeat-%s' % self.binary)
+        self._heartbeat_thread.start()
+        callables = []
         for fn, spacing in self.manager.periodic_tasks():
             callables.append((self._periodic_fn(fn, spacing), None, None))
-        self._periodic = periodics.PeriodicWorker(callables)
-        self._periodic_thread = threading.Thread(target=self._periodic.start, daemon=True,
-                                                 name='periodic-%s' % self.binary)
-        self._periodic_thread.start()
+        if callables:
+            self._periodic = periodics.PeriodicWorker(callables)
+            self._periodic_thread = threading.Thread(target=self._periodic.start,
+                                                     daemon=True,
+                                                     name='periodic-%s' % self.binary)
+            self._periodic_thread.start()
         self.manager.init_host_with_rpc(ctx)
-        LOG.info('Started %s on %s (topic %s, server %s)', self.binary, self.host,
-                 self.topic, self.server)
+        LOG.info('Started %s on %s (topic %s, server %s%s)', self.binary, self.host,
+                 self.topic, self.server,
+                 ', cluster %s' % self.cluster if self.cluster else '')
+
+    def _heartbeat_loop(self):
+        while not self._heartbeat_stop.wait(self.report_interval):
+            self.heartbeat()
 
     @staticmethod
     def _periodic_fn(fn, spacing):
@@ -146,11 +170,14 @@ class Service:
         stopping_fn = getattr(self.manager, 'prepare_stop', None)
         if stopping_fn:
             stopping_fn()
-        if self.rpcserver is not None:
+        for server in (self.cluster_rpcserver, self.rpcserver):
+            if server is None:
+                continue
             try:
-                rpc.stop_server(self.rpcserver)
+                rpc.stop_server(server)
             except Exception:
-                LOG.exception('Stopping the RPC server of %s failed', self.binary)
+                LOG.exception('Stopping an RPC server of %s failed', self.binary)
+        self._heartbeat_stop.set()
         if self._periodic is not None:
             self._periodic.stop()
             self._periodic.wait()
@@ -250,6 +277,9 @@ def run(services):
     signal.signal(signal.SIGHUP, _hup)
     started = []
     try:
+        if any(isinstance(s, Service) for s in services):
+            # The lock service (an API alone takes no locks: it does not depend on it).
+            coordination.start()
         for s in services:
             s.start()
             started.append(s)
@@ -259,3 +289,4 @@ def run(services):
         for s in reversed(started):
             s.stop()
         rpc.cleanup()
+        coordination.stop()

@@ -157,6 +157,13 @@ def _guard_no_dependent_clones(model):
                            vol.status == CREATING)
 
 
+def _guard_no_creating_volumes(model):
+    """No volume is being created from the snapshot (``model``)."""
+    vol = models.Volume
+    return ~exists().where(vol.snapshot_id == model.id, vol.deleted == sa.false(),
+                           vol.status == CREATING)
+
+
 def _live_attachments(model):
     att = models.VolumeAttachment
     return exists().where(att.volume_id == model.id, att.deleted == sa.false())
@@ -217,6 +224,8 @@ GUARDS = {
     'attached': (lambda model: model.attach_status == ATTACHED, 'the volume is not attached'),
     'not_migrating': (_guard_not_migrating, 'the volume is migrating'),
     'no_creating_clones': (_guard_no_dependent_clones, 'a clone of the volume is being created'),
+    'no_creating_volumes': (_guard_no_creating_volumes,
+                            'a volume is being created from the snapshot'),
     'no_dependent_backups': (_guard_no_dependent_backups,
                              'incremental backups depend on the backup'),
     'no_active_backups': (_guard_no_active_backups, 'a backup of the volume is being created'),
@@ -226,7 +235,8 @@ GUARDS = {
 
 # Guards that read tables other than the claimed row's (see conditional_update).
 _SUBQUERY_GUARDS = frozenset(('no_attachments', 'instance_attached', 'no_snapshots',
-                              'no_creating_clones', 'awaiting_extend_completion',
+                              'no_creating_clones', 'no_creating_volumes',
+                              'awaiting_extend_completion',
                               'no_dependent_backups', 'no_active_backups',
                               'no_active_snapshot_backups'))
 

@@ -22,6 +22,8 @@ import contextlib
 import contextvars
 import dataclasses
 import datetime
+import hashlib
+import time
 
 import sqlalchemy as sa
 
@@ -136,3 +138,108 @@ def purge(context, before):
 def age_limit(seconds):
     """The created_at before which a key has expired, ``seconds`` after its creation."""
     return utcnow() - datetime.timedelta(seconds=seconds)
+
+
+# -- whether the first request of a pending key still runs ------------------------------
+#
+# A key row stays pending while its first request finishes the create. If that
+# request's API process dies, nobody completes it: a repeat would wait and get
+# 409 until the key expires, and the client could never learn what it made.
+# So the request that runs a keyed create holds a session lock named by the
+# key for as long as it runs (MariaDB GET_LOCK, PostgreSQL advisory lock): the
+# database drops it with the connection when the process dies. A pending key
+# whose lock nobody holds has no live first request. SQLite has no session
+# locks (and the embedded deployment one API process): there a pending key
+# waits until it expires, as before.
+
+_LOCK_DIALECTS = ('mysql', 'postgresql')
+
+
+def _lock_ids(claim):
+    digest = hashlib.sha1(('%s\x00%s\x00%s' % (claim.project_id, claim.resource_type,
+                                              claim.key)).encode('utf-8')).digest()
+    # A GET_LOCK name (at most 64 characters), a pg advisory lock key (a signed bigint).
+    return 'bs-idem-' + digest.hex(), int.from_bytes(digest[:8], 'big', signed=True)
+
+
+def _try_lock(conn, claim):
+    name, number = _lock_ids(claim)
+    if conn.dialect.name == 'mysql':
+        got = conn.execute(sa.text('SELECT GET_LOCK(:n, 0)'), {'n': name}).scalar()
+    else:
+        got = conn.execute(sa.text('SELECT pg_try_advisory_lock(:k)'), {'k': number}).scalar()
+    conn.commit()   # the lock is the session's; no transaction stays open
+    return bool(got)
+
+
+def _unlock(conn, claim):
+    name, number = _lock_ids(claim)
+    if conn.dialect.name == 'mysql':
+        conn.execute(sa.text('SELECT RELEASE_LOCK(:n)'), {'n': name})
+    else:
+        conn.execute(sa.text('SELECT pg_advisory_unlock(:k)'), {'k': number})
+    conn.commit()
+
+
+@contextlib.contextmanager
+def owner_lock(context, claim, timeout):
+    """Hold the key's session lock inside the block (waiting up to ``timeout`` s for it).
+
+    Yields True when held, False when another request held it all along, and
+    None on a database without session locks (SQLite).
+    """
+    from blockstore.db import api as db
+    engine = db.get_engine()
+    if engine.dialect.name not in _LOCK_DIALECTS:
+        yield None
+        return
+    conn = engine.connect()
+    held = False
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while not held:
+            held = _try_lock(conn, claim)
+            if held or time.monotonic() >= deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.2)
+        yield held
+    finally:
+        if held:
+            try:
+                _unlock(conn, claim)
+            except Exception:
+                # A connection still holding the lock must not go back to the pool.
+                conn.invalidate()
+        conn.close()
+
+
+def owner_gone(context, claim):
+    """True if no request holds the key's lock (a pending key's first request died).
+
+    False while one does, and on databases without session locks (SQLite).
+    """
+    from blockstore.db import api as db
+    engine = db.get_engine()
+    if engine.dialect.name not in _LOCK_DIALECTS:
+        return False
+    with engine.connect() as conn:
+        if conn.dialect.name == 'mysql':
+            free = conn.execute(sa.text('SELECT IS_FREE_LOCK(:n)'),
+                                {'n': _lock_ids(claim)[0]}).scalar()
+            conn.commit()
+            return bool(free)
+        if not _try_lock(conn, claim):
+            return False
+        _unlock(conn, claim)
+        return True
+
+
+def adopt(context, row_id):
+    """Complete a pending key row whose first request died; True if this call did."""
+    from blockstore.db import api as db
+    k = models.IdempotencyKey
+    with db._writer(context) as session:
+        return session.execute(sa.update(k).where(k.id == row_id, k.completed_at.is_(None))
+                               .values(completed_at=utcnow())).rowcount == 1

@@ -12,24 +12,35 @@ def _on_backend(column, backend):
                                                  .replace('_', r'\_') + '#%', escape='\\'))
 
 
-def live_ids_on_backend(context, resource, backend):
-    """Ids of the live volumes (or snapshots of volumes) whose host is on ``backend``."""
+def _in_scope(v, backend, cluster):
+    """Volumes on ``backend``, or (with ``cluster``) on any member of that cluster."""
+    if cluster is None:
+        return _on_backend(v.host, backend)
+    return sa.or_(_on_backend(v.host, backend), _on_backend(v.cluster_name, cluster))
+
+
+def live_ids_on_backend(context, resource, backend, cluster=None):
+    """Ids of the live volumes (or snapshots of volumes) whose host is on ``backend``.
+
+    ``cluster``: also those of the cluster's other members (a backend they share).
+    """
     v, s = models.Volume, models.Snapshot
     with _reader(context) as session:
         if resource == 'volume':
-            q = select(v.id).where(v.deleted.is_(False), _on_backend(v.host, backend))
+            q = select(v.id).where(v.deleted.is_(False), _in_scope(v, backend, cluster))
         else:
             q = select(s.id).join(v, v.id == s.volume_id).where(
-                s.deleted.is_(False), _on_backend(v.host, backend))
+                s.deleted.is_(False), _in_scope(v, backend, cluster))
         return [r[0] for r in session.execute(q)]
 
 
-def live_name_ids_on_backend(context, backend):
+def live_name_ids_on_backend(context, backend, cluster=None):
     """{backend name id: volume id} of the live volumes on ``backend`` (a migrated volume
-    uses another id's backend name, ``_name_id``)."""
+    uses another id's backend name, ``_name_id``); ``cluster``: as live_ids_on_backend."""
     v = models.Volume
     with _reader(context) as session:
-        q = select(v.id, v._name_id).where(v.deleted.is_(False), _on_backend(v.host, backend))
+        q = select(v.id, v._name_id).where(v.deleted.is_(False),
+                                           _in_scope(v, backend, cluster))
         return {name_id or vid: vid for vid, name_id in session.execute(q)}
 
 

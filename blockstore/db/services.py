@@ -73,36 +73,84 @@ def clustered_services(context, binary=None, name=None):
         return list(session.execute(q.order_by(s.cluster_name, s.binary, s.id)).scalars())
 
 
+def volumes_follow_cluster(context, host, cluster, live_clusters):
+    """Make the volumes on backend ``host`` record its cluster (``NAME@backend``, or None).
+
+    Volumes that record none or a cluster in ``live_clusters`` no more (the
+    service joined a cluster, left one, or its cluster was renamed) get
+    ``cluster#pool`` (None without ``cluster``); those of another cluster that
+    still has services stay with it. One conditional update per volume (its
+    cluster_name unchanged meanwhile). Returns how many changed.
+    """
+    v = models.Volume
+    changed = 0
+    with _writer(context) as session:
+        rows = session.execute(select(v.id, v.host, v.cluster_name).where(
+            v.deleted.is_(False), _host_match(v.host, host))).all()
+        for vid, vhost, current in rows:
+            now_in = current.partition('#')[0] if current else None
+            if now_in == cluster or (now_in is not None and now_in in live_clusters):
+                continue
+            pool = vhost.partition('#')[2]
+            wanted = ('%s#%s' % (cluster, pool) if pool else cluster) if cluster else None
+            same = v.cluster_name.is_(None) if current is None else v.cluster_name == current
+            changed += session.execute(update(v).where(v.id == vid, same).values(
+                cluster_name=wanted)).rowcount
+    return changed
+
+
 # -- work of a service ------------------------------------------------------------------------
 
-def workers_of_service(context, service, resource_type=None, resource_id=None, until=None):
-    """Work records a service left: claimed by it, or not yet claimed on its backend.
+def _work_queries(w, mine):
+    """{resource type: query of the work records ``mine`` selects, joined to their volume}."""
+    v, snap, att = models.Volume, models.Snapshot, models.VolumeAttachment
+    return {
+        'volume': select(w).join(v, sa.and_(w.resource_type == 'volume',
+                                            w.resource_id == v.id)).where(mine),
+        'snapshot': (select(w).join(snap, sa.and_(w.resource_type == 'snapshot',
+                                                  w.resource_id == snap.id))
+                     .join(v, snap.volume_id == v.id).where(mine)),
+        'attachment': (select(w).join(att, sa.and_(w.resource_type == 'attachment',
+                                                   w.resource_id == att.id))
+                       .join(v, att.volume_id == v.id).where(mine)),
+    }
 
-    A record nobody claimed yet (the cast was still queued) belongs to the
-    service of the backend its resource lives on (a snapshot: its volume's).
-    """
-    w, v, snap = models.Worker, models.Volume, models.Snapshot
-    on_backend = _host_match(v.host, service.host)
-    mine = sa.or_(w.service_id == service.id, sa.and_(w.service_id.is_(None), on_backend))
-    vol_q = (select(w).join(v, sa.and_(w.resource_type == 'volume', w.resource_id == v.id))
-             .where(mine))
-    snap_q = (select(w).join(snap, sa.and_(w.resource_type == 'snapshot',
-                                           w.resource_id == snap.id))
-              .join(v, snap.volume_id == v.id).where(mine))
-    queries = []
-    if resource_type in (None, 'volume'):
-        queries.append(vol_q)
-    if resource_type in (None, 'snapshot'):
-        queries.append(snap_q)
+
+def _select_work(context, queries, resource_type, resource_id, until):
+    w = models.Worker
     found = []
     with _reader(context) as session:
-        for q in queries:
+        for rtype, q in queries.items():
+            if resource_type is not None and rtype != resource_type:
+                continue
             if resource_id is not None:
                 q = q.where(w.resource_id == resource_id)
             if until is not None:
                 q = q.where(w.created_at <= until)
             found.extend(session.execute(q.order_by(w.id)).scalars())
     return sorted(found, key=lambda r: r.id)
+
+
+def workers_of_service(context, service, resource_type=None, resource_id=None, until=None):
+    """Work records a service left: claimed by it, or not yet claimed on its backend.
+
+    A record nobody claimed yet (the cast was still queued) belongs to the
+    service of the backend its resource lives on (a snapshot's or an
+    attachment's: its volume's).
+    """
+    w, v = models.Worker, models.Volume
+    on_backend = _host_match(v.host, service.host)
+    mine = sa.or_(w.service_id == service.id, sa.and_(w.service_id.is_(None), on_backend))
+    return _select_work(context, _work_queries(w, mine), resource_type, resource_id, until)
+
+
+def unclaimed_workers_of_cluster(context, cluster_name, until):
+    """Work records nobody claimed, created by ``until``, on volumes of a cluster
+    (``NAME@backend``): their casts went to the cluster's queue, and a member that
+    died may have taken them with it."""
+    w, v = models.Worker, models.Volume
+    mine = sa.and_(w.service_id.is_(None), _host_match(v.cluster_name, cluster_name))
+    return _select_work(context, _work_queries(w, mine), None, None, until)
 
 
 def workers_of_resource(context, resource_id, resource_type=None):

@@ -189,7 +189,12 @@ VOLUME = Machine('volume', CREATING, {
 SNAPSHOT = Machine('snapshot', CREATING, {
     'create_done': T([CREATING], AVAILABLE),
     'create_failed': T([CREATING], ERROR),
-    'delete': T([AVAILABLE, ERROR], DELETING, guards=['no_active_snapshot_backups']),
+    # Not while a volume is being created from it: the create proves the snapshot
+    # usable ('use_as_source') after inserting the volume, so one of the two is
+    # refused (as a volume's delete and its clones' creates). os-force_delete stays
+    # the administrator's override, as it is for a volume with a clone in creation.
+    'delete': T([AVAILABLE, ERROR], DELETING,
+                guards=['no_active_snapshot_backups', 'no_creating_volumes']),
     'force_delete': T([AVAILABLE, ERROR, CREATING, DELETING, ERROR_DELETING], DELETING,
                       guards=['no_active_snapshot_backups']),
     'delete_failed': T([DELETING], ERROR_DELETING),

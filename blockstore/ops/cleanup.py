@@ -15,6 +15,12 @@ backend nobody claimed yet. For a volume service:
 Schedulers own no records: a create whose placement was lost has a record
 nobody claimed and no host; cleaning a scheduler sends those creates to the
 scheduler again (placement is recorded once, so a repeat is harmless).
+
+The members of a cluster do the same without the operator: each runs
+:func:`take_over_dead_peers` periodically, which calls :func:`take_over` for
+every member of its cluster down longer than ``service_down_time`` that left
+work (the claims decide which live member redoes each record), and restores
+the dead member's exports on the live one.
 """
 
 import threading
@@ -177,8 +183,16 @@ def take_over(manager, ctx, service_id, resource_type=None, resource_id=None):
         LOG.warning('Cleanup: %s is neither %s nor in its cluster; not taking its work over',
                     mine.host, dead.host)
         return []
+    return _claim_and_redo(manager, ctx, services_db.workers_of_service(
+        ctx, dead, resource_type, resource_id), dead.host)
+
+
+def _claim_and_redo(manager, ctx, rows, left_by):
+    """Claim each work record (one conditional update: one winner) and redo the won ones
+    on ``manager``'s threads; drop records whose resource moved on."""
+    mine = manager.service
     redo = []
-    for row in services_db.workers_of_service(ctx, dead, resource_type, resource_id):
+    for row in rows:
         worker = objects.Worker.from_db(ctx, row)
         obj = manager._load(ctx, worker.resource_type, worker.resource_id)
         if obj is None or obj.status != worker.status:
@@ -188,8 +202,50 @@ def take_over(manager, ctx, service_id, resource_type=None, resource_id=None):
             redo.append((worker, obj))
     for worker, obj in redo:
         LOG.info('Cleanup: %s redoes %s of %s %s left by %s', mine.host, worker.operation,
-                 worker.resource_type, obj.id, dead.host)
+                 worker.resource_type, obj.id, left_by)
         threading.Thread(target=manager._redo, args=(ctx, worker, obj), daemon=True,
                          name='cleanup-%s' % obj.id).start()
     return [obj.id for _w, obj in redo]
 
+
+def take_over_dead_peers(manager, ctx):
+    """Claim and redo the work of the down members of ``manager``'s cluster.
+
+    Run periodically by every member of a cluster (``VolumeManager.
+    take_over_dead_peers``). A member is down when it has not heartbeated for
+    longer than ``service_down_time``; each of its records is claimed with one
+    conditional update (:func:`take_over`), so two live members never both
+    redo one. Its volumes' exports are restored here once per outage (later
+    operations reach them through the cluster's queue). Returns the ids of the
+    resources being redone.
+    """
+    mine = manager.service
+    if not mine.cluster_name:
+        return []
+    now = utcnow()
+    handled = manager.peers_taken_over   # ids of down members whose exports moved here
+    members = services_db.service_get_all(ctx, cluster_name=mine.cluster_name,
+                                          binary=mine.binary)
+    if any(m.id == mine.id and m.frozen for m in members):
+        return []   # frozen now (the row, not what this service read at start)
+    redone = []
+    for peer in members:
+        if peer.id == mine.id:
+            continue
+        if svc.is_up(peer, now):
+            handled.discard(peer.id)
+            continue
+        if services_db.workers_of_service(ctx, peer, until=now):
+            LOG.info('Takeover: %s is down; %s claims its work', peer.host, mine.host)
+            redone.extend(take_over(manager, ctx, peer.id))
+        if peer.id not in handled:
+            handled.add(peer.id)
+            manager._ensure_exports(ctx, backend=peer.host)
+            # Casts the member took from the cluster's queue and died before claiming
+            # (on volumes any member hosts): redone here; if one is still queued, the
+            # second run finds the work done and skips it.
+            unclaimed = services_db.unclaimed_workers_of_cluster(
+                ctx, mine.cluster_name, peer.last_seen_at)
+            if unclaimed:
+                redone.extend(_claim_and_redo(manager, ctx, unclaimed, peer.host))
+    return redone

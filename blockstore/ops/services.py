@@ -97,8 +97,10 @@ def _backend_states(ctx, scheduler_api):
         return {}
     states = {}
     for pool in pools:
-        backend = utils.backend_of(pool.get('name'))
-        states[backend] = (pool.get('capabilities') or {}).get('backend_state', 'up')
+        state = (pool.get('capabilities') or {}).get('backend_state', 'up')
+        # A cluster's pool is listed once, under one member: the others serve it too.
+        for backend in [utils.backend_of(pool.get('name'))] + list(pool.get('members') or ()):
+            states[backend] = state
     return states
 
 

@@ -9,6 +9,7 @@ them; every driver operation is idempotent, so redoing is safe. It also
 restores the exports (targets) of this backend's volumes (``ensure_export``).
 """
 
+import datetime
 import threading
 import time
 
@@ -43,11 +44,13 @@ LOG = logging.getLogger(__name__)
 
 
 class Backend:
-    """What every worker of a volume manager is handed: the backend's host and driver."""
+    """What every worker of a volume manager is handed: the backend's host and driver,
+    and the cluster (``NAME@backend``) whose members share it, if any."""
 
-    def __init__(self, host, driver):
+    def __init__(self, host, driver, cluster=None):
         self.host = host
         self.driver = driver
+        self.cluster = cluster
 
     def require(self, interface, what):
         """Refuse ``what`` unless the driver declares ``interface``."""
@@ -70,13 +73,22 @@ class VolumeManager(service.Manager):
     create/delete, revert and retype, startup, recovery and capabilities.
     """
 
-    RPC_API_VERSION = '1.8'
+    RPC_API_VERSION = '1.9'
 
-    def __init__(self, host, backend_conf, service_name='blockstore-volume'):
+    def __init__(self, host, backend_conf, service_name='blockstore-volume', cluster=None):
+        """``cluster``: the ``NAME@backend`` cluster this service belongs to, if any;
+        the driver must declare itself ``clusterable`` (NotClusterable otherwise)."""
         super().__init__(host, service_name)
         self.backend_conf = backend_conf
-        self.backend = Backend(host, drivers.load_driver(backend_conf.volume_driver,
-                                                         backend_conf, host))
+        self.cluster = cluster
+        driver_cls = drivers.driver_class(backend_conf.volume_driver)
+        if cluster and not driver_base.clusterable(driver_cls):
+            raise exception.NotClusterable(
+                backend=host, cluster=cluster, driver=driver_cls.__name__,
+                reason=getattr(driver_cls, 'not_clusterable_reason',
+                               'it keeps state on one node'))
+        self.backend = Backend(host, driver_cls(backend_conf, host), cluster)
+        self.peers_taken_over = set()   # down cluster members whose exports moved here
         self.scheduler_rpcapi = scheduler_rpcapi.SchedulerAPI()
         self._ready = False
         self._setup_lock = threading.Lock()
@@ -121,20 +133,40 @@ class VolumeManager(service.Manager):
             return True
 
     def init_host(self, ctx):
+        self._follow_cluster(ctx)
         if self._setup_driver(ctx):
             self._recover(ctx)
             self._ensure_exports(ctx)
 
-    def _ensure_exports(self, ctx):
+    def _follow_cluster(self, ctx):
+        """This backend's volumes record the cluster it serves now (as Cinder includes a
+        service's resources when it joins a cluster): later work on them goes to the
+        cluster's queue, or back to the host's when the service left a cluster nobody
+        else serves."""
+        from blockstore.db import services as services_db
+        live = {s.cluster_name for s in services_db.service_get_all(
+            ctx, binary=self.service_name) if s.cluster_name}
+        if self.cluster:
+            # Releases before 1.9 named a cluster without its backend ('NAME'): volumes a
+            # scheduler recorded so while such members ran are this cluster's.
+            live.discard(self.cluster.partition('@')[0])
+        n = services_db.volumes_follow_cluster(ctx, self.host, self.cluster, live)
+        if n:
+            LOG.info('%d volumes of %s now belong to %s', n, self.host,
+                     self.cluster or 'no cluster')
+
+    def _ensure_exports(self, ctx, backend=None):
         """Restore the exports of this backend's exported volumes (e.g. after a restart).
 
-        Only volumes with a ``provider_location`` are asked; the driver decides
-        from its own export record whether there is anything to restore.
+        ``backend``: another member of this service's cluster, which went down: its
+        volumes' exports are restored here (a takeover). Only volumes with a
+        ``provider_location`` are asked; the driver decides from its own export
+        record whether there is anything to restore.
         """
         if not driver_base.supports(self.driver, driver_base.ExportOps):
             return
         from blockstore.db import manageable as db_manageable
-        for volume_id in db_manageable.live_ids_on_backend(ctx, 'volume', self.host):
+        for volume_id in db_manageable.live_ids_on_backend(ctx, 'volume', backend or self.host):
             volume = self._load(ctx, 'volume', volume_id)
             if volume is None or not volume.provider_location:
                 continue
@@ -154,22 +186,58 @@ class VolumeManager(service.Manager):
         self.report_capabilities()
 
     def periodic_tasks(self):
-        return [(self.report_capabilities, CONF.periodic_interval)]
+        tasks = [(self.report_capabilities, CONF.periodic_interval),
+                 (self.redo_lost_casts, CONF.periodic_interval)]
+        if self.cluster:
+            tasks.append((self.take_over_dead_peers, CONF.report_interval))
+        return tasks
 
-    def _recover(self, ctx):
-        """Redo the work this backend left unfinished when it last stopped."""
+    def redo_lost_casts(self):
+        """Redo work recorded for this backend whose cast never arrived.
+
+        An API (or scheduler) that dies between writing a work record and its
+        cast, or a cast lost with a broker restart, leaves a record no service
+        claimed (a volume 'deleting', a create placed here still 'creating')
+        while this service keeps running: only a restart used to look. A cast
+        arrives within moments; a record unclaimed for longer than
+        ``service_down_time`` has lost its cast. (A late duplicate is skipped by
+        the operation skeleton's state check.)
+        """
+        ctx = bs_context.get_admin_context()
+        if self.service is None or not self._driver_ready(ctx):
+            return
+        self._recover(ctx, unclaimed_for=CONF.service_down_time)
+
+    def take_over_dead_peers(self):
+        """A cluster member: redo the work of members down longer than service_down_time."""
+        from blockstore.ops import cleanup
+        if self.service is None or not self._driver_ready(bs_context.get_admin_context()):
+            return []
+        return cleanup.take_over_dead_peers(self, bs_context.get_admin_context())
+
+    def _recover(self, ctx, unclaimed_for=None):
+        """Redo the work this backend left unfinished when it last stopped.
+
+        ``unclaimed_for``: only records no service claimed, older than that
+        many seconds (``redo_lost_casts``).
+        """
         mine = self.service.id
         redo = []
+        cutoff = None
+        if unclaimed_for is not None:
+            cutoff = utcnow() - datetime.timedelta(seconds=unclaimed_for)
         for worker in objects.WorkerList.get_all(ctx):
             if worker.service_id not in (None, mine) or worker.resource_type not in _OWNED:
                 continue   # another service's, or a backup's (the backup service's)
+            if cutoff is not None and (worker.service_id is not None or (
+                    worker.updated_at or worker.created_at).replace(tzinfo=None) > cutoff):
+                continue   # claimed (running here), or its cast may still come
             obj = self._load(ctx, worker.resource_type, worker.resource_id)
             if obj is None or obj.status != worker.status:
                 db.worker_destroy(ctx, worker.resource_type, worker.resource_id,
                                   worker.operation)
                 continue
-            host = obj.host if worker.resource_type == 'volume' else obj.volume.host
-            if utils.backend_of(host) != self.host:
+            if not self._recovers(worker, obj, mine):
                 continue
             if worker.claim(mine):
                 redo.append((worker, obj))
@@ -178,6 +246,20 @@ class VolumeManager(service.Manager):
                      worker.resource_type, obj.id)
             threading.Thread(target=self._redo, args=(ctx, worker, obj), daemon=True,
                              name='redo-%s' % obj.id).start()
+
+    def _recovers(self, worker, obj, mine):
+        """Whether ``_recover`` redoes this record: its resource is on this backend, or
+        (a cluster member) this service claimed it for a volume of the cluster.
+
+        A record a peer claimed is the peer's (``service_id``), and one it finished is
+        gone: a member coming back redoes neither.
+        """
+        volume = obj if worker.resource_type == 'volume' else obj.volume
+        if utils.backend_of(volume.host) == self.host:
+            return True
+        cluster = getattr(volume, 'cluster_name', None)
+        return (worker.service_id == mine and self.cluster is not None
+                and cluster is not None and utils.backend_of(cluster) == self.cluster)
 
     @staticmethod
     def _load(ctx, resource_type, resource_id):

@@ -2,6 +2,10 @@
 
 Volume services listen on topic ``volume_topic`` with server ``host@backend``;
 ``volume.host`` is ``host@backend#pool`` and the pool part is stripped here.
+A service of a cluster also listens on server ``cluster@backend`` (the
+cluster's queue, served by whichever member takes a message first): a volume
+with a ``cluster_name`` is addressed there once every volume service runs RPC
+1.9, else at its host (:meth:`VolumeAPI._prepare`).
 
 History:
   1.0 - create_volume, delete_volume, extend_volume, create_snapshot,
@@ -25,6 +29,9 @@ History:
         sends its os-brick ``connector`` to backup_device (the answer is then
         ``connection_info`` of an export instead of a path) and ``exported`` to
         backup_device_release (the export is removed)
+  1.9 - cluster queue: services of a cluster also serve ``cluster@backend``; methods
+        on a volume with ``cluster_name`` go there (while any volume service is older,
+        to ``volume.host`` as before, which a 1.8 service serves)
 """
 
 from oslo_config import cfg
@@ -38,16 +45,47 @@ import blockstore.common.conf  # noqa: F401,E402  (registers options)
 CONF = cfg.CONF
 
 
+def _cluster_name(volume):
+    """A volume's cluster_name (None when the object was built without one)."""
+    is_set = getattr(volume, 'obj_attr_is_set', None)
+    if is_set is not None and not is_set('cluster_name'):
+        return None
+    return getattr(volume, 'cluster_name', None)
+
+
+def _later(a, b):
+    """The later of two RPC versions ('1.10' is after '1.9')."""
+    return max(a, b, key=lambda v: tuple(int(p) for p in v.split('.')))
+
+
 class VolumeAPI(rpc.RPCAPI):
-    RPC_API_VERSION = '1.8'
+    RPC_API_VERSION = '1.9'
     BINARY = 'blockstore-volume'
+    CLUSTER_VERSION = '1.9'
 
     @property
     def TOPIC(self):
         return CONF.volume_topic
 
-    def _prepare(self, host, version='1.0', **kwargs):
-        return self.prepare(server=utils.backend_of(host), version=version, **kwargs)
+    def server_of(self, where):
+        """(server, cluster queue?) a message about ``where`` goes to.
+
+        ``where``: a volume (its ``cluster_name``'s queue when it has one and every
+        volume service serves cluster queues, RPC 1.9; else its ``host``) or a
+        ``host@backend[#pool]`` string.
+        """
+        if isinstance(where, str):
+            return utils.backend_of(where), False
+        cluster = _cluster_name(where)
+        if cluster and self.can_send_version(self.CLUSTER_VERSION):
+            return utils.backend_of(cluster), True
+        return utils.backend_of(where.host), False
+
+    def _prepare(self, where, version='1.0', **kwargs):
+        server, clustered = self.server_of(where)
+        if clustered:
+            version = _later(version, self.CLUSTER_VERSION)
+        return self.prepare(server=server, version=version, **kwargs)
 
     def create_volume(self, ctxt, volume, request_spec):
         """``request_spec['backup_id']`` (a volume restored from a backup) needs 1.8."""
@@ -55,11 +93,11 @@ class VolumeAPI(rpc.RPCAPI):
         if (request_spec or {}).get('backup_id'):
             self.require_backups('create volumes from backups')
             version = self.BACKUP_VERSION
-        self._prepare(volume.host, version=version).cast(
+        self._prepare(volume, version=version).cast(
             ctxt, 'create_volume', volume=volume, request_spec=request_spec)
 
     def delete_volume(self, ctxt, volume):
-        self._prepare(volume.host).cast(ctxt, 'delete_volume', volume=volume)
+        self._prepare(volume).cast(ctxt, 'delete_volume', volume=volume)
 
     EXTEND_ATTACHED_VERSION = '1.5'
 
@@ -75,14 +113,14 @@ class VolumeAPI(rpc.RPCAPI):
         if attached:
             self.require_attached_extend()
         version = self.EXTEND_ATTACHED_VERSION if attached else '1.0'
-        self._prepare(volume.host, version=version).cast(ctxt, 'extend_volume', volume=volume,
+        self._prepare(volume, version=version).cast(ctxt, 'extend_volume', volume=volume,
                                                          new_size=new_size)
 
     def create_snapshot(self, ctxt, volume, snapshot):
-        self._prepare(volume.host).cast(ctxt, 'create_snapshot', snapshot=snapshot)
+        self._prepare(volume).cast(ctxt, 'create_snapshot', snapshot=snapshot)
 
     def delete_snapshot(self, ctxt, volume, snapshot):
-        self._prepare(volume.host).cast(ctxt, 'delete_snapshot', snapshot=snapshot)
+        self._prepare(volume).cast(ctxt, 'delete_snapshot', snapshot=snapshot)
 
     def publish_service_capabilities(self, ctxt):
         self.prepare(fanout=True, version='1.0').cast(ctxt, 'publish_service_capabilities')
@@ -98,27 +136,28 @@ class VolumeAPI(rpc.RPCAPI):
                 reason='volume services older than RPC %s cannot %s; upgrade them first'
                 % (self.ACTIONS_VERSION, what))
 
-    def _prepare_actions(self, host, what, **kwargs):
+    def _prepare_actions(self, where, what, **kwargs):
         self.require_actions(what)
-        return self._prepare(host, version=self.ACTIONS_VERSION, **kwargs)
+        return self._prepare(where, version=self.ACTIONS_VERSION, **kwargs)
 
     def revert_to_snapshot(self, ctxt, volume, snapshot):
-        self._prepare_actions(volume.host, 'revert volumes').cast(
+        self._prepare_actions(volume, 'revert volumes').cast(
             ctxt, 'revert_to_snapshot', volume=volume, snapshot=snapshot)
 
     def retype(self, ctxt, volume, new_type_id, target):
-        self._prepare_actions(volume.host, 'retype volumes').cast(
+        self._prepare_actions(volume, 'retype volumes').cast(
             ctxt, 'retype', volume=volume, new_type_id=new_type_id, target=target)
 
     def manage_existing(self, ctxt, volume, ref):
-        self._prepare_actions(volume.host, 'manage volumes').cast(
+        self._prepare_actions(volume, 'manage volumes').cast(
             ctxt, 'manage_existing', volume=volume, ref=ref)
 
     def unmanage_volume(self, ctxt, volume):
-        self._prepare_actions(volume.host, 'unmanage volumes').cast(
+        self._prepare_actions(volume, 'unmanage volumes').cast(
             ctxt, 'unmanage_volume', volume=volume)
 
     def manage_existing_snapshot(self, ctxt, snapshot, ref, host):
+        """``host``: the snapshot's volume (or its host string)."""
         self._prepare_actions(host, 'manage snapshots').cast(
             ctxt, 'manage_existing_snapshot', snapshot=snapshot, ref=ref)
 
@@ -150,43 +189,43 @@ class VolumeAPI(rpc.RPCAPI):
 
     CONNECTION_VERSION = '1.3'
 
-    def _prepare_connection(self, host, what):
+    def _prepare_connection(self, where, what):
         if not self.can_send_version(self.CONNECTION_VERSION):
             raise exception.ServiceTooOld(
                 reason='volume services older than RPC %s cannot %s; upgrade them first'
                 % (self.CONNECTION_VERSION, what))
-        return self._prepare(host, version=self.CONNECTION_VERSION,
+        return self._prepare(where, version=self.CONNECTION_VERSION,
                              timeout=CONF.volume_connection_timeout)
 
     def initialize_connection(self, ctxt, volume, connector):
         """Export the volume for ``connector``; returns Cinder's connection_info."""
-        return self._prepare_connection(volume.host, 'initialize connections').call(
+        return self._prepare_connection(volume, 'initialize connections').call(
             ctxt, 'initialize_connection', volume=volume, connector=connector)
 
     def terminate_connection(self, ctxt, volume, connector, force=False):
-        return self._prepare_connection(volume.host, 'terminate connections').call(
+        return self._prepare_connection(volume, 'terminate connections').call(
             ctxt, 'terminate_connection', volume=volume, connector=connector, force=force)
 
     # -- attachments (RPC 1.4) ------------------------------------------------------------
 
     ATTACHMENT_VERSION = '1.4'
 
-    def _prepare_attachment(self, host, what):
+    def _prepare_attachment(self, where, what):
         if not self.can_send_version(self.ATTACHMENT_VERSION):
             raise exception.ServiceTooOld(
                 reason='volume services older than RPC %s cannot %s; upgrade them first'
                 % (self.ATTACHMENT_VERSION, what))
-        return self._prepare(host, version=self.ATTACHMENT_VERSION,
+        return self._prepare(where, version=self.ATTACHMENT_VERSION,
                              timeout=CONF.volume_connection_timeout)
 
     def attachment_update(self, ctxt, volume, attachment_id, connector):
         """Export the volume for the attachment's host; its connection_info."""
-        return self._prepare_attachment(volume.host, 'connect attachments').call(
+        return self._prepare_attachment(volume, 'connect attachments').call(
             ctxt, 'attachment_update', volume=volume, attachment_id=attachment_id,
             connector=connector)
 
     def attachment_delete(self, ctxt, volume, attachment_id):
-        return self._prepare_attachment(volume.host, 'delete attachments').call(
+        return self._prepare_attachment(volume, 'delete attachments').call(
             ctxt, 'attachment_delete', volume=volume, attachment_id=attachment_id)
 
     # -- image data (RPC 1.6) --------------------------------------------------------------
@@ -202,12 +241,12 @@ class VolumeAPI(rpc.RPCAPI):
 
     def copy_volume_to_image(self, ctxt, volume, image_meta):
         self.require_images('upload volumes to images')
-        self._prepare(volume.host, version=self.IMAGE_VERSION).cast(
+        self._prepare(volume, version=self.IMAGE_VERSION).cast(
             ctxt, 'copy_volume_to_image', volume=volume, image_meta=image_meta)
 
     def reimage(self, ctxt, volume, image_meta, reimage_reserved=False):
         self.require_images('reimage volumes')
-        self._prepare(volume.host, version=self.IMAGE_VERSION).cast(
+        self._prepare(volume, version=self.IMAGE_VERSION).cast(
             ctxt, 'reimage', volume=volume, image_meta=image_meta,
             reimage_reserved=reimage_reserved)
 
@@ -230,13 +269,13 @@ class VolumeAPI(rpc.RPCAPI):
         and ``retype_target``: an on-demand retype also ends with the new type.
         """
         self.require_migration()
-        self._prepare(volume.host, version=self.MIGRATE_VERSION).cast(
+        self._prepare(volume, version=self.MIGRATE_VERSION).cast(
             ctxt, 'migrate_volume', volume=volume, dest=dest, force_host_copy=force_host_copy,
             new_type_id=new_type_id, retype_target=retype_target)
 
     def migration_local_path(self, ctxt, volume):
         """The path on its node through which the detached ``volume``'s bytes are reached."""
-        return self._prepare(volume.host, version=self.MIGRATE_VERSION, timeout=60).call(
+        return self._prepare(volume, version=self.MIGRATE_VERSION, timeout=60).call(
             ctxt, 'migration_local_path', volume=volume)
 
     # -- backups (RPC 1.8) -----------------------------------------------------------------
@@ -265,7 +304,7 @@ class VolumeAPI(rpc.RPCAPI):
         self.require_backups()
         timeout = self.BACKUP_DEVICE_TIMEOUT if temp_snapshot or connector else 60
         kwargs = {'connector': connector} if connector is not None else {}
-        return self._prepare(volume.host, version=self.BACKUP_VERSION,
+        return self._prepare(volume, version=self.BACKUP_VERSION,
                              timeout=timeout).call(
             ctxt, 'backup_device', volume=volume, backup_id=backup_id,
             snapshot_id=snapshot_id, temp_snapshot=temp_snapshot, restore=restore, **kwargs)
@@ -277,7 +316,7 @@ class VolumeAPI(rpc.RPCAPI):
         ``exported`` its export) and delete a backup's temporary snapshot of ``volume``."""
         self.require_backups()
         kwargs = {'exported': True} if exported else {}
-        return self._prepare(volume.host, version=self.BACKUP_VERSION,
+        return self._prepare(volume, version=self.BACKUP_VERSION,
                              timeout=self.BACKUP_DEVICE_TIMEOUT).call(
             ctxt, 'backup_device_release', volume=volume, temp_snapshot_id=temp_snapshot_id,
             backup_id=backup_id, succeeded=succeeded, restore=restore,

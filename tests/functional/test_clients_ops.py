@@ -23,6 +23,8 @@ from tests.fixtures import deployment as depfix
 from tests.fixtures.deployment import MEMBER_HEADERS
 
 CLUSTER = 'ops-cluster'
+# As Cinder names a volume service's cluster: [DEFAULT] cluster @ the backend.
+CLUSTER_NAME = CLUSTER + '@file1'
 
 
 @pytest.fixture(scope='module')
@@ -125,7 +127,7 @@ def test_cinderclient_services_zones_pools_clusters(embedded):
     vol = by_binary['blockstore-volume']
     assert by_binary['blockstore-scheduler'].state == 'up'
     assert (vol.host, vol.state, vol.status, vol.cluster) == (
-        embedded.host + '@file1', 'up', 'enabled', CLUSTER)
+        embedded.host + '@file1', 'up', 'enabled', CLUSTER_NAME)
     assert vol.backend_state == 'up'
     assert [s.host for s in admin.services.list(binary='blockstore-volume')] == [vol.host]
 
@@ -157,11 +159,12 @@ def test_cinderclient_services_zones_pools_clusters(embedded):
 
     clusters = admin.clusters.list(detailed=True)
     assert [(c.name, c.num_hosts, c.num_down_hosts, c.state) for c in clusters] == [
-        (CLUSTER, 1, 0, 'up')]
-    assert admin.clusters.show(CLUSTER, binary='cinder-volume').status == 'enabled'
-    assert admin.clusters.update(CLUSTER, 'cinder-volume', disabled=True,
+        (CLUSTER_NAME, 1, 0, 'up')]
+    assert admin.clusters.show(CLUSTER_NAME, binary='cinder-volume').status == 'enabled'
+    assert admin.clusters.update(CLUSTER_NAME, 'cinder-volume', disabled=True,
                                  disabled_reason='drain').status == 'disabled'
-    assert admin.clusters.update(CLUSTER, 'cinder-volume', disabled=False).status == 'enabled'
+    assert admin.clusters.update(CLUSTER_NAME, 'cinder-volume',
+                                 disabled=False).status == 'enabled'
 
     filters = admin.resource_filters.list(resource='volume')
     assert filters[0].resource == 'volume' and 'name' in filters[0].filters
@@ -219,7 +222,7 @@ def test_cinder_cli(embedded):
     assert embedded.host + '@file1#file1' in run('get-pools')
     assert 'maxTotalVolumes' in run('absolute-limits')
     run('message-list')
-    assert CLUSTER in run('cluster-list')
+    assert CLUSTER_NAME in run('cluster-list')
     caps = run('get-capabilities', embedded.host + '@file1')
     assert 'OS::Storage::Capabilities::%s@file1' % embedded.host in caps
 
@@ -282,7 +285,7 @@ def test_openstacksdk_ops(embedded):
 
     services = {s.binary: s for s in bs.services()}
     vol = services['blockstore-volume']
-    assert vol.state == 'up' and vol.cluster == CLUSTER
+    assert vol.state == 'up' and vol.cluster == CLUSTER_NAME
     vol = bs.disable_service(vol, reason='sdk')
     assert (vol.status, vol.disabled_reason) == ('disabled', 'sdk')
     vol = bs.enable_service(vol)

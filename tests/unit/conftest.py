@@ -12,3 +12,15 @@ database = database_fixture(backends=('sqlite',))
 def ctx():
     from blockstore.common import context
     return context.get_admin_context()
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _lock_service(tmp_path_factory):
+    """Locks (tooz's file driver) in a directory of this run, not under ~/.local/share."""
+    from oslo_config import cfg
+    import blockstore.common.conf  # noqa: F401  (registers [coordination])
+    cfg.CONF.set_default('backend_url', 'file://%s' % tmp_path_factory.mktemp('locks'),
+                         group='coordination')
+    yield
+    from blockstore.common import coordination
+    coordination.stop()

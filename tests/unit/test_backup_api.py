@@ -294,6 +294,19 @@ def test_no_live_backup_service_is_a_503(api, rpc, user_ctx, vtype, project, ser
     with pytest.raises(exception.BackupServiceUnavailable) as info:
         api.create(user_ctx, vid)
     assert info.value.code == 503
+    assert 'Retry-After' not in getattr(info.value, 'headers', {})   # none is coming back
+    assert _status('volume', vid) == 'available' and rpc.calls == []
+
+
+def test_a_restarting_backup_service_is_a_503_to_retry(api, rpc, user_ctx, vtype, project,
+                                                       services):
+    """Down, but seen a moment ago (restarting): the 503 carries Retry-After."""
+    from oslo_config import cfg
+    vid = _volume(user_ctx, vtype, project)
+    services('restarting', seen=cfg.CONF.service_down_time + 5)
+    with pytest.raises(exception.BackupServiceUnavailable) as info:
+        api.create(user_ctx, vid)
+    assert int(info.value.headers['Retry-After']) > 0
     assert _status('volume', vid) == 'available' and rpc.calls == []
 
 

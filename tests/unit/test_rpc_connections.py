@@ -88,7 +88,7 @@ def test_attachment_calls_need_rpc_1_4(ctx, method, args):
     assert volume_rpcapi.VolumeAPI().can_send_version('1.4')
 
 
-def test_a_volume_service_that_does_not_answer_is_a_clear_500():
+def test_a_volume_service_that_does_not_answer_is_a_clear_503_to_retry():
     import json
 
     from blockstore.api import middleware
@@ -99,6 +99,7 @@ def test_a_volume_service_that_does_not_answer_is_a_clear_500():
     with pytest.raises(exception.VolumeBackendAPIException) as e:
         connections._call('update attachment', silent)
     resp = middleware.fault_from_exception(e.value)
-    assert resp.status_int == 500
-    message = json.loads(resp.body)['computeFault']['message']
+    assert resp.status_int == 503
+    assert int(resp.headers['Retry-After']) > 0
+    message = json.loads(resp.body)['serviceUnavailable']['message']
     assert 'Unable to update attachment: the volume service did not answer in time' in message

@@ -38,6 +38,7 @@ GUARD_WORDS = {
     'not_attached': 'attached',
     'not_migrating': 'migrating',
     'no_creating_clones': 'clone',
+    'no_creating_volumes': 'being created from the snapshot',
     'awaiting_extend_completion': 'completion',
     'no_dependent_backups': 'incremental',
     'no_active_backups': 'backup',
@@ -321,6 +322,9 @@ def violate(ctx, vtype, guard, volume_id):
         db.volume_update(ctx, volume_id, {'migration_status': 'migrating'})
     elif guard == 'no_creating_clones':
         make_volume(ctx, vtype, 'creating', source_volid=volume_id)
+    elif guard == 'no_creating_volumes':
+        snap = db.snapshot_get(ctx, volume_id)
+        make_volume(ctx, vtype, 'creating', snapshot_id=snap.id)
     elif guard == 'no_attachments':
         make_attachment(ctx, vtype, 'reserved', volume_id=volume_id)
     elif guard in ('multiattach', 'attached', 'instance_attached',

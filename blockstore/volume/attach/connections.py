@@ -2,7 +2,8 @@
 
 ``validate_connector`` checks what a compute host sends (os-brick connector
 properties); ``_call`` makes an RPC call to the volume's backend and turns its
-remote failures into Cinder's answers (400 or 500). The connection actions
+remote failures into Cinder's answers (400, 404, 500, or 503 when it did not
+answer in time). The connection actions
 themselves (os-initialize_connection, os-terminate_connection) are methods of
 ``attach.service.AttachmentService``.
 """
@@ -10,6 +11,7 @@ themselves (os-initialize_connection, os-terminate_connection) are methods of
 import oslo_messaging as messaging
 
 from blockstore.common import exception
+from blockstore.db import attachments as db_att
 from blockstore.volume.targets import base as targets_base
 
 
@@ -27,19 +29,33 @@ def validate_connector(connector):
 class VolumeServiceTimeout(exception.VolumeBackendAPIException):
     """The volume service did not answer a connection call in time (e.g. it is down).
 
-    Still Cinder's 500, but its message is shown: it names no backend detail
-    and tells the caller what happened.
+    A 503 with Retry-After, its message shown (it names no backend detail):
+    the work is recorded, so the same request again is safe -- a connect or a
+    detach is claimed anew, and a restarted volume service finishes or rolls
+    back what it was given.
     """
+    code = 503
     safe = True
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.headers = {'Retry-After': RETRY_AFTER}
+
+
+RETRY_AFTER = '5'
 
 
 def _call(what, fn, *args, **kwargs):
-    """An RPC call whose remote failures become Cinder's answers (400 or 500)."""
+    """An RPC call whose remote failures become Cinder's answers (400, 404, 500, 503)."""
     try:
         return fn(*args, **kwargs)
     except messaging.RemoteError as e:
         if e.exc_type == 'InvalidVolume':
-            raise exception.InvalidVolume(reason=e.value) from None
+            # The remote message is already worded "Invalid volume: ...".
+            raise exception.InvalidVolume(message=e.value) from None
+        if e.exc_type == 'AttachmentNotFound':
+            # Deleted meanwhile (e.g. by a retried delete): the caller decides (404 or done).
+            raise db_att.AttachmentNotFound(message=e.value) from None
         raise exception.VolumeBackendAPIException(
             data='Unable to %s: %s' % (what, e.exc_type)) from None
     except messaging.MessagingTimeout:

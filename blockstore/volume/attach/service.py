@@ -49,7 +49,9 @@ def change(ctx, volume_id, attachment_id, event, values=None, work=None,
     """Apply ``event`` to an attachment of ``volume_id`` and settle the volume, atomically.
 
     Raises a 400 (InvalidVolume) that names why when the attachment is not in
-    a state the event starts from.
+    a state the event starts from, a 404 (AttachmentNotFound) when it is gone
+    (deleted meanwhile: by a retried delete, or its volume service finishing
+    the detach).
     """
     def then(session):
         if not states.transition_in(session, 'attachment', attachment_id, event, values,
@@ -62,6 +64,7 @@ def change(ctx, volume_id, attachment_id, event, values=None, work=None,
             return
     except _Lost:
         pass
+    db_att.attachment_get(ctx, attachment_id)   # AttachmentNotFound (404) if gone
     reasons = states.explain(ctx, 'attachment', attachment_id, event)
     raise exception.InvalidVolume(reason='attachment %s: %s'
                                   % (attachment_id, '; '.join(reasons)))
@@ -135,8 +138,26 @@ class AttachmentService:
 
     # -- attachments API (3.27, 3.44, 3.54) -----------------------------------------
 
+    def _resume_create(self, ctx, attachment, volume, instance_uuid=None, connector=None,
+                       mode=None, service=False):
+        """A repeated keyed create: connect the attachment if its first request could not.
+
+        That request died (its API process was killed) after the reservation:
+        the attachment is reserved, or failed to connect when the volume
+        service's restart gave up on the call. A completed create is connected,
+        and one that failed deleted its attachment and freed its key.
+        """
+        if (connector is not None and not attachment.connection_info
+                and attachment.attach_status in (states.RESERVED, states.ERROR_ATTACHING)):
+            LOG.info('Connecting attachment %s for a repeat of the create that made it',
+                     attachment.id)
+            return self.attachment_update(ctx, attachment, connector)
+        return attachment
+
     @idempotency.idempotent('attachment', load=lambda svc, ctx, attachment_id:
-                            svc.get_attachment(ctx, attachment_id))
+                            svc.get_attachment(ctx, attachment_id),
+                            resume=lambda svc, *args, **kwargs: svc._resume_create(*args,
+                                                                                   **kwargs))
     def attachment_create(self, ctx, volume, instance_uuid=None, connector=None, mode=None,
                           service=False):
         """Reserve ``volume`` for an instance; with a connector, connect it too."""
@@ -156,7 +177,29 @@ class AttachmentService:
             except exception.InvalidInput:
                 self._drop_unconnected(ctx, volume.id, attachment_id)
                 raise
+            except Exception:
+                # An error answer must not leave a reservation the client cannot
+                # name (it never learns this attachment's id).
+                self._roll_back_create(ctx, attachment_id)
+                raise
         return self.get_attachment(ctx, attachment_id)
+
+    def _roll_back_create(self, ctx, attachment_id):
+        """Delete the attachment of a create whose connect failed (or got no answer).
+
+        As a DELETE would: the volume service revokes whatever the connect may
+        have granted. If it does not answer either, the detach stays claimed
+        with its work record, which the volume service finishes when it is
+        back.
+        """
+        try:
+            self.attachment_delete(ctx, self.get_attachment(ctx, attachment_id))
+        except exception.BlockstoreException as e:
+            LOG.warning('Attachment %s of a failed create is not deleted yet: %s',
+                        attachment_id, e.msg)
+        except Exception:
+            LOG.exception('Could not roll back attachment %s of a failed create',
+                          attachment_id)
 
     def attachment_update(self, ctx, attachment, connector):
         """Connect the attachment's host (``connector``): export and initialize."""
@@ -189,15 +232,24 @@ class AttachmentService:
                      {'attach_time': utcnow()}, project_id=_project(ctx))
 
     def attachment_delete(self, ctx, attachment):
-        """Disconnect (if connected) and remove the attachment; the volume's others remain."""
+        """Disconnect (if connected) and remove the attachment; the volume's others remain.
+
+        An attachment already gone is a 404; one deleted after this delete
+        claimed it (a retried delete claims a detaching attachment again, and
+        either request, or the volume service redoing the detach at its
+        restart, may finish it first) is this delete's success too.
+        """
         change(ctx, attachment.volume_id, attachment.id, 'detach',
                      work={'operation': 'detach'}, project_id=_project(ctx))
-        if attachment.connector or attachment.connection_info:
-            volume = self.volumes.get(ctx, attachment.volume_id)
-            connections._call('delete attachment', self.volume_rpcapi.attachment_delete, ctx,
-                              volume, attachment.id)
-        else:
-            finish_detach(ctx, attachment.volume_id, attachment.id)
+        try:
+            if attachment.connector or attachment.connection_info:
+                volume = self.volumes.get(ctx, attachment.volume_id)
+                connections._call('delete attachment', self.volume_rpcapi.attachment_delete,
+                                  ctx, volume, attachment.id)
+            else:
+                finish_detach(ctx, attachment.volume_id, attachment.id)
+        except db_att.AttachmentNotFound:
+            LOG.info('Attachment %s was deleted while this delete of it ran', attachment.id)
         return db_att.live_attachments(ctx, attachment.volume_id)
 
     def _drop_unconnected(self, ctx, volume_id, attachment_id):

@@ -6,10 +6,13 @@ access, removes the export once no other attachment keeps a connection, and
 deletes the attachment. Both run under the volume's lock, record that this
 service does the work (the API wrote the attachment's work row in the same
 transaction as its claim), and on restart ``redo_attachment`` finishes what
-a crash interrupted: a connect is rolled back to ``error_attaching`` (the
-host never got its connection_info and will retry or delete), a detach is
-completed.
+a crash interrupted: a detach is completed; a connect is left a few seconds
+to its call, if that is still queued, and otherwise rolled back to
+``error_attaching`` (the host never got its connection_info and will retry
+or delete).
 """
+
+import time
 
 from oslo_log import log as logging
 
@@ -22,6 +25,10 @@ from blockstore.volume.attach import service as attach_flow
 from blockstore.volume.drivers import base as driver_base
 
 LOG = logging.getLogger(__name__)
+
+# Seconds a restarted service leaves an interrupted connect to a call that may
+# still be queued for it (delivered as soon as its RPC server consumes).
+CONNECT_REDO_GRACE = 5.0
 
 
 def flatten(info, attachment):
@@ -40,6 +47,15 @@ def settled_end(context, volume_id, event, values=None):
     transaction (an attached volume returns to in-use); True if won."""
     return states.transition(context, 'volume', volume_id, event, values,
                              then=states.settler(volume_id))
+
+
+def _gone(context, attachment_id):
+    """True if the attachment has been deleted (detached, or removed altogether)."""
+    try:
+        db_att.attachment_get(context, attachment_id)
+    except db_att.AttachmentNotFound:
+        return True
+    return False
 
 
 def _initiator(connector):
@@ -138,9 +154,21 @@ class AttachWorker(operation.Worker):
                                  error)
 
     def attachment_delete(self, context, volume, attachment_id):
+        """Revoke the host and delete the attachment; done already is done.
+
+        A delete can reach this service after the detach it asks for is
+        finished: the detach was redone when this service restarted, or a
+        retried delete claimed it again while the first one was running.
+        Both come here under the volume's lock, and the later one finds the
+        attachment gone: that is success, not an error.
+        """
         self._require_export(context)
         with operation.locked('volume', volume.id):
             volume.refresh()
+            if _gone(context, attachment_id):
+                LOG.info('Attachment %s of volume %s is already deleted', attachment_id,
+                         volume.id)
+                return
             attachment = self._claim(context, attachment_id, states.DETACHING)
             try:
                 self._disconnect(context, volume, attachment)
@@ -174,12 +202,36 @@ class AttachWorker(operation.Worker):
 
     def redo_attachment(self, context, worker, volume, attachment_id):
         if worker.operation == 'connect':
-            LOG.info('Attachment %s was connecting when the service stopped: it failed',
-                     attachment_id)
-            self._connect_failed(context, volume, attachment_id, exception.BlockstoreException(
-                'the volume service restarted while connecting'))
+            self._end_interrupted_connect(context, volume, attachment_id)
         elif worker.operation == 'detach':
             self.attachment_delete(context, volume, attachment_id)
+
+    def _end_interrupted_connect(self, context, volume, attachment_id, grace=None):
+        """Fail a connect no call finishes: the host never got its connection_info.
+
+        The record may belong to a call still queued for this service (the API
+        waits for it; it was sent while this service was down): such a call
+        is delivered once the RPC server consumes, and connects. So first give
+        queued calls ``grace`` seconds, then, under the volume's lock (a call
+        running holds it), fail the connect only if its record is still there
+        and the attachment still connecting.
+        """
+        time.sleep(CONNECT_REDO_GRACE if grace is None else grace)
+        with operation.locked('volume', volume.id):
+            if not db.worker_get_all(context, resource_type='attachment',
+                                     resource_id=attachment_id, operation='connect'):
+                return   # a queued call finished it
+            try:
+                attachment = db_att.attachment_get(context, attachment_id)
+            except db_att.AttachmentNotFound:
+                attachment = None
+            if attachment is None or attachment.attach_status != states.ATTACHING:
+                db.worker_destroy(context, 'attachment', attachment_id, 'connect')
+                return
+            LOG.info('Attachment %s was connecting when the service stopped and no call '
+                     'finished it: it failed', attachment_id)
+            self._connect_failed(context, volume, attachment_id, exception.BlockstoreException(
+                'the volume service restarted while connecting'))
 
     # -- legacy connections (RPC 1.3), now aware of attachments ---------------------
 

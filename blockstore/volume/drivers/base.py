@@ -51,6 +51,12 @@ class VolumeDriver(abc.ABC):
 
     #: Driver version reported in the stats.
     VERSION = '1.0.0'
+    #: Whether the volume services of a cluster (``[DEFAULT] cluster``, on several
+    #: nodes) may run this driver on one backend at once: every node sees the same
+    #: storage and the driver's metadata updates take distributed locks. A volume
+    #: service with ``cluster`` refuses to start a driver that does not declare it
+    #: (:func:`clusterable`).
+    clusterable = False
 
     def __init__(self, conf, host):
         """Build the driver; must not touch the backend (see :meth:`do_setup`).
@@ -576,6 +582,11 @@ def supports(driver, interface):
     if isinstance(driver, type):
         return issubclass(driver, iface)
     return isinstance(driver, iface)
+
+
+def clusterable(driver):
+    """Tell whether ``driver`` (instance or class) may serve a cluster's backend."""
+    return bool(getattr(driver, 'clusterable', False))
 
 
 def declared_interfaces(driver):

@@ -18,11 +18,19 @@ time, each write wholly in it or not. Elsewhere (ext4, tmpfs) a copy reads the
 source range by range, and a write during the copy can tear it: a snapshot of
 an attached volume being written is then not crash-consistent. No global lock: operations on different
 volumes run concurrently and rely on per-file atomic renames.
+
+The directory may be shared by the volume services of a cluster (several
+nodes mounting one network filesystem): the driver is ``clusterable``. What
+one node must not do while another does it takes a lock of the lock service
+(``common/coordination``) named after the directory and the file: writing a
+file (so a peer starting up removes only temporary files nobody is writing)
+and adopting a file to manage it.
 """
 
 import contextlib
 import errno
 import fcntl
+import hashlib
 import math
 import os
 import re
@@ -30,6 +38,7 @@ import tempfile
 
 from oslo_log import log as logging
 
+from blockstore.common import coordination
 from blockstore.common import exception
 from blockstore.volume.drivers import base
 from blockstore.volume.drivers import image_data
@@ -153,11 +162,24 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
 
     VERSION = '1.0.0'
     shared_targets = None   # local files: no target, nothing for hosts to lock
+    #: Services of a cluster may share the directory (see the module docstring).
+    clusterable = True
 
     def __init__(self, conf, host):
         super().__init__(conf, host)
         self._dir = conf.file_volumes_dir
         self._stats = base.CachedStats(self._compute_stats)
+
+    def _file_lock(self, name, blocking=True):
+        """The lock of file ``name`` of this backend, shared by every node that sees it.
+
+        Named after the backend's section (the part of ``host`` after ``@``, which
+        the members of a cluster share, wherever each mounts the directory) and the
+        file: volumes' and snapshots' names hold their UUIDs.
+        """
+        scope = self.host.partition('@')[2] or hashlib.sha256(
+            os.path.realpath(self._dir or '').encode()).hexdigest()[:16]
+        return coordination.lock('file-%s-%s' % (scope, name), blocking=blocking)
 
     # -- helpers ---------------------------------------------------------
 
@@ -178,7 +200,14 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
             return None
 
     def _publish(self, path, fill):
-        """Create ``path`` atomically: ``fill(fd)`` writes a temp file, then rename."""
+        """Create ``path`` atomically: ``fill(fd)`` writes a temp file, then rename.
+
+        Under the file's lock: a peer's ``do_setup`` leaves the temp file alone.
+        """
+        with self._file_lock(os.path.basename(path)):
+            self._publish_locked(path, fill)
+
+    def _publish_locked(self, path, fill):
         directory, name = os.path.split(path)
         fd, tmp = tempfile.mkstemp(prefix='.%s.' % name, suffix=_TMP_SUFFIX, dir=directory)
         try:
@@ -241,9 +270,19 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
             os.makedirs(self._dir, exist_ok=True)
             for entry in os.scandir(self._dir):
                 if entry.name.startswith('.') and entry.name.endswith(_TMP_SUFFIX):
-                    LOG.warning('Removing unfinished file %s', entry.path)
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
+                    self._remove_unfinished(entry.path, entry.name)
+
+    def _remove_unfinished(self, path, tmp_name):
+        """Remove a temp file a crash left, unless a node is writing it (its lock is held)."""
+        # '.<name>.<random>.tmp' (tempfile.mkstemp's random part has no dot)
+        name = tmp_name[1:-len(_TMP_SUFFIX)].rpartition('.')[0]
+        try:
+            with self._file_lock(name, blocking=False):
+                LOG.warning('Removing unfinished file %s', path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        except coordination.LockBusy:
+            LOG.info('%s is being written by another service; leaving it', path)
 
     def check_for_setup_error(self):
         if not self._dir or not os.path.isdir(self._dir):
@@ -441,8 +480,11 @@ class FileDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.Revert
         raise error(reason='%s not found in %s' % (os.path.basename(path), self._dir))
 
     def _adopt(self, path, target, error):
-        """Grow ``path`` to whole GiB and rename it to ``target``; re-runnable."""
-        with _backend_errors('managing %s' % path):
+        """Grow ``path`` to whole GiB and rename it to ``target``; re-runnable.
+
+        Under the source file's lock: two nodes never adopt one file at once.
+        """
+        with self._file_lock(os.path.basename(path)), _backend_errors('managing %s' % path):
             if path != target:
                 have_src = os.path.exists(path)
                 have_dst = os.path.exists(target)

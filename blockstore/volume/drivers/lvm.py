@@ -46,6 +46,7 @@ import types
 
 from oslo_log import log as logging
 
+from blockstore.common import coordination
 from blockstore.common import exception
 from blockstore.common import processutils
 from blockstore.volume.drivers import base
@@ -93,6 +94,11 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
 
     VERSION = '1.0.0'
     shared_targets = False   # one iSCSI target per volume (tgt and LIO alike)
+    # Single node: the VG's metadata would need lvmlockd (and the targets a node of
+    # their own) for several nodes to share it. A clustered service refuses it.
+    clusterable = False
+    not_clusterable_reason = ('LVM is single-node here: several nodes sharing a volume '
+                              'group need lvmlockd, and its targets live on one node')
 
     def __init__(self, conf, host, execute=None):
         """See :class:`VolumeDriver`; ``execute`` replaces the command runner (tests)."""
@@ -108,7 +114,6 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
         self.pv_device = None
         self._layouts = {}
         self._stats = base.CachedStats(self._compute_stats)
-        self._relocate_lock = threading.Lock()
         # Finding or attaching an export's loop device and changing the target
         # happen together, so two attachments never attach two loop devices.
         self._export_lock = threading.Lock()
@@ -550,7 +555,8 @@ class LVMDriver(base.VolumeDriver, base.SnapshotOps, base.CloneOps, base.ExportO
     def _relocate(self, name, size, new_size):
         """Move LV ``name`` to a new contiguous range of ``new_size`` GiB."""
         LOG.info('No room after %s: moving it to a free range of %d GiB', name, new_size)
-        with self._relocate_lock:
+        # Taking a new range and giving the old one back is a VG metadata change.
+        with coordination.lock('lvm-%s-relocate' % self.configuration.volume_group):
             new, old = name + NEW_SUFFIX, name + OLD_SUFFIX
             self._create_lv(new, new_size)
             try:

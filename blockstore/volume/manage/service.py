@@ -164,7 +164,7 @@ class ManageService:
             db.hard_delete(ctx, 'snapshot', snapshot.id)
             states.transition_or_raise(ctx, 'volume', volume.id, 'use_as_source')
         try:
-            self.volume_rpcapi.manage_existing_snapshot(ctx, snapshot, ref, volume.host)
+            self.volume_rpcapi.manage_existing_snapshot(ctx, snapshot, ref, volume)
         except Exception:
             db.hard_delete(ctx, 'snapshot', snapshot.id)
             raise
@@ -173,7 +173,7 @@ class ManageService:
     def unmanage_snapshot(self, ctx, snapshot):
         self._claim_unmanage(ctx, snapshot, 'unmanage snapshots')
         volume = objects.Volume.get_by_id(ctx, snapshot.volume_id, read_deleted=True)
-        self.volume_rpcapi.unmanage_snapshot(ctx, snapshot, volume.host)
+        self.volume_rpcapi.unmanage_snapshot(ctx, snapshot, volume)
 
     def get_manageable_snapshots(self, ctx, host, **paging):
         self._volume_service(ctx, host)

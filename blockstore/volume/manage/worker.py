@@ -60,10 +60,12 @@ class ManageWorker(operation.Worker):
         self.backend.require(driver_base.ManageableListOps, 'listing manageable storage')
         from blockstore.db import manageable as db_manageable
         if resource != 'volume':
-            return list_fn(db_manageable.live_ids_on_backend(context, resource,
-                                                             self.backend.host))
+            return list_fn(db_manageable.live_ids_on_backend(
+                context, resource, self.backend.host, cluster=self.backend.cluster))
         # Backends know volumes by their backend names' ids (a migrated one: its _name_id).
-        named = db_manageable.live_name_ids_on_backend(context, self.backend.host)
+        # A cluster's members share the backend: their volumes are known too, not manageable.
+        named = db_manageable.live_name_ids_on_backend(context, self.backend.host,
+                                                       cluster=self.backend.cluster)
         entries = list_fn(list(named))
         for entry in entries:
             if entry.get('cinder_id') in named:

@@ -478,9 +478,11 @@ def test_force_delete_before_the_restore_began(bmgr, vmgr, ctx):
     assert _no_work(ctx, b.id)
 
 
-def test_a_stopping_service_ends_its_running_backup(bmgr, vmgr, ctx, monkeypatch):
+def test_a_stopping_service_leaves_its_running_backup_for_its_next_start(bmgr, vmgr, ctx,
+                                                                         monkeypatch):
     v = _volume(ctx, vmgr)
-    _write(v.provider_location, 0, os.urandom(10 * CHUNK))   # more chunks than in flight
+    data = os.urandom(10 * CHUNK)   # more chunks than in flight
+    _write(v.provider_location, 0, data)
     first_put = threading.Event()
     real_put = bmgr.store.put
 
@@ -495,11 +497,37 @@ def test_a_stopping_service_ends_its_running_backup(bmgr, vmgr, ctx, monkeypatch
     assert first_put.wait(5)
     bmgr.prepare_stop()   # SIGTERM: Service.stop() tells the manager first
     t.join(10)
+    assert not t.is_alive()
+    # Nothing failed: the backup, its claim on the volume and its record wait for the start.
     b.refresh()
-    assert b.status == states.ERROR and b.fail_reason == backup_manager.STOPPED
-    assert _objects_of(bmgr, b) == []
+    assert b.status == states.CREATING and b.fail_reason is None
+    assert objects.Volume.get_by_id(ctx, v.id).status == states.BACKING_UP
+    assert not _no_work(ctx, b.id)
+    assert messages_of(ctx, b.id) == []
+    # The next start runs it again from the beginning, to the end.
+    bmgr._stopping.clear()
+    monkeypatch.setattr(bmgr.store, 'put', real_put)
+    assert bmgr.recover(ctx) == 1
+    _wait_status(b, states.AVAILABLE)
     assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
     assert _no_work(ctx, b.id)
+    target = _volume(ctx, vmgr)
+    _start_restore(ctx, b, target)
+    bmgr.restore_backup(ctx, b, target.id)
+    with open(objects.Volume.get_by_id(ctx, target.id).provider_location, 'rb') as f:
+        assert f.read(len(data)) == data
+
+
+def messages_of(ctx, resource_id):
+    return db.message_get_all(ctx, resource_uuid=resource_id)
+
+
+def _wait_status(backup, status, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline and _status(backup) not in (status, states.ERROR):
+        time.sleep(0.05)
+    backup.refresh()
+    assert backup.status == status, backup.fail_reason
 
 
 def test_restore_onto_a_vanished_volume_frees_the_backup(bmgr, vmgr, ctx):
@@ -530,37 +558,109 @@ def test_failed_restore_leaves_the_volume_error_restoring(bmgr, vmgr, ctx, monke
 
 # -- recovery of interrupted work (what a crash leaves, then a start) -----------------
 
-def test_recovery_of_an_interrupted_backup(bmgr, vmgr, ctx):
+def _interrupted(ctx, bmgr, vmgr, v, restarts=None):
+    """A backup of ``v`` as a crash mid-backup leaves it: its source opened (a temporary
+    snapshot of an attached volume), some objects stored, its record this service's."""
+    b = _start_backup(ctx, bmgr, v)
+    device = vmgr.backup_device(ctx, v, b.id, temp_snapshot=v.status == states.IN_USE)
+    prefix = bmgr._prefix(b)
+    db_backups.backup_update(ctx, b.id, {'service_metadata': prefix, 'container': 'backups',
+                                         'service': 'posix',
+                                         'temp_snapshot_id': device.get('temp_snapshot_id')})
+    bmgr.store.ensure_container('backups')
+    bmgr.store.put('backups', prefix + '-00000', b'partial')
+    if restarts is not None:
+        db.worker_create(ctx, 'backup', b.id, 'create', states.CREATING,
+                         payload={'restarts': restarts})
+    db.worker_set_service(ctx, 'backup', b.id, bmgr.service.id)
+    return b, device
+
+
+def test_recovery_runs_an_interrupted_backup_again_from_the_start(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     _fill(v)
     assert v.transition('reset', target=states.IN_USE)
-    b = _start_backup(ctx, bmgr, v)
-    # The crash came mid-backup: a temporary snapshot taken, some objects stored.
-    device = vmgr.backup_device(ctx, v, b.id, temp_snapshot=True)
-    prefix = bmgr._prefix(b)
-    db_backups.backup_update(ctx, b.id, {'service_metadata': prefix, 'container': 'backups',
-                                         'service': 'posix'})
-    bmgr.store.ensure_container('backups')
-    bmgr.store.put('backups', prefix + '-00000', b'partial')
-    db.worker_set_service(ctx, 'backup', b.id, bmgr.service.id)
+    b, device = _interrupted(ctx, bmgr, vmgr, v)
+    assert bmgr.recover(ctx) == 1
+    _wait_status(b, states.AVAILABLE)
+    assert b'partial' not in [bmgr.store.get('backups', name)
+                              for name in bmgr.store.list('backups', bmgr._prefix(b))]
+    # The first run's temporary snapshot is gone; the second run's too, once it ended.
+    first = objects.Snapshot.get_by_id(ctx, device['temp_snapshot_id'], read_deleted=True)
+    assert first.deleted and b.temp_snapshot_id is None
+    assert db.live_snapshot_ids(ctx, v.id) == []
+    assert objects.Volume.get_by_id(ctx, v.id).status == states.IN_USE
+    assert _no_work(ctx, b.id, first.id)
+    target = _volume(ctx, vmgr)
+    _start_restore(ctx, b, target)
+    bmgr.restore_backup(ctx, b, target.id)
+    for offset, length in ((0, 300 * KiB), (GiB // 2 + 5 * KiB, 100 * KiB)):
+        assert _read(objects.Volume.get_by_id(ctx, target.id).provider_location, offset,
+                     length) == _read(v.provider_location, offset, length)
 
+
+def _read(path, offset, length):
+    with open(path, 'rb') as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+@pytest.mark.parametrize('attached', [False, True])
+def test_a_backup_whose_volume_service_did_not_answer_runs_again(bmgr, vmgr, ctx, monkeypatch,
+                                                                 attached):
+    """The volume service died with the backup_device call (it may have opened the source):
+    the backup is postponed, then run again from the start."""
+    import oslo_messaging as messaging
+    monkeypatch.setattr(backup_manager, 'RETRY_DELAY', 0.05)
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    if attached:
+        assert v.transition('reset', target=states.IN_USE)
+    real = bmgr.volume_rpcapi.backup_device
+    lost = []
+
+    def backup_device(*args, **kwargs):
+        answer = real(*args, **kwargs)   # done on the volume side, but the answer is lost
+        if not lost:
+            lost.append(answer)
+            raise messaging.MessagingTimeout('no reply')
+        return answer
+    monkeypatch.setattr(bmgr.volume_rpcapi, 'backup_device', backup_device)
+    b = _start_backup(ctx, bmgr, v)
+    bmgr.create_backup(ctx, b)
+    _wait_status(b, states.AVAILABLE)
+    assert lost and db.live_snapshot_ids(ctx, v.id) == []
+    assert objects.Volume.get_by_id(ctx, v.id).status == (states.IN_USE if attached
+                                                          else states.AVAILABLE)
+    assert _no_work(ctx, b.id) and messages_of(ctx, b.id) == []
+
+
+def test_a_backup_interrupted_too_often_fails_and_gives_the_volume_back(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    assert v.transition('reset', target=states.IN_USE)
+    b, device = _interrupted(ctx, bmgr, vmgr, v, restarts=backup_manager.MAX_RESTARTS)
     assert bmgr.recover(ctx) == 1
     b.refresh()
     assert b.status == states.ERROR and b.fail_reason == backup_manager.STOPPED
-    assert bmgr.store.list('backups', prefix) == []
+    assert bmgr.store.list('backups', bmgr._prefix(b)) == []
     snap = objects.Snapshot.get_by_id(ctx, device['temp_snapshot_id'], read_deleted=True)
     assert snap.deleted and b.temp_snapshot_id is None
     assert objects.Volume.get_by_id(ctx, v.id).status == states.IN_USE
+    assert [m.event_id for m in messages_of(ctx, b.id)] == ['BACKUP_CREATE']
     assert _no_work(ctx, b.id, snap.id)
 
 
-def test_recovery_of_an_interrupted_detached_backup_gives_the_volume_back(bmgr, vmgr, ctx):
+def test_recovery_counts_the_restarts_of_a_detached_volumes_backup(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
-    b = _start_backup(ctx, bmgr, v)
-    db_backups.backup_update(ctx, b.id, {'service_metadata': bmgr._prefix(b)})   # begun
-    assert objects.Volume.get_by_id(ctx, v.id).status == states.BACKING_UP
+    _fill(v)
+    b, _device = _interrupted(ctx, bmgr, vmgr, v, restarts=1)
+    real = bmgr.create_backup
+    runs = []
+    bmgr.create_backup = lambda c, bk: runs.append(
+        db.worker_get_all(c, resource_id=bk.id)[0].payload) or real(c, bk)
     assert bmgr.recover(ctx) == 1
-    assert objects.Backup.get_by_id(ctx, b.id).status == states.ERROR
+    _wait_status(b, states.AVAILABLE)
+    assert len(runs) == 1 and '"restarts": 2' in runs[0]
     assert objects.Volume.get_by_id(ctx, v.id).status == states.AVAILABLE
     assert _no_work(ctx, b.id)
 
@@ -585,11 +685,32 @@ def _status(backup):
     return objects.Backup.get_by_id(backup._context, backup.id, read_deleted=True).status
 
 
-def test_recovery_of_an_interrupted_restore(bmgr, vmgr, ctx):
+def test_recovery_writes_an_interrupted_restore_again(bmgr, vmgr, ctx):
+    v = _volume(ctx, vmgr)
+    _fill(v)
+    b = _backup(ctx, bmgr, v)
+    target = _volume(ctx, vmgr)
+    _start_restore(ctx, b, target)
+    _write(target.provider_location, 0, b'half-written by the crashed run')
+    assert bmgr.recover(ctx) == 1
+    deadline = time.time() + 10
+    while time.time() < deadline and _status(b) == states.RESTORING:
+        time.sleep(0.05)
+    assert objects.Volume.get_by_id(ctx, target.id).status == states.AVAILABLE
+    assert objects.Backup.get_by_id(ctx, b.id).status == states.AVAILABLE
+    assert _read(target.provider_location, 0, 300 * KiB) == _read(v.provider_location, 0,
+                                                                  300 * KiB)
+    assert _no_work(ctx, b.id)
+
+
+def test_a_restore_interrupted_too_often_leaves_the_volume_error_restoring(bmgr, vmgr, ctx):
     v = _volume(ctx, vmgr)
     b = _backup(ctx, bmgr, v)
     target = _volume(ctx, vmgr)
     _start_restore(ctx, b, target)
+    db.worker_create(ctx, 'backup', b.id, 'restore', states.RESTORING,
+                     payload={'volume_id': target.id,
+                              'restarts': backup_manager.MAX_RESTARTS})
     assert bmgr.recover(ctx) == 1
     assert objects.Volume.get_by_id(ctx, target.id).status == states.ERROR_RESTORING
     assert objects.Backup.get_by_id(ctx, b.id).status == states.AVAILABLE

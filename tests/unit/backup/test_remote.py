@@ -14,6 +14,7 @@ from oslo_config import cfg
 from blockstore.backup import manager as backup_manager
 from blockstore.backup import remote
 from blockstore.common import rpc
+from blockstore.db import api as db
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.volume import rpcapi as volume_rpcapi
@@ -214,6 +215,17 @@ def test_recovery_releases_the_exports_a_crash_left(remote_bmgr, vmgr, ctx):
     b = tm._start_backup(ctx, bmgr, v)
     from blockstore.db import backups as db_backups
     db_backups.backup_update(ctx, b.id, {'service_metadata': bmgr._prefix(b)})   # begun
+    # Run again from the start: the export the crashed run may have made is removed first.
+    assert bmgr.recover(ctx) == 1
+    assert ('release-exported', True) in bmgr.volume_rpcapi.calls
+    tm._wait_status(b, states.AVAILABLE)
+    # Interrupted once too often: it fails, and the export is removed as well.
+    b = tm._start_backup(ctx, bmgr, v)
+    db_backups.backup_update(ctx, b.id, {'service_metadata': bmgr._prefix(b)})
+    db.worker_create(ctx, 'backup', b.id, 'create', states.CREATING,
+                     service_id=bmgr.service.id,
+                     payload={'restarts': backup_manager.MAX_RESTARTS})
+    del bmgr.volume_rpcapi.calls[:]
     assert bmgr.recover(ctx) == 1
     assert ('release-exported', True) in bmgr.volume_rpcapi.calls
     assert objects.Backup.get_by_id(ctx, b.id, read_deleted=True).status == states.ERROR
@@ -222,6 +234,9 @@ def test_recovery_releases_the_exports_a_crash_left(remote_bmgr, vmgr, ctx):
     full = tm._backup(ctx, bmgr, tm._volume(ctx, vmgr))
     target = tm._volume(ctx, vmgr)
     tm._start_restore(ctx, full, target)
+    db.worker_create(ctx, 'backup', full.id, 'restore', states.RESTORING,
+                     payload={'volume_id': target.id,
+                              'restarts': backup_manager.MAX_RESTARTS})
     del bmgr.volume_rpcapi.calls[:]
     assert bmgr.recover(ctx) == 1
     assert bmgr.volume_rpcapi.calls == [('release-exported', True),
