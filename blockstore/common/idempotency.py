@@ -204,6 +204,11 @@ def create_once(ctx, resource_type, request, create, load):
                     result = create()
             except Exception as e:
                 if claim.resource_id is not None:
+                    if getattr(e, KEEP_KEY, False):
+                        # Its resource is left (the create could not undo it): a repeat
+                        # answers with it (and may finish it) instead of making another.
+                        _complete(ctx, claim)
+                        raise
                     # This request inserted the key; its create failed (and undid its
                     # resource, or left it to its work record): free the key.
                     _release(ctx, claim)
@@ -221,6 +226,27 @@ def create_once(ctx, resource_type, request, create, load):
     LOG.info('Idempotency key %s of %s: gave up after %d attempts (%s)',
              request.key, resource_type, _ATTEMPTS, last_error)
     raise KeyInProgress(key=request.key)
+
+
+KEEP_KEY = 'idempotency_keep_key'
+
+
+def keep_key(error):
+    """Mark ``error`` (raised by a keyed create) as leaving its resource behind.
+
+    The key then stays bound to that resource instead of being freed, so the
+    client's retry gets it (see the create's ``resume``) rather than a second one
+    that the first may block.
+    """
+    setattr(error, KEEP_KEY, True)
+    return error
+
+
+def _complete(ctx, claim):
+    try:
+        db_idem.complete(ctx, claim)
+    except Exception:  # the create's own error is the answer
+        LOG.exception('Could not complete idempotency key %s', claim.key)
 
 
 def _release(ctx, claim):

@@ -43,8 +43,9 @@ CONF = cfg.CONF
 LOG = logging.getLogger(__name__)
 
 
-# A volume service seen within this many service-down times may come back: creates
-# that find no pool wait for it (see SchedulerManager._wait_until).
+# A volume service seen within this many service-down times may come back (it
+# restarts, or a broker restart held up its heartbeats): creates that find no pool
+# wait for it as long (see SchedulerManager._wait_until).
 RECENTLY_SEEN = 5
 
 
@@ -105,20 +106,29 @@ class SchedulerManager(service.Manager):
                 self._placing.discard(volume.id)
 
     def _create_volume(self, context, volume, request_spec, deadline):
-        try:
-            host = self._place_with_latest_reports(context, request_spec)
-        except exception.NoValidBackend as e:
-            until = self._wait_until(context, request_spec, deadline)
-            if until is not None:
-                self._park(context, volume, request_spec, until, e.msg)
+        while True:
+            with self._parked_changed:
+                reports = self._report_count
+            try:
+                host = self._place(context, request_spec)
+                break
+            except exception.NoValidBackend as e:
+                until = self._wait_until(context, request_spec, deadline)
+                if until is not None:
+                    self._park(context, volume, request_spec, until, e.msg, deadline is None)
+                    return
+                with self._parked_changed:
+                    if self._report_count != reports:
+                        # A report came in since this attempt began (a young scheduler's
+                        # first ones arrive as its first creates are placed): use it.
+                        continue
+                LOG.warning('Volume %s: %s', volume.id, e.msg)
+                self._fail(context, volume, e.msg, request_spec)
                 return
-            LOG.warning('Volume %s: %s', volume.id, e.msg)
-            self._fail(context, volume, e.msg, request_spec)
-            return
-        except Exception:
-            LOG.exception('Scheduling volume %s failed', volume.id)
-            self._fail(context, volume, 'Scheduling failed', request_spec)
-            return
+            except Exception:
+                LOG.exception('Scheduling volume %s failed', volume.id)
+                self._fail(context, volume, 'Scheduling failed', request_spec)
+                return
         # Record the placement (not a status change) only if nobody placed it yet:
         # a create may arrive twice (redelivery, or the startup sweep below).
         # A clustered backend: the volume also records its cluster (its queue).
@@ -186,12 +196,12 @@ class SchedulerManager(service.Manager):
         * A scheduler younger than two report intervals has not heard every
           volume service yet: its creates wait until then, or (when some pool
           exists but did not fit) until every up volume service has reported.
-        * A create finding no pool at all waits up to two ``service_down_time``
-          when a volume service that could take it (enabled, not frozen, of
-          the origin's backend for a clone or a volume from a snapshot) was
-          seen within the last ``RECENTLY_SEEN`` service-down times: it may be
-          restarting, or its heartbeats held up (a broker restart stalls them
-          for as long), and reports as soon as it is back.
+        * A create finding no pool at all waits up to ``RECENTLY_SEEN``
+          service-down times when a volume service that could take it
+          (enabled, not frozen, of the origin's backend for a clone or a
+          volume from a snapshot) was seen within as long: it may be
+          restarting, or its heartbeats held up (a broker restart stalls
+          them), and reports as soon as it is back.
         A parked create keeps the deadline it was first given.
         """
         now = time.monotonic()
@@ -212,12 +222,13 @@ class SchedulerManager(service.Manager):
             until.append(young_until)
         if no_pool and any(svc.is_up(RECENTLY_SEEN * CONF.service_down_time)
                            for svc in services):
-            until.append(now + 2 * CONF.service_down_time)
+            until.append(now + RECENTLY_SEEN * CONF.service_down_time)
         return max(until) if until else None
 
-    def _park(self, context, volume, spec, deadline, reason):
-        LOG.info('Volume %s waits up to %.0f s for capability reports: %s', volume.id,
-                 max(0, deadline - time.monotonic()), reason)
+    def _park(self, context, volume, spec, deadline, reason, first=True):
+        if first:
+            LOG.info('Volume %s waits up to %.0f s for capability reports: %s', volume.id,
+                     max(0, deadline - time.monotonic()), reason)
         with self._parked_changed:
             self._parked.append((context, volume, spec, deadline))
             if self._waiter is None or not self._waiter.is_alive():
@@ -243,22 +254,6 @@ class SchedulerManager(service.Manager):
                     LOG.exception('Placing parked volume %s failed', volume.id)
 
     # -- placement ----------------------------------------------------------
-
-    def _place_with_latest_reports(self, context, spec):
-        """``_place``, tried again when a report came in while an attempt found nothing.
-
-        (A young scheduler's first reports arrive while its first creates are
-        being placed: one that failed just before a report must see it.)
-        """
-        while True:
-            with self._parked_changed:
-                reports = self._report_count
-            try:
-                return self._place(context, spec)
-            except exception.NoValidBackend:
-                with self._parked_changed:
-                    if self._report_count == reports:
-                        raise
 
     def _candidates(self, context, spec):
         pools = self.host_manager.get_pools(context)

@@ -103,3 +103,22 @@ def test_a_volume_service_that_does_not_answer_is_a_clear_503_to_retry():
     assert int(resp.headers['Retry-After']) > 0
     message = json.loads(resp.body)['serviceUnavailable']['message']
     assert 'Unable to update attachment: the volume service did not answer in time' in message
+
+
+@pytest.mark.parametrize('remote', ['DBConnectionError', 'OperationalError'])
+def test_a_volume_service_without_its_database_is_a_503_to_retry(remote):
+    """The drill's database restart: the volume service's claim failed, nothing changed."""
+    import json
+
+    from blockstore.api import middleware
+    from blockstore.volume.attach import connections as connections
+
+    def no_database(*args, **kwargs):
+        raise messaging.RemoteError(remote, '(psycopg2.OperationalError) server closed the '
+                                            'connection unexpectedly', '')
+    with pytest.raises(connections.VolumeServiceDatabaseUnavailable) as e:
+        connections._call('update attachment', no_database)
+    resp = middleware.fault_from_exception(e.value)
+    assert resp.status_int == 503 and int(resp.headers['Retry-After']) > 0
+    message = json.loads(resp.body)['serviceUnavailable']['message']
+    assert 'could not reach its database' in message and 'psycopg2' not in message

@@ -44,6 +44,22 @@ class VolumeServiceTimeout(exception.VolumeBackendAPIException):
 
 RETRY_AFTER = '5'
 
+# Remote failures that mean "the volume service could not reach its database"
+# (restarting, failing over): the claim it made rolled back; the same request
+# again soon is safe.
+_DB_UNAVAILABLE = ('DBConnectionError', 'OperationalError')
+
+
+class VolumeServiceDatabaseUnavailable(exception.BlockstoreException):
+    """503 with Retry-After: the volume service could not reach its database."""
+    msg_fmt = 'Unable to %(what)s: the volume service could not reach its database; retry'
+    code = 503
+    safe = True
+
+    def __init__(self, message=None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.headers = {'Retry-After': RETRY_AFTER}
+
 
 def _call(what, fn, *args, **kwargs):
     """An RPC call whose remote failures become Cinder's answers (400, 404, 500, 503)."""
@@ -53,6 +69,8 @@ def _call(what, fn, *args, **kwargs):
         if e.exc_type == 'InvalidVolume':
             # The remote message is already worded "Invalid volume: ...".
             raise exception.InvalidVolume(message=e.value) from None
+        if e.exc_type in _DB_UNAVAILABLE:
+            raise VolumeServiceDatabaseUnavailable(what=what) from None
         if e.exc_type == 'AttachmentNotFound':
             # Deleted meanwhile (e.g. by a retried delete): the caller decides (404 or done).
             raise db_att.AttachmentNotFound(message=e.value) from None

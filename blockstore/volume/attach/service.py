@@ -142,13 +142,17 @@ class AttachmentService:
                        mode=None, service=False):
         """A repeated keyed create: connect the attachment if its first request could not.
 
-        That request died (its API process was killed) after the reservation:
-        the attachment is reserved, or failed to connect when the volume
-        service's restart gave up on the call. A completed create is connected,
-        and one that failed deleted its attachment and freed its key.
+        That request died (its API process was killed) after the reservation,
+        or failed and could not delete its attachment: the attachment is
+        reserved, still connecting without an answer, or failed to connect when
+        the volume service gave up on the call. (Connecting again is safe: the
+        volume service serialises connects of a volume.) A completed create is
+        connected, and one that failed otherwise deleted its attachment and
+        freed its key.
         """
         if (connector is not None and not attachment.connection_info
-                and attachment.attach_status in (states.RESERVED, states.ERROR_ATTACHING)):
+                and attachment.attach_status in (states.RESERVED, states.ATTACHING,
+                                                 states.ERROR_ATTACHING)):
             LOG.info('Connecting attachment %s for a repeat of the create that made it',
                      attachment.id)
             return self.attachment_update(ctx, attachment, connector)
@@ -177,10 +181,13 @@ class AttachmentService:
             except exception.InvalidInput:
                 self._drop_unconnected(ctx, volume.id, attachment_id)
                 raise
-            except Exception:
+            except Exception as e:
                 # An error answer must not leave a reservation the client cannot
-                # name (it never learns this attachment's id).
-                self._roll_back_create(ctx, attachment_id)
+                # name (it never learns this attachment's id): deleted, or (if that
+                # fails too) kept under the request's idempotency key, so the
+                # client's retry gets this attachment and connects it.
+                if not self._roll_back_create(ctx, attachment_id):
+                    idempotency.keep_key(e)
                 raise
         return self.get_attachment(ctx, attachment_id)
 
@@ -191,15 +198,20 @@ class AttachmentService:
         have granted. If it does not answer either, the detach stays claimed
         with its work record, which the volume service finishes when it is
         back.
+        True once it is deleted or claimed for deleting (then the volume service
+        finishes it); False if even the claim failed (e.g. the database is down).
         """
         try:
             self.attachment_delete(ctx, self.get_attachment(ctx, attachment_id))
         except exception.BlockstoreException as e:
             LOG.warning('Attachment %s of a failed create is not deleted yet: %s',
                         attachment_id, e.msg)
+            return _claimed_for_detach(ctx, attachment_id)
         except Exception:
             LOG.exception('Could not roll back attachment %s of a failed create',
                           attachment_id)
+            return _claimed_for_detach(ctx, attachment_id)
+        return True
 
     def attachment_update(self, ctx, attachment, connector):
         """Connect the attachment's host (``connector``): export and initialize."""
@@ -455,6 +467,16 @@ class AttachmentService:
                               volume, attachment.id)
         else:
             finish_detach(ctx, attachment.volume_id, attachment.id, hold_detaching=False)
+
+
+def _claimed_for_detach(ctx, attachment_id):
+    """Whether the attachment is gone or detaching (its delete is under way)."""
+    try:
+        return db_att.attachment_get(ctx, attachment_id).attach_status == states.DETACHING
+    except db_att.AttachmentNotFound:
+        return True
+    except Exception:
+        return False   # cannot tell (the database is down): keep it findable
 
 
 def _service_up(ctx, backend):

@@ -293,3 +293,32 @@ def test_repeat_of_a_keyed_create_whose_first_request_died_connects_it(c, stack,
     assert again.id == att.id
     assert again.attach_status == 'attaching' and again.connection_info
     assert [a.id for a in db_att.live_attachments(ctx, vid)] == [att.id]
+
+
+def test_failed_create_that_cannot_delete_its_attachment_keeps_it_for_the_retry(c, stack, ctx,
+                                                                             monkeypatch):
+    """The drill's database restart: the connect failed and so did its rollback. The key
+    stays bound to the attachment, and the client's retry connects that one."""
+    from blockstore.common import idempotency
+    from blockstore.db import attachments as db_att
+
+    class NoDatabase(WireRPC):
+        def attachment_update(self, ctx, volume, attachment_id, connector):
+            raise messaging.RemoteError('DBConnectionError', 'server closed the connection', '')
+    vid = _volume(c, stack)
+    request = idempotency.Request('key-db-%s' % vid, 'fingerprint')
+    api = _api(NoDatabase(stack))
+
+    def cannot(*args, **kwargs):
+        raise RuntimeError('the database is shutting down')
+    monkeypatch.setattr(api.attachments, 'attachment_delete', cannot)
+    with pytest.raises(Exception) as e:
+        api.attachments.attachment_create(ctx, api.get(ctx, vid), connector=CONN_A,
+                                          idempotency=request)
+    assert e.value.code == 503
+    (left,) = db_att.live_attachments(ctx, vid)
+    retry_api = _api(WireRPC(stack))
+    again = retry_api.attachments.attachment_create(ctx, retry_api.get(ctx, vid),
+                                                    connector=CONN_A, idempotency=request)
+    assert again.id == left.id and again.connection_info
+    assert [a.id for a in db_att.live_attachments(ctx, vid)] == [left.id]

@@ -111,7 +111,8 @@ def test_create_waits_while_the_only_volume_service_restarts(ctx, services, down
     assert sched.volume_rpcapi.calls == [(v.id, backend + '#b1')]
 
 
-def test_parked_create_fails_when_its_wait_is_over(ctx, services, down_time):
+def test_parked_create_fails_when_its_wait_is_over(ctx, services, down_time, monkeypatch):
+    monkeypatch.setattr(sched_manager, 'RECENTLY_SEEN', 2)   # a wait of 2 s
     backend = services(seen_ago=1.5 * down_time)
     sched = _scheduler(age=60)
     sched.update_service_capabilities(ctx, host=backend, capabilities=_caps())
