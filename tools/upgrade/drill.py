@@ -568,6 +568,15 @@ class Drill:
                 stats.fail('restore of backup %s: %s' % (bid, e))
         stuck = self._stuck()
         pins = self._pin_evidence()
+        engine = sa.create_engine(self.db.url, pool_size=1)
+        try:
+            with engine.connect() as conn:
+                # Volumes a cluster-aware scheduler placed on the cluster (addressed at
+                # their host while an older volume service ran).
+                result['volumes_with_cluster_name'] = conn.execute(sa.text(
+                    'SELECT count(*) FROM volumes WHERE cluster_name IS NOT NULL')).scalar()
+        finally:
+            engine.dispose()
         result.update({
             'seconds': round(time.time() - self.t0, 1), 'requests': stats.requests,
             'retried': stats.retried, 'failures': stats.failures, 'ops': stats.ops,
