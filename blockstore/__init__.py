@@ -2,7 +2,7 @@
 
 import sys
 
-__version__ = '0.1.0'
+__version__ = '0.2.0'
 
 # eventlet is installed only because oslo.service lists it; futurist and
 # oslo.utils import it whenever it is importable (and eventlet then loads a

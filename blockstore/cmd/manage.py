@@ -1,7 +1,10 @@
 """blockstore-manage: operator commands.
 
   db sync [VERSION] | db version | db purge --before-days N
+  db online_data_migrations [--max-count N]
   service list | service remove BINARY HOST
+  cluster list | cluster remove BINARY CLUSTER
+  host list [ZONE]
   volume delete VOLUME_ID
   attachment reclaim --host HOST --confirm-dead
   backup list [--host HOST] | backup update_backup_host --currenthost X --newhost Y
@@ -23,7 +26,6 @@ from blockstore.db import api as db
 from blockstore.db import migration
 from blockstore.db.models import utcnow
 from blockstore import objects
-from blockstore.objects import states
 
 import blockstore.common.conf  # noqa: F401,E402  (registers options)
 
@@ -61,17 +63,44 @@ def cmd_db_purge(args, out):
     out.write('Purged %d expired idempotency keys\n' % keys)
 
 
-def cmd_service_list(args, out):
+def cmd_db_online_migrations(args, out):
+    """Fill what this release needs in rows older services wrote (ops/online_migrations).
+
+    Exit status 0 when nothing remains, 1 while rows remain (run it again), 2 when a
+    migration failed.
+    """
+    from blockstore.ops import online_migrations
+    if args.max_count is not None and args.max_count < 1:
+        raise SystemExit('--max-count must be >= 1')
     ctx = context.get_admin_context()
+    results = online_migrations.run(ctx, max_count=args.max_count)
+    rows = [(name, found, done, error or '') for name, found, done, error in results]
+    _print_table(('Migration', 'Total Needed', 'Completed', 'Error'), rows, out)
+    if any(error for _, _, _, error in results):
+        out.write('Some migrations failed; see the Error column.\n')
+        raise SystemExit(2)
+    left = online_migrations.remaining(ctx)
+    if left:
+        out.write('%d row(s) still to migrate (%s): run the command again.\n' % (
+            sum(left.values()), ', '.join(sorted(left))))
+        raise SystemExit(1)
+    out.write('Online data migrations are complete.\n')
+
+
+def cmd_service_list(args, out):
+    from blockstore.db import services as services_db
+    ctx = context.get_admin_context()
+    releases = {r.id: r.release_name for r in services_db.service_get_all(ctx)}
     rows = []
     for svc in objects.ServiceList.get_all(ctx):
         up = svc.is_up(CONF.service_down_time)
         rows.append((svc.binary, svc.host, svc.availability_zone,
                      'disabled' if svc.disabled else 'enabled', ':-)' if up else 'XXX',
                      svc.last_seen_at or '-', svc.cluster_name or '',
-                     svc.rpc_current_version or '-', svc.object_current_version or '-'))
+                     svc.rpc_current_version or '-', svc.object_current_version or '-',
+                     releases.get(svc.id) or '-'))
     _print_table(('Binary', 'Host', 'Zone', 'Status', 'State', 'Updated At', 'Cluster',
-                  'RPC Version', 'Object Version'), rows, out)
+                  'RPC Version', 'Object Version', 'Release'), rows, out)
 
 
 def cmd_service_remove(args, out):
@@ -85,6 +114,50 @@ def cmd_service_remove(args, out):
                                                                          args.host))
     svc.destroy()
     out.write('Service %s on host %s removed.\n' % (args.binary, args.host))
+
+
+def cmd_cluster_list(args, out):
+    from blockstore.ops import services as ops_services
+    rows = [(c.name, c.binary, 'up' if c.is_up else 'down',
+             'disabled' if c.disabled else 'enabled', c.num_hosts, c.num_down_hosts,
+             c.last_heartbeat or '-', c.disabled_reason or '', c.created_at,
+             c.updated_at or '-')
+            for c in sorted(ops_services.list_clusters(context.get_admin_context()),
+                            key=lambda c: (c.name, c.binary))]
+    _print_table(('Name', 'Binary', 'State', 'Status', 'Num Hosts', 'Num Down Hosts',
+                  'Last Heartbeat', 'Disabled Reason', 'Created At', 'Updated At'), rows, out)
+
+
+def cmd_cluster_remove(args, out):
+    """Remove a retired cluster: the service rows of its members, all of them down.
+
+    A cluster has no row of its own (it is the services sharing cluster_name); volumes
+    that still name it keep doing so until they are moved.
+    """
+    from blockstore.ops import services as ops_services
+    ctx = context.get_admin_context()
+    try:
+        cluster = ops_services.get_cluster(ctx, args.cluster_name, args.binary)
+    except exception.ClusterNotFound:
+        raise SystemExit('Cluster %s (%s) not found.' % (args.cluster_name, args.binary))
+    if cluster.num_down_hosts != cluster.num_hosts:
+        raise SystemExit('Cluster %s has %d service(s) up; stop them first.' % (
+            args.cluster_name, cluster.num_hosts - cluster.num_down_hosts))
+    for service_id in cluster.service_ids:
+        try:
+            objects.Service.get_by_id(ctx, service_id).destroy()
+        except exception.ServiceNotFound:
+            pass            # removed meanwhile
+    out.write('Cluster %s (%s) removed with its %d service(s).\n' % (
+        args.cluster_name, cluster.binary, cluster.num_hosts))
+
+
+def cmd_host_list(args, out):
+    from blockstore.ops import services as ops_services
+    hosts = sorted({(s.host, s.availability_zone)
+                    for s in ops_services.list_hosts(context.get_admin_context(),
+                                                     zone=args.zone)})
+    _print_table(('Host', 'Zone'), hosts, out)
 
 
 def cmd_volume_delete(args, out):
@@ -171,6 +244,11 @@ def build_parser():
     s = dbp.add_parser('purge')
     s.add_argument('--before-days', type=int, default=30)
     s.set_defaults(func=cmd_db_purge)
+    s = dbp.add_parser('online_data_migrations',
+                       help='fill what this release needs in rows older services wrote')
+    s.add_argument('--max-count', type=int, metavar='N',
+                   help='migrate at most N rows (default: until none remain)')
+    s.set_defaults(func=cmd_db_online_migrations)
 
     sp = sub.add_parser('service').add_subparsers(dest='action', required=True)
     sp.add_parser('list').set_defaults(func=cmd_service_list)
@@ -178,6 +256,18 @@ def build_parser():
     s.add_argument('binary')
     s.add_argument('host')
     s.set_defaults(func=cmd_service_remove)
+
+    cp = sub.add_parser('cluster').add_subparsers(dest='action', required=True)
+    cp.add_parser('list').set_defaults(func=cmd_cluster_list)
+    s = cp.add_parser('remove', help='remove a cluster whose services are all down')
+    s.add_argument('binary')
+    s.add_argument('cluster_name')
+    s.set_defaults(func=cmd_cluster_remove)
+
+    hp = sub.add_parser('host').add_subparsers(dest='action', required=True)
+    s = hp.add_parser('list')
+    s.add_argument('zone', nargs='?')
+    s.set_defaults(func=cmd_host_list)
 
     vp = sub.add_parser('volume').add_subparsers(dest='action', required=True)
     s = vp.add_parser('delete')

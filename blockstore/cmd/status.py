@@ -20,6 +20,8 @@ def check_schema():
 
 
 def check_services():
+    from blockstore.common import rpc
+    from blockstore.db import services as services_db
     ctx = context.get_admin_context()
     current = obj_base.OBJ_VERSIONS.get_current()
     old = [s for s in objects.ServiceList.get_all(ctx)
@@ -27,10 +29,31 @@ def check_services():
     if old:
         return 'Warning', 'Services on older object versions: %s.' % ', '.join(
             '%s@%s (%s)' % (s.binary, s.host, s.object_current_version) for s in old)
+    # Releases that changed no object are told apart by the release a service records.
+    behind = [r for r in services_db.service_get_all(ctx)
+              if r.release_name and r.release_name != rpc.CURRENT_RELEASE]
+    if behind:
+        return 'Warning', 'Services of other releases than %s: %s.' % (
+            rpc.CURRENT_RELEASE, ', '.join('%s@%s (%s)' % (r.binary, r.host, r.release_name)
+                                           for r in behind))
     return 'Success', 'All services run object version %s.' % current
 
 
-CHECKS = [('Database schema', check_schema), ('Service versions', check_services)]
+def check_online_migrations():
+    """Rows that the previous release wrote and this one has not migrated yet: the next
+    release may rely on them, so an upgrade past this one must wait."""
+    from blockstore.ops import online_migrations
+    left = online_migrations.remaining(context.get_admin_context())
+    if left:
+        return 'Failure', '%d row(s) need online data migrations (%s): run ' \
+                          '"blockstore-manage db online_data_migrations" until it ' \
+                          'exits 0.' % (sum(left.values()), ', '.join(
+                              '%s: %d' % kv for kv in sorted(left.items())))
+    return 'Success', 'No online data migrations remain.'
+
+
+CHECKS = [('Database schema', check_schema), ('Service versions', check_services),
+          ('Online data migrations', check_online_migrations)]
 _CODES = {'Success': 0, 'Warning': 1, 'Failure': 2}
 
 

@@ -9,12 +9,14 @@ The pins are read from the services table once and cached; ``reset_pins()``
 
 import importlib
 import threading
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_messaging.rpc import dispatcher
 
+import blockstore
 from blockstore.common import context as bs_context
 from blockstore.objects import base as obj_base
 
@@ -27,11 +29,18 @@ TRANSPORT = None
 NOTIFIER = None
 _lock = threading.Lock()
 
+# The release this code is (what a service records in services.release_name).
+CURRENT_RELEASE = '.'.join(blockstore.__version__.split('.')[:2])
+
 # Known releases and the versions they run, for the operator's explicit pin
-# ([DEFAULT] upgrade_level_release).
+# ([DEFAULT] upgrade_level_release). An entry is what that release's commit declares
+# (its rpcapi RPC_API_VERSIONs and newest OBJ_VERSIONS entry); for the release a rolling
+# upgrade starts from (tools/upgrade/previous-release) tests/unit/test_release_pins.py
+# reads them from that commit and compares.
 RELEASES = {
-    '0.1': {'rpc': {'blockstore-scheduler': '1.0', 'blockstore-volume': '1.0'},
-            'objects': '1.0'},
+    '0.1': {'rpc': {'blockstore-scheduler': '1.2', 'blockstore-volume': '1.8',
+                    'blockstore-backup': '1.0'},
+            'objects': '1.3'},
 }
 
 
@@ -96,6 +105,41 @@ def get_server(target, endpoints):
         access_policy=dispatcher.DefaultRPCAccessPolicy)
 
 
+def stop_server(server, timeout=10):
+    """Stop an RPC server without losing what the broker already sent it.
+
+    oslo.messaging's RabbitMQ listener keeps its consumers registered until its
+    connection closes, after polling stopped; whatever the broker pushes meanwhile is
+    dropped (a cast never done, a call never answered: measured in
+    tests/functional/test_rpc_stop.py). So first cancel the consumers, from the
+    listener's own I/O thread (kombu is not thread-safe): the broker stops delivering
+    and what it delivered before is polled and handled as usual; then stop and wait.
+    Other drivers (fake:// in tests) are simply stopped.
+    """
+    listener = getattr(getattr(server, 'listener', None), '_poll_style_listener', None)
+    handler = getattr(listener, '_message_operations_handler', None)
+    conn = getattr(listener, 'conn', None)
+    if handler is not None and conn is not None:
+        done = threading.Event()
+
+        def cancel():
+            try:
+                for consumer, tag in list(getattr(conn, '_consumers', {}).items()):
+                    consumer.cancel(tag)
+            except Exception:
+                LOG.exception('Cancelling the RPC consumers failed; stopping anyway')
+            finally:
+                done.set()
+        handler.do(cancel)
+        if not done.wait(timeout):
+            LOG.warning('RPC consumers not cancelled in %ss; stopping anyway', timeout)
+        else:
+            # Deliveries that crossed the cancel are polled and dispatched first.
+            time.sleep(0.2)
+    server.stop()
+    server.wait()
+
+
 # ---------------------------------------------------------------------------
 # Version pins
 # ---------------------------------------------------------------------------
@@ -119,12 +163,17 @@ def get_pins(binary, current_rpc):
     if release:
         rel = RELEASES[release]
         pins = (rel['rpc'].get(binary, current_rpc), rel['objects'])
+        source = 'release %s' % release
     else:
         from blockstore.db import api as db
         rpc_v, obj_v = db.service_min_versions(bs_context.get_admin_context(), binary)
         pins = (rpc_v or current_rpc, obj_v or obj_base.OBJ_VERSIONS.get_current())
+        source = 'the services table'
     with _lock:
         _pins[binary] = pins
+    # Operators (and the upgrade drill) read which versions a process sends.
+    LOG.info('RPC pins for %s: version cap %s (this code %s), objects %s (from %s)',
+             binary, pins[0], current_rpc, pins[1], source)
     return pins
 
 

@@ -21,6 +21,7 @@ from blockstore.common import context as bs_context
 from blockstore.common import coordination
 from blockstore.common import rpc
 from blockstore.db import api as db
+from blockstore.db import online_migrations as db_online
 from blockstore import objects
 from blockstore.objects import base as obj_base
 
@@ -97,6 +98,7 @@ class Service:
                 # Another start of the same service won the insert.
                 svc = objects.Service.get_by_args(ctx, self.host, self.binary)
         db.service_heartbeat(ctx, svc.id, {})
+        db_online.service_set_release(ctx, svc.id, rpc.CURRENT_RELEASE)
         self.service_ref = svc
         self.manager.service = svc
         return svc
@@ -172,8 +174,7 @@ class Service:
             if server is None:
                 continue
             try:
-                server.stop()
-                server.wait()
+                rpc.stop_server(server)
             except Exception:
                 LOG.exception('Stopping an RPC server of %s failed', self.binary)
         self._heartbeat_stop.set()

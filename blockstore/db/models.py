@@ -57,6 +57,9 @@ class Service(TimestampMixin, Base):
     active_backend_id = Column(String(255))
     rpc_current_version = Column(String(36))
     object_current_version = Column(String(36))
+    # The release the service runs ("0.2"); NULL in rows a previous release wrote until the
+    # online data migration fills them (0009).
+    release_name = Column(String(36))
 
 
 class VolumeType(TimestampMixin, SoftDeleteMixin, Base):

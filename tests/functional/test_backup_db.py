@@ -9,7 +9,6 @@ parent with a live incremental, and no restore holding only one of its two
 rows.
 """
 
-import threading
 
 import pytest
 
@@ -17,6 +16,7 @@ from blockstore.common import context
 from blockstore.db import api as db
 from blockstore.db import backups as db_backups
 from blockstore.objects import states
+from tests.fixtures import races
 
 
 @pytest.fixture(scope='module')
@@ -37,24 +37,7 @@ def _backup(ctx, volume_id, **values):
 
 
 def _run_together(n, target):
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def run(i):
-        try:
-            barrier.wait(timeout=60)
-            results[i] = target(i)
-        except BaseException as e:  # noqa: B902 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), 'threads still running after 120 s'
-    assert not errors, errors[:3]
-    return results
+    return races.run_together(n, target)
 
 
 @pytest.mark.parametrize('round_', range(4))

@@ -11,6 +11,7 @@ the clusters API (3.7) and os-services show the state.
 
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -23,6 +24,10 @@ GiB = 1024 ** 3
 REDIS = ('127.0.0.1', 6379)
 # Short enough for a quick takeover: a SIGKILLed member's locks expire after it.
 LOCK_TIMEOUT = 6
+# How long the API waits for a member to answer a connection call (a detach).
+RPC_TIMEOUT = 10
+CONNECTOR = {'initiator': 'iqn.1993-08.org.debian:01:cluster-host', 'host': 'cluster-host',
+             'ip': '127.0.0.1', 'platform': 'x86_64', 'os_type': 'linux', 'multipath': False}
 
 
 def _require(host, port, what):
@@ -43,12 +48,12 @@ def cluster(request, tmp_path_factory):
         db.sync()
         workdir = tmp_path_factory.mktemp('cluster-%s' % request.param)
         dep = depfix.Deployment(workdir, db_url=db.url, transport_url=depfix.RABBIT_URL,
-                                volume_driver='tests.fixtures.stall_driver.StallingFileDriver')
+                                volume_driver='tests.fixtures.stall_driver.StallingExportingFileDriver')
         name = 'cl-%s' % dep.uid
-        dep.extra_conf = ('[DEFAULT]\ncluster = %s\n'
+        dep.extra_conf = ('[DEFAULT]\ncluster = %s\nvolume_connection_timeout = %d\n'
                           '[coordination]\nbackend_url = redis://%s:%d?namespace=bs-%s'
-                          '&lock_timeout=%d\n' % (name, REDIS[0], REDIS[1], dep.uid,
-                                                  LOCK_TIMEOUT))
+                          '&lock_timeout=%d\n' % (name, RPC_TIMEOUT, REDIS[0], REDIS[1],
+                                                  dep.uid, LOCK_TIMEOUT))
         dep.write_config()
         c = Cluster(dep, db, '%s@file1' % name)
         c.write_member_configs()
@@ -64,6 +69,9 @@ def cluster(request, tmp_path_factory):
                 'volumes': -1, 'gigabytes': -1, 'snapshots': -1}})
             yield c
         finally:
+            for proc in dep.procs.values():   # all stop at once, then each is waited for
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
             dep.stop_all()
             db.dispose()
     finally:
@@ -246,6 +254,59 @@ def test_every_operation_of_a_killed_member_is_finished_by_its_peer(cluster):
         dep.request('DELETE', '/volumes/%s' % vid, expect=202)
     for vid in created + extend + bases:
         dep.wait_status('volume', vid, 'gone', timeout=60)
+
+
+def _export(dep, vid):
+    """The initiators the driver's export of ``vid`` lets in, or None (not exported)."""
+    try:
+        with open(os.path.join(dep.volumes_dir('file1'), '.export-%s' % vid)) as f:
+            return f.read().split()
+    except FileNotFoundError:
+        return None
+
+
+def test_a_detach_held_by_a_killed_member_is_finished_by_its_peer(cluster):
+    """The export state of the dead node: its detach (terminate_connection) in flight is
+    redone by the peer, which removes the export and settles the volume."""
+    from concurrent.futures import ThreadPoolExecutor
+    dep = cluster.dep
+    vid = _create(dep, 'stall-terminate-1')
+    dep.wait_status('volume', vid, 'available', timeout=60)
+    att = dep.request('POST', '/attachments', expect=200, body={'attachment': {
+        'volume_uuid': vid, 'connector': CONNECTOR,
+        'instance_uuid': '00000000-0000-4000-8000-00000000c1a5'}}).json()['attachment']
+    dep.request('POST', '/attachments/%s/action' % att['id'], expect=204,
+                body={'os-complete': {}})
+    assert _status(dep, 'volume', vid) == 'in-use'
+    assert _export(dep, vid) == [CONNECTOR['initiator']]
+
+    marker = os.path.join(dep.volumes_dir('file1'), '.stalled-terminate-%s' % vid)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(dep.request, 'DELETE', '/attachments/%s' % att['id'],
+                              timeout=RPC_TIMEOUT * 6)
+        deadline = time.time() + 30
+        while not os.path.exists(marker) and time.time() < deadline:
+            time.sleep(0.1)
+        assert os.path.exists(marker), 'the detach never reached a driver'
+        with open(marker) as f:
+            pid = int(f.read())
+        victim = next(p for p, proc in dep.procs.items() if proc.pid == pid)
+        peer = next(p for p in cluster.members if p != victim)
+        dep.kill(victim)
+        dep.wait_status('volume', vid, 'available', timeout=90)
+        answer = pending.result()
+    # The API's call went to the dead member: it times out (a 503 to retry, saying so),
+    # but the detach is done.
+    assert answer.status_code in (200, 503), answer.text
+    assert dep.request('GET', '/attachments/%s' % att['id']).status_code == 404
+    assert _export(dep, vid) is None
+    assert cluster.work_records(att['id']) == []
+    assert 'redoes detach of attachment %s' % att['id'] in cluster.log(peer)
+
+    cluster.start_member(victim)
+    cluster.wait_members(set(cluster.members.values()))
+    dep.request('DELETE', '/volumes/%s' % vid, expect=202)
+    dep.wait_status('volume', vid, 'gone', timeout=60)
 
 
 # -- the lock service restarting ------------------------------------------------------------------

@@ -18,6 +18,7 @@ from blockstore.db import api as db
 from blockstore import objects
 from blockstore.objects import states
 from blockstore.volume import api as volume_api
+from tests.fixtures import races
 
 CREATORS = 8
 ROUNDS = 4
@@ -56,29 +57,12 @@ def _available_volume(api):
 
 
 def _run_together(n, target):
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
+    """The threads share this thread's project; a refused claim is a thread's result."""
     project = _local.project
 
-    def run(i):
+    def same_project():
         _local.project = project
-        try:
-            barrier.wait(timeout=60)
-            results[i] = target(i)
-        except exception.Invalid as e:
-            results[i] = e
-        except BaseException as e:  # noqa: B902 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), 'threads still running after 120 s'
-    assert not errors, errors[:3]
-    return results
+    return races.run_together(n, target, refused=exception.Invalid, before=same_project)
 
 
 def _creating_from(ctx, **origin):

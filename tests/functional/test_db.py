@@ -3,7 +3,6 @@
 Every test here runs once per backend (see tests/functional/conftest.py).
 """
 
-import threading
 
 from alembic import autogenerate
 from alembic import migration as alembic_migration
@@ -16,6 +15,7 @@ from blockstore.db import migration
 from blockstore.db import models
 from blockstore.objects import states
 from tests.fixtures.database import Database, create_or_skip
+from tests.fixtures import races
 
 THREADS = 50
 
@@ -81,25 +81,7 @@ def _volume(ctx, vtype, status='available'):
 
 def _run_together(n, target):
     """Run ``target(i)`` in n threads released at the same moment; return results by i."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-    errors = []
-
-    def run(i):
-        try:
-            barrier.wait(timeout=60)
-            results[i] = target(i)
-        except BaseException as e:  # noqa: B902 - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), 'threads still running after 120 s'
-    assert not errors, errors[:3]
-    return results
+    return races.run_together(n, target)
 
 
 def test_conditional_update_has_one_winner(database, vtype):

@@ -93,3 +93,57 @@ def test_version():
                        capture_output=True, text=True, timeout=60)
     import blockstore
     assert p.returncode == 0 and p.stdout.strip() == blockstore.__version__
+
+
+def test_online_data_migrations_cluster_and_host_commands(conf_file):
+    """Rows a 0.1 service wrote: the upgrade check fails until online_data_migrations
+    exits 0; cluster list/remove and host list show and retire services."""
+    conf, db = conf_file
+    run(conf, 'db', 'sync')
+    db.activate()
+    try:
+        from blockstore.common import context
+        from blockstore.db import api
+        ctx = context.get_admin_context()
+        for host in ('n1@file', 'n2@file'):
+            api.service_create(ctx, {'host': host, 'binary': 'blockstore-volume',
+                                     'topic': 't', 'cluster_name': 'c1@file',
+                                     'availability_zone': 'zone-a',
+                                     'rpc_current_version': '1.8',
+                                     'object_current_version': '1.3'})
+        api.service_create(ctx, {'host': 'n1', 'binary': 'blockstore-scheduler',
+                                 'topic': 't', 'rpc_current_version': '1.2',
+                                 'object_current_version': '1.3'})
+    finally:
+        db.deactivate()
+
+    def status():
+        return subprocess.run([sys.executable, '-m', 'blockstore.cmd.status', 'upgrade',
+                               'check', '--config-file', conf],
+                              capture_output=True, text=True, timeout=60)
+    before = status()
+    assert before.returncode == 2 and 'online_data_migrations' in before.stdout, before.stdout
+    partial = run(conf, 'db', 'online_data_migrations', '--max-count', '1', ok=False)
+    assert partial.returncode == 1 and '2 row(s) still to migrate' in partial.stdout, \
+        partial.stdout + partial.stderr
+    assert run(conf, 'db', 'online_data_migrations').returncode == 0
+    after = status()
+    # Migrated; what remains is a warning that the services run release 0.1.
+    assert after.returncode == 1 and 'n1@file (0.1)' in after.stdout, after.stdout
+    assert '0.1' in run(conf, 'service', 'list').stdout
+
+    hosts = run(conf, 'host', 'list').stdout.splitlines()
+    assert hosts[0].split() == ['Host', 'Zone']
+    assert sorted(tuple(h.split()) for h in hosts[1:]) == [
+        ('n1', 'nova'), ('n1@file', 'zone-a'), ('n2@file', 'zone-a')]
+    assert [h.split()[0] for h in run(conf, 'host', 'list', 'zone-a').stdout.splitlines()[1:]] \
+        == ['n1@file', 'n2@file']
+
+    clusters = run(conf, 'cluster', 'list').stdout.splitlines()
+    assert clusters[1].split()[:6] == ['c1@file', 'blockstore-volume', 'down', 'enabled',
+                                       '2', '2'], clusters
+    run(conf, 'cluster', 'remove', 'blockstore-volume', 'c1@file')
+    assert len(run(conf, 'cluster', 'list').stdout.splitlines()) == 1
+    assert 'n1@file' not in run(conf, 'service', 'list').stdout
+    missing = run(conf, 'cluster', 'remove', 'blockstore-volume', 'c1@file', ok=False)
+    assert missing.returncode != 0 and 'not found' in missing.stderr

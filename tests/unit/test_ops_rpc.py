@@ -95,15 +95,17 @@ def test_get_pools_refused_while_a_scheduler_runs_rpc_1_0(ctx):
     assert api.can_send_version('1.0')
 
 
-def test_release_pin_0_1_keeps_rpc_1_0(ctx):
-    assert rpc.RELEASES['0.1']['rpc'] == {'blockstore-scheduler': '1.0',
-                                          'blockstore-volume': '1.0'}
-    cfg.CONF.set_override('upgrade_level_release', '0.1')
+def test_release_pin_caps_clients_at_that_release(ctx, monkeypatch):
+    """A release that ran scheduler RPC 1.0: get_pools (1.1) is refused, not sent."""
+    monkeypatch.setitem(rpc.RELEASES, '0.0', {'rpc': {'blockstore-scheduler': '1.0'},
+                                              'objects': '1.0'})
+    cfg.CONF.set_override('upgrade_level_release', '0.0')
     try:
         with pytest.raises(exception.ServiceTooOld):
             scheduler_rpcapi.SchedulerAPI().get_pools(ctx)
     finally:
         cfg.CONF.clear_override('upgrade_level_release')
+        rpc.reset_pins()
 
 
 def test_do_cleanup_refused_while_a_volume_service_runs_rpc_1_1(ctx):
