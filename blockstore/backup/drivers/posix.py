@@ -12,10 +12,15 @@ Every call works on its own file descriptors: the store is thread safe.
 import errno
 import os
 import tempfile
+import time
 
 from blockstore.backup.drivers import base
 
 _TMP_PREFIX = '.tmp-'
+_CHECK_PREFIX = _TMP_PREFIX + 'check-'
+# A check's file lives for milliseconds; one older than this was left by a process
+# killed during its check (another node's may be younger: it is left alone).
+_STALE_CHECK = 60.0
 
 
 def _fsync_dir(path):
@@ -70,7 +75,8 @@ class PosixStore(base.BackupStore):
     def check(self):
         try:
             os.makedirs(self.root, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + 'check-', dir=self.root)
+            self._remove_stale_checks()
+            fd, tmp = tempfile.mkstemp(prefix=_CHECK_PREFIX, dir=self.root)
             try:
                 os.write(fd, b'ok')
                 os.fsync(fd)
@@ -80,6 +86,18 @@ class PosixStore(base.BackupStore):
         except OSError as e:
             raise base.BackupStoreUnavailable(
                 reason='backup directory %s is not writable: %s' % (self.root, e.strerror or e))
+
+    def _remove_stale_checks(self):
+        now = time.time()
+        for name in os.listdir(self.root):
+            if not name.startswith(_CHECK_PREFIX):
+                continue
+            path = os.path.join(self.root, name)
+            try:
+                if now - os.stat(path).st_mtime > _STALE_CHECK:
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def ensure_container(self, container):
         path = self._container_path(container)

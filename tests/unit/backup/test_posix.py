@@ -125,3 +125,18 @@ def test_concurrent_puts(store):
     assert len(store.list('c', 'd/')) == 160
     data = store.get('c', 'shared')
     assert len(data) == 4096 and len(set(data)) == 1
+
+
+def test_check_removes_what_a_check_killed_midway_left(store, tmp_path):
+    """A service SIGKILLed inside check() leaves its probe file; a later check removes it
+    once it is stale, and leaves a fresh one (another node may be checking now) alone."""
+    root = tmp_path / 'store'
+    stale = root / '.tmp-check-killed'
+    fresh = root / '.tmp-check-running'
+    stale.write_bytes(b'ok')
+    fresh.write_bytes(b'ok')
+    old = os.stat(stale).st_mtime - 3600
+    os.utime(stale, (old, old))
+    store.check()
+    assert not stale.exists() and fresh.exists()
+    assert sorted(os.listdir(root)) == ['.tmp-check-running', 'c']
