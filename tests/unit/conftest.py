@@ -19,8 +19,11 @@ def _lock_service(tmp_path_factory):
     """Locks (tooz's file driver) in a directory of this run, not under ~/.local/share."""
     from oslo_config import cfg
     import blockstore.common.conf  # noqa: F401  (registers [coordination])
+    from blockstore.common import coordination
+    # Tiers before this one (functional, e2e) may have started this process's
+    # coordinator on another lock directory: the unit tests' locks start afresh here.
+    coordination.stop()
     cfg.CONF.set_default('backend_url', 'file://%s' % tmp_path_factory.mktemp('locks'),
                          group='coordination')
     yield
-    from blockstore.common import coordination
     coordination.stop()

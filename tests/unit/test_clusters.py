@@ -276,8 +276,8 @@ def test_a_lock_excludes_other_threads_and_a_busy_lock_says_so():
 
 def test_a_lock_excludes_another_process(tmp_path):
     """The file driver's locks hold between processes (the same node's services)."""
-    from oslo_config import cfg
-    url = cfg.CONF.coordination.backend_url
+    coordination.start()
+    url = coordination.COORDINATOR.url      # the directory this process locks in
     script = ('import sys, time\n'
               'from oslo_config import cfg\n'
               'from blockstore.common import coordination\n'
