@@ -17,24 +17,13 @@ import pytest
 import blockstore
 from blockstore.cmd import manage
 from blockstore.common import rpc
+from tools.upgrade.oldrelease import read_record  # the drill reads the record the same way
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RECORD = os.path.join(REPO, 'tools', 'upgrade', 'previous-release')
 
 RPCAPIS = {'blockstore-volume': 'blockstore/volume/rpcapi.py',
            'blockstore-scheduler': 'blockstore/scheduler/rpcapi.py',
            'blockstore-backup': 'blockstore/backup/rpcapi.py'}
-
-
-def read_record(path=RECORD):
-    values = {}
-    with open(path) as f:
-        for line in f:
-            line = line.split('#', 1)[0].strip()
-            if line:
-                key, _, value = line.partition('=')
-                values[key.strip()] = value.strip()
-    return values
 
 
 def _git_show(commit, path):
